@@ -1,0 +1,306 @@
+#include "jess/core/hdf5_file.h"
+
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace jess {
+namespace {
+
+// Silence HDF5's own error stack printing: every failure becomes an H5Error with context.
+struct SilenceHdf5 {
+  SilenceHdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+};
+const SilenceHdf5 kSilence;
+
+struct Handle {  // closes an hid_t with the matching function
+  hid_t id;
+  herr_t (*close)(hid_t);
+  Handle(hid_t i, herr_t (*c)(hid_t)) : id(i), close(c) {}
+  ~Handle() {
+    if (id >= 0) close(id);
+  }
+  operator hid_t() const { return id; }
+};
+
+void ok(herr_t status, const std::string& what) {
+  if (status < 0) throw H5Error("HDF5: " + what + " failed");
+}
+
+hid_t open_object(hid_t file, const std::string& name, const std::string& ctx) {
+  hid_t id = H5Oopen(file, name.c_str(), H5P_DEFAULT);
+  if (id < 0) throw H5Error(ctx + ": no object '" + name + "'");
+  return id;
+}
+
+hid_t untracked_times() {
+  hid_t p = H5Pcreate(H5P_GROUP_CREATE);
+  H5Pset_obj_track_times(p, 0);
+  return p;
+}
+
+void create_dataset(hid_t file, const std::string& name, const H5Shape& shape, hid_t type, int gzip,
+                    const std::string& path) {
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  Handle space(H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose);
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  H5Pset_obj_track_times(dcpl, 0);
+  if (!dims.empty() && dims[0] > 0) {
+    // Chunk along the first axis with ~1 MiB chunks: rows can be appended independently.
+    std::vector<hsize_t> chunk(dims);
+    hsize_t row_bytes = 8;
+    for (size_t i = 1; i < dims.size(); ++i) row_bytes *= std::max<hsize_t>(1, dims[i]);
+    chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(dims[0], (1u << 20) / row_bytes));
+    for (size_t i = 1; i < dims.size(); ++i) chunk[i] = std::max<hsize_t>(1, dims[i]);
+    ok(H5Pset_chunk(dcpl, int(chunk.size()), chunk.data()), "set chunk of '" + name + "'");
+    if (gzip > 0) {
+      H5Pset_shuffle(dcpl);
+      H5Pset_deflate(dcpl, unsigned(gzip));
+    }
+  }
+  Handle ds(H5Dcreate2(file, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose);
+  if (ds.id < 0) throw H5Error(path + ": cannot create dataset '" + name + "'");
+}
+
+void write_rows_typed(hid_t file, const std::string& name, uint64_t row0, uint64_t rows, hid_t memtype,
+                      const void* data, const std::string& path) {
+  Handle ds(H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (ds.id < 0) throw H5Error(path + ": no dataset '" + name + "'");
+  Handle fspace(H5Dget_space(ds), H5Sclose);
+  int nd = H5Sget_simple_extent_ndims(fspace);
+  std::vector<hsize_t> dims(size_t(std::max(nd, 0)));
+  H5Sget_simple_extent_dims(fspace, dims.data(), nullptr);
+  if (nd == 0) {
+    ok(H5Dwrite(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "write '" + name + "'");
+    return;
+  }
+  if (row0 + rows > dims[0]) throw H5Error(path + ": rows out of range for '" + name + "'");
+  if (rows == 0) return;
+  std::vector<hsize_t> start(dims.size(), 0), count(dims);
+  start[0] = row0;
+  count[0] = rows;
+  ok(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "select rows");
+  Handle mspace(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose);
+  ok(H5Dwrite(ds, memtype, mspace, fspace, H5P_DEFAULT, data), "write rows of '" + name + "'");
+}
+
+void write_attr_raw(hid_t file, const std::string& object, const std::string& name, hid_t type,
+                    const void* value, const std::string& path) {
+  Handle obj(open_object(file, object, path), H5Oclose);
+  if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Handle a(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (a.id < 0) throw H5Error(path + ": cannot create attribute '" + name + "'");
+  ok(H5Awrite(a, type, value), "write attribute '" + name + "'");
+}
+}  // namespace
+
+H5Writer::H5Writer(std::string path) : path_(std::move(path)) {
+  tmp_path_ = path_ + ".tmp." + std::to_string(getpid());
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  H5Pset_obj_track_times(fcpl, 0);
+  file_ = H5Fcreate(tmp_path_.c_str(), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+  if (file_ < 0) throw H5Error("cannot create '" + tmp_path_ + "' (does the directory exist and is it writable?)");
+  // The root group is created with the file; its timestamps follow fcpl above.
+}
+
+H5Writer::~H5Writer() {
+  if (file_ >= 0) H5Fclose(hid_t(file_));
+  if (!committed_) std::remove(tmp_path_.c_str());
+}
+
+void H5Writer::create_group(const std::string& name) {
+  Handle gcpl(untracked_times(), H5Pclose);
+  Handle g(H5Gcreate2(hid_t(file_), name.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT), H5Gclose);
+  if (g.id < 0) throw H5Error(path_ + ": cannot create group '" + name + "'");
+}
+
+void H5Writer::create_f64(const std::string& name, const H5Shape& shape, int gzip_level) {
+  create_dataset(hid_t(file_), name, shape, H5T_IEEE_F64LE, gzip_level, path_);
+}
+void H5Writer::create_i64(const std::string& name, const H5Shape& shape) {
+  create_dataset(hid_t(file_), name, shape, H5T_STD_I64LE, 0, path_);
+}
+void H5Writer::write_rows(const std::string& name, uint64_t row0, uint64_t rows, const double* data) {
+  write_rows_typed(hid_t(file_), name, row0, rows, H5T_NATIVE_DOUBLE, data, path_);
+}
+void H5Writer::write_rows(const std::string& name, uint64_t row0, uint64_t rows, const int64_t* data) {
+  write_rows_typed(hid_t(file_), name, row0, rows, H5T_NATIVE_INT64, data, path_);
+}
+void H5Writer::write_f64(const std::string& name, const H5Shape& shape, const double* data) {
+  create_f64(name, shape);
+  write_rows(name, 0, shape.empty() ? 1 : shape[0], data);
+}
+void H5Writer::write_i64(const std::string& name, const H5Shape& shape, const int64_t* data) {
+  create_i64(name, shape);
+  write_rows(name, 0, shape.empty() ? 1 : shape[0], data);
+}
+
+void H5Writer::attr(const std::string& object, const std::string& name, const std::string& value) {
+  // Variable-length UTF-8, which h5py returns as str (fixed-length strings come back as bytes).
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  const char* ptr = value.c_str();
+  write_attr_raw(hid_t(file_), object, name, type, &ptr, path_);
+}
+
+void H5Writer::attr(const std::string& object, const std::string& name, double value) {
+  write_attr_raw(hid_t(file_), object, name, H5T_NATIVE_DOUBLE, &value, path_);
+}
+void H5Writer::attr(const std::string& object, const std::string& name, int64_t value) {
+  write_attr_raw(hid_t(file_), object, name, H5T_NATIVE_INT64, &value, path_);
+}
+
+void H5Writer::commit() {
+  if (committed_) return;
+  ok(H5Fflush(hid_t(file_), H5F_SCOPE_GLOBAL), "flush '" + tmp_path_ + "'");
+  if (H5Fclose(hid_t(file_)) < 0) {
+    file_ = -1;
+    throw H5Error("closing '" + tmp_path_ + "' failed (disk full?)");
+  }
+  file_ = -1;
+  if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0)
+    throw H5Error("cannot rename '" + tmp_path_ + "' to '" + path_ + "'");
+  committed_ = true;
+}
+
+H5Reader::H5Reader(const std::string& path) : path_(path) {
+  if (H5Fis_hdf5(path.c_str()) <= 0) throw H5Error("'" + path + "' does not exist or is not an HDF5 file");
+  file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file_ < 0) throw H5Error("cannot open '" + path + "'");
+}
+
+H5Reader::~H5Reader() {
+  if (file_ >= 0) H5Fclose(hid_t(file_));
+}
+
+bool H5Reader::exists(const std::string& name) const {
+  // Check each path component, as H5Lexists requires.
+  std::string partial;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    size_t next = name.find('/', pos + 1);
+    partial = name.substr(0, next);
+    if (!partial.empty() && partial != "/" && H5Lexists(hid_t(file_), partial.c_str(), H5P_DEFAULT) <= 0)
+      return false;
+    pos = next;
+  }
+  return true;
+}
+
+std::vector<std::string> H5Reader::children(const std::string& group) const {
+  Handle g(H5Gopen2(hid_t(file_), group.c_str(), H5P_DEFAULT), H5Gclose);
+  if (g.id < 0) throw H5Error(path_ + ": no group '" + group + "'");
+  H5G_info_t info;
+  ok(H5Gget_info(g, &info), "group info");
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    ssize_t n = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    std::string s(size_t(n), '\0');
+    H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, s.data(), size_t(n) + 1, H5P_DEFAULT);
+    names.push_back(s);
+  }
+  return names;
+}
+
+H5Shape H5Reader::shape(const std::string& dataset) const {
+  if (!exists(dataset)) throw H5Error(path_ + ": no dataset '" + dataset + "'");
+  Handle ds(H5Dopen2(hid_t(file_), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  if (ds.id < 0) throw H5Error(path_ + ": '" + dataset + "' is not a dataset");
+  Handle space(H5Dget_space(ds), H5Sclose);
+  int nd = H5Sget_simple_extent_ndims(space);
+  std::vector<hsize_t> dims(size_t(std::max(nd, 0)));
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  return H5Shape(dims.begin(), dims.end());
+}
+
+std::vector<double> H5Reader::read_f64(const std::string& dataset) const {
+  H5Shape s = shape(dataset);
+  return read_rows(dataset, 0, s.empty() ? 1 : s[0]);
+}
+
+std::vector<double> H5Reader::read_rows(const std::string& dataset, uint64_t row0, uint64_t rows) const {
+  H5Shape s = shape(dataset);
+  Handle ds(H5Dopen2(hid_t(file_), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  uint64_t per_row = 1;
+  for (size_t i = 1; i < s.size(); ++i) per_row *= s[i];
+  std::vector<double> out(size_t(rows * per_row));
+  if (s.empty()) {
+    ok(H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "read '" + dataset + "'");
+    return out;
+  }
+  if (row0 + rows > s[0]) throw H5Error(path_ + ": rows out of range for '" + dataset + "'");
+  if (rows == 0) return out;
+  Handle fspace(H5Dget_space(ds), H5Sclose);
+  std::vector<hsize_t> start(s.size(), 0), count(s.begin(), s.end());
+  start[0] = row0;
+  count[0] = rows;
+  ok(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "select rows");
+  Handle mspace(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose);
+  if (H5Dread(ds, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, out.data()) < 0)
+    throw H5Error(path_ + ": reading '" + dataset + "' failed (file truncated or corrupt?)");
+  return out;
+}
+
+std::vector<int64_t> H5Reader::read_i64(const std::string& dataset) const {
+  H5Shape s = shape(dataset);
+  uint64_t n = 1;
+  for (auto d : s) n *= d;
+  std::vector<int64_t> out(static_cast<size_t>(n));
+  Handle ds(H5Dopen2(hid_t(file_), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  if (H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+    throw H5Error(path_ + ": reading '" + dataset + "' failed");
+  return out;
+}
+
+bool H5Reader::has_attr(const std::string& object, const std::string& name) const {
+  if (!exists(object)) return false;
+  Handle obj(open_object(hid_t(file_), object, path_), H5Oclose);
+  return H5Aexists(obj, name.c_str()) > 0;
+}
+
+std::string H5Reader::attr_string(const std::string& object, const std::string& name) const {
+  Handle obj(open_object(hid_t(file_), object, path_), H5Oclose);
+  Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+  if (a.id < 0) throw H5Error(path_ + ": '" + object + "' has no attribute '" + name + "'");
+  Handle type(H5Aget_type(a), H5Tclose);
+  if (H5Tget_class(type) != H5T_STRING) throw H5Error(path_ + ": attribute '" + name + "' is not a string");
+  if (H5Tis_variable_str(type) > 0) {
+    char* s = nullptr;
+    Handle mt(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mt, H5T_VARIABLE);
+    H5Tset_cset(mt, H5Tget_cset(type));
+    ok(H5Aread(a, mt, &s), "read attribute '" + name + "'");
+    std::string out = s ? s : "";
+    H5free_memory(s);
+    return out;
+  }
+  size_t n = H5Tget_size(type);
+  std::string out(n, '\0');
+  ok(H5Aread(a, type, out.data()), "read attribute");
+  out.erase(std::find(out.begin(), out.end(), '\0'), out.end());
+  return out;
+}
+
+double H5Reader::attr_double(const std::string& object, const std::string& name) const {
+  Handle obj(open_object(hid_t(file_), object, path_), H5Oclose);
+  Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+  if (a.id < 0) throw H5Error(path_ + ": '" + object + "' has no attribute '" + name + "'");
+  double v = 0;
+  ok(H5Aread(a, H5T_NATIVE_DOUBLE, &v), "read attribute '" + name + "'");
+  return v;
+}
+
+int64_t H5Reader::attr_int(const std::string& object, const std::string& name) const {
+  Handle obj(open_object(hid_t(file_), object, path_), H5Oclose);
+  Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+  if (a.id < 0) throw H5Error(path_ + ": '" + object + "' has no attribute '" + name + "'");
+  int64_t v = 0;
+  ok(H5Aread(a, H5T_NATIVE_INT64, &v), "read attribute '" + name + "'");
+  return v;
+}
+
+}  // namespace jess

@@ -1,0 +1,29 @@
+#pragma once
+// NumPy .npy files (format versions 1.0, 2.0 and 3.0; little- or big-endian float32/float64/int32/
+// int64; C or Fortran order). Everything is read into float64 in C order; malformed or truncated files
+// raise NpyError naming the problem.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace jess {
+
+class NpyError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct NpyArray {
+  std::vector<int64_t> shape;
+  std::vector<double> data;  // C order
+  std::string source_dtype;  // as written in the header, e.g. "<f4"
+  int64_t numel() const;
+};
+
+NpyArray read_npy(const std::string& path);
+// Writes float64 ("<f8") or float32 ("<f4") in C order, atomically (temp file + rename).
+void write_npy(const std::string& path, const double* data, const std::vector<int64_t>& shape);
+void write_npy_f32(const std::string& path, const float* data, const std::vector<int64_t>& shape);
+
+}  // namespace jess

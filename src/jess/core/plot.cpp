@@ -1,0 +1,316 @@
+#include "jess/core/plot.h"
+
+#include <cairo-svg.h>
+#include <cairo.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <limits>
+
+namespace jess::plot {
+namespace {
+
+const char* kFont = "DejaVu Sans";
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Renders with `draw` onto a PNG or SVG surface and moves the result into place atomically.
+void render(const std::string& path, int width, int height, const std::function<void(cairo_t*)>& draw) {
+  const bool svg = ends_with(path, ".svg");
+  if (!svg && !ends_with(path, ".png")) throw PlotError("plot file '" + path + "' must end in .png or .svg");
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  cairo_surface_t* surface = svg ? cairo_svg_surface_create(tmp.c_str(), width, height)
+                                 : cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+  if (cairo_surface_status(surface) != CAIRO_STATUS_SUCCESS) {
+    cairo_surface_destroy(surface);
+    throw PlotError("cannot create plot surface for '" + path + "'");
+  }
+  cairo_t* cr = cairo_create(surface);
+  cairo_set_source_rgb(cr, 1, 1, 1);
+  cairo_paint(cr);
+  draw(cr);
+  cairo_destroy(cr);
+  cairo_surface_flush(surface);
+  cairo_status_t status = CAIRO_STATUS_SUCCESS;
+  if (!svg) status = cairo_surface_write_to_png(surface, tmp.c_str());
+  cairo_surface_finish(surface);
+  if (status == CAIRO_STATUS_SUCCESS) status = cairo_surface_status(surface);
+  cairo_surface_destroy(surface);
+  if (status != CAIRO_STATUS_SUCCESS || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw PlotError("cannot write plot '" + path + "' (" + cairo_status_to_string(status) + ")");
+  }
+}
+
+void text(cairo_t* cr, double x, double y, const std::string& s, double size, double align_x = 0.5,
+          double align_y = 0.5, bool bold = false, double angle = 0) {
+  cairo_select_font_face(cr, kFont, CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_font_size(cr, size);
+  cairo_text_extents_t ext;
+  cairo_text_extents(cr, s.c_str(), &ext);
+  cairo_save(cr);
+  cairo_translate(cr, x, y);
+  cairo_rotate(cr, angle);
+  cairo_move_to(cr, -ext.x_bearing - ext.width * align_x, -ext.y_bearing - ext.height * align_y);
+  cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+  cairo_show_text(cr, s.c_str());
+  cairo_restore(cr);
+}
+
+std::string tick_label(double v, double step) {
+  char buf[32];
+  if (v != 0 && (std::fabs(v) >= 1e5 || std::fabs(v) < 1e-3)) {
+    std::snprintf(buf, sizeof buf, "%.2g", v);
+  } else {
+    int decimals = std::max(0, int(std::ceil(-std::log10(step) + 1e-9)));
+    std::snprintf(buf, sizeof buf, "%.*f", std::min(decimals, 6), v);
+  }
+  return buf;
+}
+
+struct Range {
+  double lo, hi;
+};
+
+Range finite_range(const std::vector<double>& v) {
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (double x : v)
+    if (std::isfinite(x)) lo = std::min(lo, x), hi = std::max(hi, x);
+  if (!(lo <= hi)) return {0, 1};
+  if (lo == hi) return {lo - 0.5, hi + 0.5};
+  return {lo, hi};
+}
+
+void draw_axes_box(cairo_t* cr, double x, double y, double w, double h) {
+  cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+  cairo_set_line_width(cr, 1);
+  cairo_rectangle(cr, x + 0.5, y + 0.5, w, h);
+  cairo_stroke(cr);
+}
+
+void draw_heatmap(cairo_t* cr, const Heatmap& hm, Range r, double x0, double y0, double w, double h) {
+  const int cols = int(hm.cols), rows = int(hm.rows);
+  cairo_surface_t* img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, cols, rows);
+  unsigned char* px = cairo_image_surface_get_data(img);
+  const int stride = cairo_image_surface_get_stride(img);
+  cairo_surface_flush(img);
+  for (int i = 0; i < rows; ++i) {
+    // Row 0 of the data is drawn at the bottom.
+    uint32_t* line = reinterpret_cast<uint32_t*>(px + (rows - 1 - i) * stride);
+    for (int j = 0; j < cols; ++j) {
+      double v = hm.values[size_t(i) * cols + j];
+      std::array<uint8_t, 3> c = std::isfinite(v) ? viridis((v - r.lo) / (r.hi - r.lo)) : std::array<uint8_t, 3>{255, 0, 255};
+      line[j] = (uint32_t(c[0]) << 16) | (uint32_t(c[1]) << 8) | c[2];
+    }
+  }
+  cairo_surface_mark_dirty(img);
+  cairo_save(cr);
+  cairo_rectangle(cr, x0, y0, w, h);
+  cairo_clip(cr);
+  cairo_translate(cr, x0, y0);
+  cairo_scale(cr, w / cols, h / rows);
+  cairo_set_source_surface(cr, img, 0, 0);
+  cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_GOOD);
+  cairo_pattern_set_extend(cairo_get_source(cr), CAIRO_EXTEND_PAD);
+  cairo_paint(cr);
+  cairo_restore(cr);
+  cairo_surface_destroy(img);
+  draw_axes_box(cr, x0, y0, w, h);
+
+  // Ticks and labels.
+  const double fs = 10;
+  for (double t : nice_ticks(hm.x_min, hm.x_max, 5)) {
+    double px_x = x0 + (t - hm.x_min) / (hm.x_max - hm.x_min) * w;
+    cairo_move_to(cr, px_x, y0 + h);
+    cairo_line_to(cr, px_x, y0 + h + 4);
+    cairo_stroke(cr);
+    auto ticks = nice_ticks(hm.x_min, hm.x_max, 5);
+    text(cr, px_x, y0 + h + 6, tick_label(t, ticks.size() > 1 ? ticks[1] - ticks[0] : 1), fs, 0.5, 0);
+  }
+  auto yt = nice_ticks(hm.y_min, hm.y_max, 5);
+  for (double t : yt) {
+    double px_y = y0 + h - (t - hm.y_min) / (hm.y_max - hm.y_min) * h;
+    cairo_move_to(cr, x0, px_y);
+    cairo_line_to(cr, x0 - 4, px_y);
+    cairo_stroke(cr);
+    text(cr, x0 - 6, px_y, tick_label(t, yt.size() > 1 ? yt[1] - yt[0] : 1), fs, 1, 0.5);
+  }
+  text(cr, x0 + w / 2, y0 + h + 20, hm.x_label, 11, 0.5, 0);
+  text(cr, x0 - 40, y0 + h / 2, hm.y_label, 11, 0.5, 0.5, false, -M_PI / 2);
+  text(cr, x0 + w / 2, y0 - 8, hm.title, 11, 0.5, 1, true);
+}
+
+void draw_colorbar(cairo_t* cr, Range r, double x0, double y0, double w, double h, const std::string& label) {
+  const int n = 128;
+  for (int i = 0; i < n; ++i) {
+    auto c = viridis((i + 0.5) / n);
+    cairo_set_source_rgb(cr, c[0] / 255.0, c[1] / 255.0, c[2] / 255.0);
+    cairo_rectangle(cr, x0, y0 + h - (i + 1) * h / n, w, h / n + 0.5);
+    cairo_fill(cr);
+  }
+  draw_axes_box(cr, x0, y0, w, h);
+  auto ticks = nice_ticks(r.lo, r.hi, 5);
+  for (double t : ticks) {
+    if (t < r.lo || t > r.hi) continue;
+    double py = y0 + h - (t - r.lo) / (r.hi - r.lo) * h;
+    cairo_move_to(cr, x0 + w, py);
+    cairo_line_to(cr, x0 + w + 3, py);
+    cairo_stroke(cr);
+    text(cr, x0 + w + 5, py, tick_label(t, ticks.size() > 1 ? ticks[1] - ticks[0] : 1), 9, 0, 0.5);
+  }
+  text(cr, x0 + w / 2, y0 - 6, label, 10, 0.5, 1);
+}
+}  // namespace
+
+std::array<uint8_t, 3> viridis(double t) {
+  // Anchor colours of matplotlib's viridis at t = 0, 1/8, ..., 1; linear in between.
+  static const double anchors[9][3] = {{68, 1, 84},    {71, 44, 122},  {59, 81, 139},
+                                       {44, 113, 142}, {33, 144, 141}, {39, 173, 129},
+                                       {92, 200, 99},  {170, 220, 50}, {253, 231, 37}};
+  if (!std::isfinite(t)) t = 0;
+  t = std::clamp(t, 0.0, 1.0) * 8;
+  int i = std::min(7, int(t));
+  double f = t - i;
+  std::array<uint8_t, 3> c;
+  for (int k = 0; k < 3; ++k) c[k] = uint8_t(std::lround(anchors[i][k] * (1 - f) + anchors[i + 1][k] * f));
+  return c;
+}
+
+std::vector<double> nice_ticks(double lo, double hi, int target) {
+  if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi)) return {lo};
+  double raw = (hi - lo) / std::max(1, target);
+  double mag = std::pow(10, std::floor(std::log10(raw)));
+  double step = mag;
+  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
+    if (m * mag >= raw) {
+      step = m * mag;
+      break;
+    }
+  std::vector<double> out;
+  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
+    out.push_back(std::fabs(v) < step * 1e-9 ? 0.0 : v);
+  return out;
+}
+
+void heatmaps(const std::vector<Heatmap>& panels, const HeatmapOptions& opt, const std::string& path) {
+  if (panels.empty()) throw PlotError("nothing to plot");
+  for (const auto& p : panels)
+    if (p.rows <= 0 || p.cols <= 0 || p.values.size() != size_t(p.rows * p.cols))
+      throw PlotError("heat map '" + p.title + "' has inconsistent size");
+  const int ncol = std::max(1, std::min<int>(opt.columns, int(panels.size())));
+  const int nrow = int((panels.size() + ncol - 1) / ncol);
+  const double left = 62, right = 70, top = 30, bottom = 44, title_h = opt.title.empty() ? 8 : 34;
+  const double cell_w = left + opt.panel_width + right, cell_h = top + opt.panel_height + bottom;
+  const int W = int(ncol * cell_w), H = int(title_h + nrow * cell_h);
+  Range shared{0, 1};
+  if (opt.shared_scale) {
+    std::vector<double> all;
+    for (const auto& p : panels) all.insert(all.end(), p.values.begin(), p.values.end());
+    shared = finite_range(all);
+  }
+  render(path, W, H, [&](cairo_t* cr) {
+    if (!opt.title.empty()) text(cr, W / 2.0, 10, opt.title, 15, 0.5, 0, true);
+    for (size_t i = 0; i < panels.size(); ++i) {
+      double cx = (i % ncol) * cell_w, cy = title_h + (i / ncol) * cell_h;
+      Range r = opt.shared_scale ? shared : finite_range(panels[i].values);
+      draw_heatmap(cr, panels[i], r, cx + left, cy + top, opt.panel_width, opt.panel_height);
+      draw_colorbar(cr, r, cx + left + opt.panel_width + 10, cy + top + 12, 12, opt.panel_height - 12,
+                    opt.colorbar_label);
+    }
+  });
+}
+
+void lines(const std::vector<Series>& series, const LineOptions& opt, const std::string& path) {
+  if (series.empty()) throw PlotError("nothing to plot");
+  auto tx = [&](double v) { return opt.log_x ? std::log10(v) : v; };
+  auto ty = [&](double v) { return opt.log_y ? std::log10(v) : v; };
+  std::vector<double> xs, ys;
+  for (const auto& s : series) {
+    if (s.x.size() != s.y.size()) throw PlotError("series '" + s.label + "' has x and y of different lengths");
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      double a = tx(s.x[i]), b = ty(s.y[i]);
+      if (std::isfinite(a) && std::isfinite(b)) xs.push_back(a), ys.push_back(b);
+    }
+  }
+  Range rx = finite_range(xs), ry = finite_range(ys);
+  double pad = 0.05 * (ry.hi - ry.lo);
+  ry = {ry.lo - pad, ry.hi + pad};
+  const double left = 74, right = 20, top = opt.title.empty() ? 16 : 40, bottom = 50;
+  const double w = opt.width - left - right, h = opt.height - top - bottom;
+  static const double palette[8][3] = {{0.12, 0.47, 0.71}, {1.0, 0.5, 0.05}, {0.17, 0.63, 0.17}, {0.84, 0.15, 0.16},
+                                       {0.58, 0.4, 0.74},  {0.55, 0.34, 0.29}, {0.89, 0.47, 0.76}, {0.5, 0.5, 0.5}};
+  render(path, opt.width, opt.height, [&](cairo_t* cr) {
+    if (!opt.title.empty()) text(cr, opt.width / 2.0, 12, opt.title, 14, 0.5, 0, true);
+    auto px = [&](double v) { return left + (v - rx.lo) / (rx.hi - rx.lo) * w; };
+    auto py = [&](double v) { return top + h - (v - ry.lo) / (ry.hi - ry.lo) * h; };
+    cairo_set_line_width(cr, 1);
+    auto xt = nice_ticks(rx.lo, rx.hi, 6), yt = nice_ticks(ry.lo, ry.hi, 6);
+    for (double t : xt) {
+      cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+      cairo_move_to(cr, px(t), top);
+      cairo_line_to(cr, px(t), top + h);
+      cairo_stroke(cr);
+      std::string lab = opt.log_x ? "1e" + tick_label(t, 1) : tick_label(t, xt.size() > 1 ? xt[1] - xt[0] : 1);
+      text(cr, px(t), top + h + 6, lab, 10, 0.5, 0);
+    }
+    for (double t : yt) {
+      cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+      cairo_move_to(cr, left, py(t));
+      cairo_line_to(cr, left + w, py(t));
+      cairo_stroke(cr);
+      std::string lab = opt.log_y ? "1e" + tick_label(t, 1) : tick_label(t, yt.size() > 1 ? yt[1] - yt[0] : 1);
+      text(cr, left - 6, py(t), lab, 10, 1, 0.5);
+    }
+    draw_axes_box(cr, left, top, w, h);
+    text(cr, left + w / 2, top + h + 26, opt.x_label, 12, 0.5, 0);
+    text(cr, 16, top + h / 2, opt.y_label, 12, 0.5, 0.5, false, -M_PI / 2);
+    cairo_save(cr);
+    cairo_rectangle(cr, left, top, w, h);
+    cairo_clip(cr);
+    for (size_t k = 0; k < series.size(); ++k) {
+      const auto& c = palette[k % 8];
+      cairo_set_source_rgb(cr, c[0], c[1], c[2]);
+      cairo_set_line_width(cr, 1.8);
+      bool pen = false;
+      for (size_t i = 0; i < series[k].x.size(); ++i) {
+        double a = tx(series[k].x[i]), b = ty(series[k].y[i]);
+        if (!std::isfinite(a) || !std::isfinite(b)) {
+          pen = false;
+          continue;
+        }
+        if (pen) cairo_line_to(cr, px(a), py(b));
+        else cairo_move_to(cr, px(a), py(b));
+        pen = true;
+      }
+      cairo_stroke(cr);
+      if (series[k].markers)
+        for (size_t i = 0; i < series[k].x.size(); ++i) {
+          double a = tx(series[k].x[i]), b = ty(series[k].y[i]);
+          if (!std::isfinite(a) || !std::isfinite(b)) continue;
+          cairo_arc(cr, px(a), py(b), 3, 0, 2 * M_PI);
+          cairo_fill(cr);
+        }
+    }
+    cairo_restore(cr);
+    // Legend, top right.
+    double ly = top + 10;
+    for (size_t k = 0; k < series.size(); ++k) {
+      if (series[k].label.empty()) continue;
+      const auto& c = palette[k % 8];
+      cairo_set_source_rgb(cr, c[0], c[1], c[2]);
+      cairo_set_line_width(cr, 2.5);
+      cairo_move_to(cr, left + w - 150, ly);
+      cairo_line_to(cr, left + w - 128, ly);
+      cairo_stroke(cr);
+      text(cr, left + w - 122, ly, series[k].label, 10, 0, 0.5);
+      ly += 16;
+    }
+  });
+}
+
+}  // namespace jess::plot

@@ -1,0 +1,54 @@
+#pragma once
+// Figures people look at instead of reading numbers: grids of space-time heat maps and line plots,
+// written as PNG or SVG (chosen by the file extension) with labelled axes, ticks and colour bars.
+#include <array>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace jess::plot {
+
+class PlotError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Heatmap {
+  int64_t rows = 0, cols = 0;  // rows run along the vertical axis, row 0 at the bottom
+  std::vector<double> values;  // rows * cols, row-major
+  std::string title;
+  double x_min = 0, x_max = 1, y_min = 0, y_max = 1;
+  std::string x_label = "x", y_label = "t";
+};
+
+struct HeatmapOptions {
+  std::string title;
+  int columns = 3;
+  std::string colorbar_label = "u";
+  bool shared_scale = false;  // one colour scale for all panels
+  int panel_width = 300, panel_height = 230;
+};
+
+void heatmaps(const std::vector<Heatmap>& panels, const HeatmapOptions& options, const std::string& path);
+
+struct Series {
+  std::vector<double> x, y;
+  std::string label;
+  bool markers = false;
+};
+
+struct LineOptions {
+  std::string title, x_label, y_label;
+  bool log_x = false, log_y = false;
+  int width = 640, height = 420;
+};
+
+void lines(const std::vector<Series>& series, const LineOptions& options, const std::string& path);
+
+// Perceptually uniform colour map (viridis), t in [0, 1].
+std::array<uint8_t, 3> viridis(double t);
+// Round tick positions covering [lo, hi].
+std::vector<double> nice_ticks(double lo, double hi, int target_count = 5);
+
+}  // namespace jess::plot

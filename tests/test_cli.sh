@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# End-to-end checks of the jess CLI as a user runs it: help, generate, plot, solve, merge, errors,
+# and that the HDF5 files are readable by h5py. Usage: test_cli.sh PATH/TO/jess
+set -uo pipefail
+JESS=${1:?usage: test_cli.sh PATH/TO/jess}
+PY=/usr/bin/python3
+DIR=$(mktemp -d /tmp/jess_cli_XXXXXX)
+trap 'rm -rf "$DIR"' EXIT
+pass=0
+fail=0
+ok() { echo "ok   - $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL - $1"; fail=$((fail + 1)); }
+check() { local name=$1; shift; if "$@" >"$DIR/out" 2>&1; then ok "$name"; else bad "$name"; cat "$DIR/out"; fi; }
+# expect_error NAME EXIT_CODE NEEDLE CMD...: the command fails with that code and says NEEDLE.
+expect_error() {
+  local name=$1 code=$2 needle=$3; shift 3
+  "$@" >"$DIR/out" 2>&1
+  local rc=$?
+  if [[ $rc -eq $code ]] && grep -q -- "$needle" "$DIR/out"; then ok "$name"; else bad "$name (rc=$rc)"; cat "$DIR/out"; fi
+}
+
+check "jess --help lists the pde command" bash -c "'$JESS' --help | grep -q 'pde'"
+check "jess pde generate --help lists config keys" bash -c "'$JESS' pde generate --help | grep -q 'nu_min'"
+check "generate kdv" "$JESS" pde generate --out "$DIR/kdv.h5" --seed 3 n_train=6 n_valid=2 n_test=2 nx=64 nt=20 nt_total=30 T=10 substeps=4
+check "same seed, same bytes" bash -c "'$JESS' pde generate --out '$DIR/kdv2.h5' --seed 3 n_train=6 n_valid=2 n_test=2 nx=64 nt=20 nt_total=30 T=10 substeps=4 && cmp '$DIR/kdv.h5' '$DIR/kdv2.h5'"
+check "h5py reads the reference layout" "$PY" - "$DIR/kdv.h5" <<'PYEOF'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+assert set(f.keys()) == {"train", "valid", "test"}, list(f.keys())
+g = f["train"]
+u = g["pde_20-64"][:]
+assert u.shape == (6, 20, 64) and u.dtype == np.float64 and np.isfinite(u).all()
+for k, shape in {"x": (6, 64), "t": (6, 20), "dx": (6,), "dt": (6,), "amplitudes": (6, 10)}.items():
+    assert g[k].shape == shape, (k, g[k].shape)
+assert np.allclose(g["dx"][:], g["L"][:] / 64)
+assert np.allclose(np.diff(g["t"][:], axis=1), g["dt"][:][:, None])
+assert f.attrs["equation"] == "kdv" and int(f.attrs["seed"]) == 3
+assert "nx: 64" in f.attrs["config"]
+PYEOF
+check "plot writes a PNG" bash -c "'$JESS' pde plot '$DIR/kdv.h5' --count 2 --out '$DIR/k.png' && file '$DIR/k.png' | grep -q PNG"
+shards() {
+  for i in 0 1; do
+    "$JESS" pde generate --out "$DIR/p$i.h5" --seed 3 n_train=6 n_valid=2 n_test=2 nx=64 nt=20 nt_total=30 T=10 \
+      substeps=4 shard_count=2 shard_index=$i || return 1
+  done
+  "$JESS" pde merge --out "$DIR/m.h5" "$DIR/p1.h5" "$DIR/p0.h5"
+}
+check "shards merge" shards
+check "merged equals unsharded" "$PY" - "$DIR/kdv.h5" "$DIR/m.h5" <<'PYEOF'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+for s in ("train", "valid", "test"):
+    for k in a[s]:
+        assert np.array_equal(a[s][k][:], b[s][k][:]), (s, k)
+PYEOF
+check "solve a user initial condition (npy in, npy and h5 out)" bash -c "
+  '$PY' -c \"import numpy as np; x=np.arange(128)*2*np.pi/128; np.save('$DIR/u0.npy', (np.sin(x)+0.5*np.cos(2*x)).astype(np.float32))\" &&
+  '$JESS' pde solve '$DIR/u0.npy' --out '$DIR/sol.npy' equation=heat L=6.283185307179586 T=1 nu=0.5 nt=5 &&
+  '$JESS' pde solve '$DIR/u0.npy' --out '$DIR/sol.h5' equation=burgers L=6.283185307179586 T=1 nu=0.2 nt=5"
+check "heat solution from the CLI is the exact one" "$PY" - "$DIR/sol.npy" <<'PYEOF'
+import sys, numpy as np
+u = np.load(sys.argv[1])
+x = np.arange(128) * 2 * np.pi / 128
+for j, t in enumerate(np.linspace(0, 1, 5)):
+    exact = np.exp(-0.5 * t) * np.sin(x) + 0.5 * np.exp(-2.0 * t) * np.cos(2 * x)
+    assert np.abs(u[0, j] - exact).max() < 1e-6, (t, np.abs(u[0, j] - exact).max())
+PYEOF
+expect_error "unknown key is named" 2 "unknown config key 'nxx'" "$JESS" pde generate --out "$DIR/x.h5" nxx=64
+expect_error "bad value is named" 2 "'nu_min' = 'abc'" "$JESS" pde generate --out "$DIR/x.h5" equation=burgers nu_min=abc
+expect_error "odd grid is refused" 2 "must be even" "$JESS" pde generate --out "$DIR/x.h5" nx=63
+expect_error "negative viscosity is refused" 2 "'nu' = '-0.1'" "$JESS" pde solve "$DIR/u0.npy" --out "$DIR/x.npy" equation=burgers nu=-0.1
+"$PY" -c "import numpy as np; a=np.zeros(64); a[3]=np.nan; np.save('$DIR/nan.npy', a)"
+expect_error "NaN initial condition is refused" 1 "contains NaN" "$JESS" pde solve "$DIR/nan.npy" --out "$DIR/x.npy" equation=kdv L=20
+expect_error "blow-up is reported, no file left" 1 "blew up\|non-finite" "$JESS" pde generate --out "$DIR/blow.h5" n_train=4 n_valid=0 n_test=0 nx=64 amplitude=300 substeps=1 T=5 nt=5 nt_total=10
+check "no file after a failed run" bash -c "! ls '$DIR' | grep -q blow"
+printf 'nx: 64\nequation: [kdv\n' >"$DIR/bad.yaml"
+expect_error "broken YAML is reported" 2 "invalid YAML" "$JESS" pde generate --config "$DIR/bad.yaml" --out "$DIR/x.h5"
+printf 'nx: 32\nequation: ks\nn_train: 2\nn_valid: 0\nn_test: 0\nnt: 5\nnt_total: 9\nT: 4\n' >"$DIR/ok.yaml"
+check "YAML config then key=value override" bash -c "'$JESS' pde generate --config '$DIR/ok.yaml' --print-config nx=48 | grep -q 'nx: 48' && '$JESS' pde generate --config '$DIR/ok.yaml' --print-config | grep -q 'equation: ks'"
+
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]

@@ -1,0 +1,239 @@
+// Core utilities: configuration, .npy and HDF5 I/O, plots, random numbers.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <set>
+
+#include "jess/core/config.h"
+#include "jess/core/hdf5_file.h"
+#include "jess/core/npy.h"
+#include "jess/core/plot.h"
+#include "jess/core/rng.h"
+#include "jess/core/runtime.h"
+
+namespace {
+const bool kRuntime = (jess::init_runtime(1, false), true);
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/jess_core_XXXXXX";
+  return mkdtemp(tmpl);
+}
+
+struct Opts {
+  std::string name = "kdv";
+  int64_t n = 4;
+  double lr = 0.1;
+  bool flag = false;
+  void describe(jess::ConfigSchema& s) {
+    s.add("model.name", name, "model", jess::check::one_of({"kdv", "ks"}));
+    s.add("model.n", n, "count", jess::check::positive_int());
+    s.add("optim.lr", lr, "learning rate", jess::check::positive());
+    s.add("flag", flag, "a switch");
+  }
+};
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(Config, DefaultsYamlThenOverrides) {
+  Opts o;
+  jess::ConfigSchema s;
+  o.describe(s);
+  s.load_yaml_string("model:\n  name: ks\n  n: 7\noptim: {lr: 0.5}\n", "test.yaml");
+  EXPECT_EQ(o.name, "ks");
+  EXPECT_EQ(o.n, 7);
+  EXPECT_DOUBLE_EQ(o.lr, 0.5);
+  s.apply_overrides({"model.n=9", "flag=yes", "optim.lr=1e-3"});
+  EXPECT_EQ(o.n, 9);
+  EXPECT_TRUE(o.flag);
+  EXPECT_DOUBLE_EQ(o.lr, 1e-3);
+  // The effective configuration reads back to the same values.
+  Opts p;
+  jess::ConfigSchema s2;
+  p.describe(s2);
+  s2.load_yaml_string(s.to_yaml(), "roundtrip");
+  EXPECT_EQ(p.name, o.name);
+  EXPECT_EQ(p.n, o.n);
+  EXPECT_EQ(p.lr, o.lr);
+  EXPECT_EQ(p.flag, o.flag);
+}
+
+TEST(Config, ErrorsNameTheKeyAndTheValue) {
+  Opts o;
+  jess::ConfigSchema s;
+  o.describe(s);
+  auto e1 = error_of([&] { s.apply_overrides({"model.n=2.5"}); });
+  EXPECT_NE(e1.find("'model.n' = '2.5'"), std::string::npos) << e1;
+  EXPECT_NE(e1.find("integer"), std::string::npos) << e1;
+  auto e2 = error_of([&] { s.apply_overrides({"model.n=0"}); });
+  EXPECT_NE(e2.find("> 0"), std::string::npos) << e2;
+  auto e3 = error_of([&] { s.apply_overrides({"model.nme=ks"}); });
+  EXPECT_NE(e3.find("unknown config key 'model.nme'"), std::string::npos) << e3;
+  auto e4 = error_of([&] { s.apply_overrides({"n=3"}); });
+  EXPECT_NE(e4.find("did you mean: model.n"), std::string::npos) << e4;
+  auto e5 = error_of([&] { s.load_yaml_string("optim:\n  lr: nan\n", "bad.yaml"); });
+  EXPECT_NE(e5.find("bad.yaml"), std::string::npos) << e5;
+  auto e6 = error_of([&] { s.load_yaml_string("model: [1, 2\n", "broken.yaml"); });
+  EXPECT_NE(e6.find("invalid YAML"), std::string::npos) << e6;
+  auto e7 = error_of([&] { s.apply_overrides({"model.name=navier"}); });
+  EXPECT_NE(e7.find("one of: kdv ks"), std::string::npos) << e7;
+  EXPECT_EQ(o.name, "kdv");  // a rejected value leaves the field unchanged
+  EXPECT_EQ(o.n, 4);
+}
+
+TEST(Npy, RoundTripAndForeignLayouts) {
+  const std::string dir = temp_dir();
+  std::vector<double> v{1, 2, 3, 4, 5, 6};
+  jess::write_npy(dir + "/a.npy", v.data(), {2, 3});
+  auto a = jess::read_npy(dir + "/a.npy");
+  EXPECT_EQ(a.shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(a.data, v);
+  std::vector<float> f{1.5f, -2.f};
+  jess::write_npy_f32(dir + "/f.npy", f.data(), {2});
+  auto b = jess::read_npy(dir + "/f.npy");
+  EXPECT_EQ(b.shape, (std::vector<int64_t>{2}));
+  EXPECT_EQ(b.data, (std::vector<double>{1.5, -2}));
+  EXPECT_EQ(b.source_dtype, "<f4");
+
+  // A Fortran-ordered big-endian float64 (2, 3) array written by hand: column-major data.
+  {
+    std::string header = "{'descr': '>f8', 'fortran_order': True, 'shape': (2, 3), }";
+    header += std::string(64 - (10 + header.size() + 1) % 64, ' ') + "\n";
+    std::ofstream out(dir + "/fortran.npy", std::ios::binary);
+    out.write("\x93NUMPY\x01\x00", 8);
+    uint16_t len = uint16_t(header.size());
+    out.write(reinterpret_cast<const char*>(&len), 2);
+    out << header;
+    for (double x : {1.0, 4.0, 2.0, 5.0, 3.0, 6.0}) {  // column-major of [[1,2,3],[4,5,6]]
+      unsigned char bytes[8];
+      std::memcpy(bytes, &x, 8);
+      for (int i = 7; i >= 0; --i) out.put(char(bytes[i]));
+    }
+  }
+  auto c = jess::read_npy(dir + "/fortran.npy");
+  EXPECT_EQ(c.data, v);
+
+  // Truncated and non-npy files give clear errors.
+  {
+    std::ifstream in(dir + "/a.npy", std::ios::binary);
+    std::string all((std::istreambuf_iterator<char>(in)), {});
+    std::ofstream out(dir + "/trunc.npy", std::ios::binary);
+    out << all.substr(0, all.size() - 5);
+    std::ofstream junk(dir + "/junk.npy");
+    junk << "hello";
+  }
+  auto e1 = error_of([&] { jess::read_npy(dir + "/trunc.npy"); });
+  EXPECT_NE(e1.find("truncated"), std::string::npos) << e1;
+  auto e2 = error_of([&] { jess::read_npy(dir + "/junk.npy"); });
+  EXPECT_NE(e2.find("not a .npy"), std::string::npos) << e2;
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST(Hdf5, RoundTripAttributesAndAtomicCommit) {
+  const std::string dir = temp_dir();
+  const std::string path = dir + "/d.h5";
+  {
+    jess::H5Writer w(path);
+    w.create_group("/g");
+    std::vector<double> data(2 * 3 * 4);
+    for (size_t i = 0; i < data.size(); ++i) data[i] = double(i) * 0.5;
+    w.create_f64("/g/u", {2, 3, 4});
+    w.write_rows("/g/u", 0, 1, data.data());
+    w.write_rows("/g/u", 1, 1, data.data() + 12);
+    std::vector<int64_t> ints{3, -1};
+    w.write_i64("/g/k", {2}, ints.data());
+    w.attr("/", "name", std::string("kdv"));
+    w.attr("/g", "scale", 2.5);
+    w.attr("/", "count", int64_t(42));
+    // Not committed yet: the target does not exist.
+    EXPECT_NE(access(path.c_str(), F_OK), 0);
+    w.commit();
+  }
+  jess::H5Reader r(path);
+  EXPECT_EQ(r.shape("/g/u"), (jess::H5Shape{2, 3, 4}));
+  auto u = r.read_f64("/g/u");
+  EXPECT_DOUBLE_EQ(u[13], 6.5);
+  EXPECT_EQ(r.read_rows("/g/u", 1, 1)[0], 6.0);
+  EXPECT_EQ(r.read_i64("/g/k"), (std::vector<int64_t>{3, -1}));
+  EXPECT_EQ(r.attr_string("/", "name"), "kdv");
+  EXPECT_DOUBLE_EQ(r.attr_double("/g", "scale"), 2.5);
+  EXPECT_EQ(r.attr_int("/", "count"), 42);
+  EXPECT_TRUE(r.exists("/g/u"));
+  EXPECT_FALSE(r.exists("/h/u"));
+  EXPECT_THROW(r.shape("/g/missing"), jess::H5Error);
+  {
+    // A writer that is abandoned (an exception, a crash) leaves nothing behind.
+    jess::H5Writer w(dir + "/abandoned.h5");
+    w.create_group("/g");
+  }
+  EXPECT_NE(access((dir + "/abandoned.h5").c_str(), F_OK), 0);
+  EXPECT_EQ(std::system(("test $(ls " + dir + " | wc -l) -eq 1").c_str()), 0);
+  EXPECT_THROW(jess::H5Reader(dir + "/none.h5"), jess::H5Error);
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST(Plot, WritesPngAndSvgWithViridis) {
+  const std::string dir = temp_dir();
+  jess::plot::Heatmap h;
+  h.rows = 20;
+  h.cols = 30;
+  for (int i = 0; i < 600; ++i) h.values.push_back(std::sin(i * 0.1));
+  h.title = "test";
+  jess::plot::heatmaps({h, h}, {}, dir + "/h.png");
+  std::ifstream f(dir + "/h.png", std::ios::binary);
+  char sig[8];
+  f.read(sig, 8);
+  EXPECT_EQ(std::string(sig + 1, 3), "PNG");
+  jess::plot::lines({{{1, 2, 3}, {1, 4, 9}, "sq"}}, {"t", "x", "y"}, dir + "/l.svg");
+  std::ifstream s(dir + "/l.svg");
+  std::string svg((std::istreambuf_iterator<char>(s)), {});
+  EXPECT_NE(svg.find("<svg"), std::string::npos);
+  EXPECT_THROW(jess::plot::lines({}, {}, dir + "/e.png"), jess::plot::PlotError);
+  EXPECT_THROW(jess::plot::heatmaps({h}, {}, dir + "/x.jpg"), jess::plot::PlotError);
+  auto lo = jess::plot::viridis(0), hi = jess::plot::viridis(1);
+  EXPECT_EQ(lo, (std::array<uint8_t, 3>{68, 1, 84}));
+  EXPECT_EQ(hi, (std::array<uint8_t, 3>{253, 231, 37}));
+  auto t = jess::plot::nice_ticks(0.03, 9.7, 5);
+  EXPECT_EQ(t, (std::vector<double>{2, 4, 6, 8}));
+  std::system(("rm -rf " + dir).c_str());
+}
+
+TEST(Rng, DeterministicPerStreamAndUnbiasedRanges) {
+  jess::Rng a(1, 2, 3), b(1, 2, 3), c(1, 2, 4);
+  EXPECT_EQ(a.next(), b.next());
+  EXPECT_NE(jess::Rng(1, 2, 3).next(), c.next());
+  jess::Rng r(5);
+  std::set<int64_t> seen;
+  double sum = 0;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) {
+    int64_t k = r.integer(1, 3);
+    ASSERT_GE(k, 1);
+    ASSERT_LE(k, 3);
+    seen.insert(k);
+    double u = r.uniform();
+    ASSERT_GE(u, 0.0);
+    ASSERT_LT(u, 1.0);
+    sum += u;
+  }
+  EXPECT_EQ(seen.size(), 3u);
+  EXPECT_NEAR(sum / n, 0.5, 0.005);  // 5 standard errors
+}
+
+TEST(Runtime, SetsThreadsAndReportsBlas) {
+  auto info = jess::init_runtime(2, false);
+  EXPECT_EQ(info.threads, 2);
+  EXPECT_FALSE(info.blas.empty());
+  EXPECT_NE(jess::describe_runtime().find("threads=2"), std::string::npos);
+}
