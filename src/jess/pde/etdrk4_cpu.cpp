@@ -1,7 +1,7 @@
 #include "jess/pde/etdrk4_cpu.h"
 
+#include <ATen/Parallel.h>
 #include <fftw3.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <atomic>
@@ -78,8 +78,9 @@ Etdrk4Failure etdrk4_cpu(const Etdrk4CpuProblem& p) {
 
   const double inv_n = 1.0 / double(n), inv_n2 = inv_n * inv_n;
 
-#pragma omp parallel
-  {
+  // at::parallel_for runs on libtorch's own OpenMP pool: a second OpenMP runtime (clang's libomp) in
+  // the same process would spin against it and oversubscribe the cores.
+  at::parallel_for(0, chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
     // Per-thread working set: state, stage values, their nonlinear terms, coefficients, scratch.
     Buffer v(2 * M), a(2 * M), b(2 * M), c(2 * M), Nv(2 * M), Na(2 * M), Nb(2 * M), Nc(2 * M), tmp(2 * M);
     Buffer E(2 * M), E2(2 * M), Q(2 * M), f1(2 * M), f2(2 * M), f3(2 * M), g(2 * M);
@@ -107,8 +108,7 @@ Etdrk4Failure etdrk4_cpu(const Etdrk4CpuProblem& p) {
       for (int64_t i = 0; i < 2 * rows * nk; ++i) dst.p[i] = s[i] * scale;
     };
 
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
       if (stop.load(std::memory_order_relaxed)) continue;
       const int64_t row0 = chunk * kChunk;
       const int64_t rows = std::min(kChunk, B - row0);
@@ -195,7 +195,7 @@ Etdrk4Failure etdrk4_cpu(const Etdrk4CpuProblem& p) {
       }
       if (ok && p.progress) p.progress(rows);
     }
-  }
+  });
   return {failed_row.load(), failed_frame.load(), failed_nonfinite.load()};
 }
 
