@@ -78,5 +78,9 @@ expect_error "broken YAML is reported" 2 "invalid YAML" "$JESS" pde generate --c
 printf 'nx: 32\nequation: ks\nn_train: 2\nn_valid: 0\nn_test: 0\nnt: 5\nnt_total: 9\nT: 4\n' >"$DIR/ok.yaml"
 check "YAML config then key=value override" bash -c "'$JESS' pde generate --config '$DIR/ok.yaml' --print-config nx=48 | grep -q 'nx: 48' && '$JESS' pde generate --config '$DIR/ok.yaml' --print-config | grep -q 'equation: ks'"
 
+check "augment --show writes a PNG" bash -c "'$JESS' pde augment '$DIR/kdv.h5' --show --index 1 crop_t=16 crop_x=32 --out '$DIR/aug.png' && file '$DIR/aug.png' | grep -q PNG"
+"$JESS" pde generate --out "$DIR/ks.h5" equation=ks n_train=2 n_valid=0 n_test=0 nx=64 nt=20 nt_total=30 T=10 substeps=4 >/dev/null
+expect_error "a generator that is not a symmetry is refused" 2 "not a symmetry of ks" "$JESS" pde augment "$DIR/ks.h5" --show scaling=0.1 --out "$DIR/x.png"
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -286,3 +286,40 @@ TEST(Symmetries, SamplingIsDeterministicAndWithinStrengths) {
   ks.scaling = 0.1;
   EXPECT_THROW(ks.resolve(), jess::ConfigError);  // scaling is not a symmetry of KS
 }
+
+#include "jess/pde/views.h"
+
+TEST(ViewLoader, DeterministicBackgroundBatchesOfTwoViews) {
+  const Case c = case_for(Equation::kdv);
+  auto u0 = at::cat({initial(c, c.L), 0.5 * initial(c, c.L), at::roll(initial(c, c.L), 17, 1), -initial(c, c.L)});
+  GridBatch data = batch_for(c, solve_case(c, u0, c.L, c.T).to(at::kFloat));
+  ViewLoaderOptions o;
+  o.augment.equation = "kdv";
+  o.augment.crop_t = 32;
+  o.augment.crop_x = 64;
+  o.batch = 2;
+  o.seed = 5;
+  std::vector<ViewBatch> first, second;
+  {
+    PdeViewLoader a(data, Equation::kdv, o);
+    for (int i = 0; i < 3; ++i) first.push_back(a.next());
+  }
+  o.prefetch = 1;
+  {
+    PdeViewLoader b(data, Equation::kdv, o);
+    for (int i = 0; i < 3; ++i) second.push_back(b.next());
+  }
+  EXPECT_EQ(first[0].view1.sizes(), (std::vector<int64_t>{2, 32, 64}));
+  EXPECT_EQ(first[0].view1.dtype(), at::kFloat);
+  EXPECT_EQ(first[2].epoch, 1);  // 4 trajectories, batch 2: the third batch starts epoch 1
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(at::equal(first[size_t(i)].view1, second[size_t(i)].view1));
+    EXPECT_TRUE(at::equal(first[size_t(i)].index, second[size_t(i)].index));
+    EXPECT_GT((first[size_t(i)].view1 - first[size_t(i)].view2).abs().max().item<float>(), 1e-2);
+  }
+  // An epoch visits every trajectory once.
+  auto seen = std::get<0>(at::cat({first[0].index, first[1].index}).sort());
+  EXPECT_TRUE(at::equal(seen, at::arange(4, at::kLong)));
+  o.batch = 9;
+  EXPECT_THROW(PdeViewLoader(data, Equation::kdv, o), std::invalid_argument);
+}

@@ -5,6 +5,7 @@
 #include "jess/core/progress.h"
 #include "jess/core/runtime.h"
 #include "jess/pde/dataset.h"
+#include "jess/pde/views.h"
 
 namespace jess::app {
 
@@ -142,6 +143,36 @@ void add_pde_commands(CLI::App& app, GlobalOptions& global) {
   mer->callback([ma] {
     pde::merge_shards(ma->shards, ma->out);
     std::printf("wrote %s from %zu shards\n", ma->out.c_str(), ma->shards.size());
+  });
+  // ---- augment
+  struct AugmentArgs {
+    std::string file, split = "train", out;
+    int64_t index = 0, seed = 0;
+    bool show = false;
+    std::vector<std::string> words;
+  };
+  auto aa = std::make_shared<AugmentArgs>();
+  static pde::AugmentOptions augment_defaults;
+  auto* aug = pde->add_subcommand("augment", "Show what the Lie point symmetry augmentations do to a trajectory");
+  aug->footer(schema_help([](ConfigSchema& s) { augment_defaults.describe(s); }) +
+              "\nExample:\n  jess pde augment kdv.h5 --show --index 3 galilean=0.6 steps=4\n");
+  aug->add_option("file", aa->file, "HDF5 dataset")->required()->check(CLI::ExistingFile);
+  aug->add_flag("--show", aa->show, "write a PNG grid: original, each generator alone, composed views");
+  aug->add_option("--split", aa->split, "group to read");
+  aug->add_option("--index", aa->index, "trajectory to show");
+  aug->add_option("--seed", aa->seed, "seed of the composed views");
+  aug->add_option("--out,-o", aa->out, "output .png or .svg (default: FILE.augment.png)");
+  aug->add_option("overrides", aa->words, "key=value augmentation options");
+  aug->callback([aa] {
+    pde::AugmentOptions o;
+    ConfigSchema schema;
+    o.describe(schema);
+    std::vector<std::string> overrides, plain;
+    split_overrides(aa->words, overrides, plain);
+    if (!plain.empty()) throw ConfigError("unexpected argument '" + plain[0] + "'");
+    schema.apply_overrides(overrides);
+    if (!aa->show) throw ConfigError("nothing to do: pass --show to write the picture");
+    std::printf("wrote %s\n", pde::show_augmentations(aa->file, aa->split, aa->index, o, uint64_t(aa->seed), aa->out).c_str());
   });
   (void)global;
 }

@@ -1,0 +1,68 @@
+#pragma once
+// The batched view maker for self-supervised training: from an HDF5 split, batches of two
+// independently augmented, cropped views per trajectory (Lie point symmetries + crops), produced in a
+// background thread so that the training loop never waits for them. Deterministic given the seed:
+// the batch at (epoch, step) does not depend on timing or thread count.
+#include <ATen/core/Tensor.h>
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "jess/pde/symmetries.h"
+
+namespace jess::pde {
+
+struct ViewBatch {
+  at::Tensor view1, view2;  // (B, crop_t, crop_x) float32
+  at::Tensor dx1, dt1, dx2, dt2;  // (B,) grid spacing of each view
+  at::Tensor index;         // (B,) trajectory indices in the split
+  int64_t epoch = 0, step = 0;
+};
+
+struct ViewLoaderOptions {
+  AugmentOptions augment;
+  int64_t batch = 32;
+  uint64_t seed = 0;
+  int64_t prefetch = 2;  // batches made ahead
+};
+
+// Loads a split (pde_*, dx, dt, nu) into memory as float32.
+GridBatch load_split(const std::string& h5_path, const std::string& split, Equation* equation = nullptr);
+
+// Makes the views of one batch (used by the loader and directly by benchmarks).
+ViewBatch make_views(Equation eq, const GridBatch& trajectories, const AugmentOptions& options, uint64_t seed,
+                     uint64_t stream);
+
+class PdeViewLoader {
+ public:
+  PdeViewLoader(GridBatch data, Equation eq, ViewLoaderOptions options);
+  ~PdeViewLoader();
+  PdeViewLoader(const PdeViewLoader&) = delete;
+  PdeViewLoader& operator=(const PdeViewLoader&) = delete;
+  ViewBatch next();  // blocks until the next batch is ready; rethrows a producer error
+  int64_t steps_per_epoch() const;
+
+ private:
+  ViewBatch produce(int64_t epoch, int64_t step);
+  void run();
+  GridBatch data_;
+  Equation eq_;
+  ViewLoaderOptions options_;
+  std::deque<ViewBatch> queue_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::exception_ptr error_;
+  std::thread worker_;
+};
+
+// `jess pde augment FILE --show`: a PNG grid of one trajectory, each generator alone at a few
+// strengths, and composed views. Returns the written path.
+std::string show_augmentations(const std::string& h5_path, const std::string& split, int64_t index,
+                               const AugmentOptions& options, uint64_t seed, const std::string& out_path);
+
+}  // namespace jess::pde
