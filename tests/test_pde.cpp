@@ -115,6 +115,17 @@ TEST(Burgers, ColeHopfMatchesDirectEtdrk4) {
   }
 }
 
+TEST(Burgers, FusedColeHopfKernelMatchesTensorOps) {
+  auto u0 = sines(5, 128, 2 * M_PI, 0.4, 11) + 0.2;
+  auto s = spec_for(Equation::burgers, u0, 2 * M_PI, 1.0, 9, 0.07);
+  s.method = "cole_hopf";
+  s.solve_nx = 256;
+  s.backend = "cpu";
+  auto fused = solve(s);
+  s.backend = "tensor";
+  EXPECT_LT((fused - solve(s)).abs().max().item<double>(), 1e-12);
+}
+
 TEST(Burgers, ColeHopfHandlesMeanFlowByGalileanBoost) {
   auto u0 = sines(2, 256, 2 * M_PI, 0.4, 4) + 0.7;
   auto s = spec_for(Equation::burgers, u0, 2 * M_PI, 1.5, 16, 0.08);

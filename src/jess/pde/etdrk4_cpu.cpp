@@ -1,15 +1,18 @@
 #include "jess/pde/etdrk4_cpu.h"
 
-#include <ATen/Parallel.h>
 #include <fftw3.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
 #include <vector>
+
+#include "jess/core/parallel.h"
+#include "jess/core/runtime.h"
 
 namespace jess::pde::detail {
 namespace {
@@ -40,10 +43,11 @@ struct Plans {
     std::lock_guard<std::mutex> lock(planner_mutex());
     Buffer real(size_t(kChunk * n)), spec(size_t(2 * kChunk * nk));
     // FFTW_ESTIMATE: plans chosen without timing, so results are bit-reproducible from run to run.
+    const unsigned flags = std::getenv("JESS_FFTW_MEASURE") ? FFTW_MEASURE : FFTW_ESTIMATE;
     r2c = fftw_plan_many_dft_r2c(1, &n, int(kChunk), real.p, nullptr, 1, n,
-                                 reinterpret_cast<fftw_complex*>(spec.p), nullptr, 1, nk, FFTW_ESTIMATE);
+                                 reinterpret_cast<fftw_complex*>(spec.p), nullptr, 1, nk, flags);
     c2r = fftw_plan_many_dft_c2r(1, &n, int(kChunk), reinterpret_cast<fftw_complex*>(spec.p), nullptr, 1, nk,
-                                 real.p, nullptr, 1, n, FFTW_ESTIMATE);
+                                 real.p, nullptr, 1, n, flags);
     if (!r2c || !c2r) throw std::runtime_error("FFTW could not plan a transform of size " + std::to_string(n));
   }
   ~Plans() {
@@ -78,28 +82,21 @@ Etdrk4Failure etdrk4_cpu(const Etdrk4CpuProblem& p) {
 
   const double inv_n = 1.0 / double(n), inv_n2 = inv_n * inv_n;
 
-  // at::parallel_for runs on libtorch's own OpenMP pool: a second OpenMP runtime (clang's libomp) in
-  // the same process would spin against it and oversubscribe the cores.
-  at::parallel_for(0, chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
+  // One worker per thread, each with its own working set, pulling chunks until none are left.
+  parallel_workers(chunks, jess::runtime_info().threads, [&](int, const std::function<int64_t()>& next_chunk) {
     // Per-thread working set: state, stage values, their nonlinear terms, coefficients, scratch.
-    Buffer v(2 * M), a(2 * M), b(2 * M), c(2 * M), Nv(2 * M), Na(2 * M), Nb(2 * M), Nc(2 * M), tmp(2 * M);
-    Buffer E(2 * M), E2(2 * M), Q(2 * M), f1(2 * M), f2(2 * M), f3(2 * M), g(2 * M);
+    Buffer v(2 * M), a(2 * M), e2v(2 * M), Fv(2 * M), Fa(2 * M), Fb(2 * M), Fc(2 * M), tmp(2 * M);
+    Buffer E(2 * M), E2(2 * M), Qg(2 * M), f1g(2 * M), f2g(2 * M), f3g(2 * M), g(2 * M);
     Buffer real(kChunk * n);
     std::vector<double> limit(kChunk, 0.0);
 
-    auto nonlinear = [&](const double* in, double* out) {
-      // c2r destroys its input, so transform a copy.
-      std::memcpy(tmp.p, in, sizeof(double) * 2 * M);
+    // F = rfft(irfft(w)^2) for w in `tmp` (destroyed: c2r overwrites its input). The nonlinear term is
+    // N(w) = g F with g = -ik/2 * dealias / n^2; g is folded into the coefficients below.
+    auto square_transform = [&](double* out) {
       fftw_execute_dft_c2r(plans.c2r, reinterpret_cast<fftw_complex*>(tmp.p), real.p);
       double* r = real.p;
       for (int64_t i = 0; i < kChunk * n; ++i) r[i] *= r[i];
       fftw_execute_dft_r2c(plans.r2c, real.p, reinterpret_cast<fftw_complex*>(out));
-      // g already carries 1/n^2 for the two unnormalised transforms.
-      for (int64_t i = 0; i < M; ++i) {
-        C z = mul(out + 2 * i, g.p + 2 * i);
-        out[2 * i] = z.re;
-        out[2 * i + 1] = z.im;
-      }
     };
 
     auto load = [&](const std::complex<double>* src, Buffer& dst, int64_t row0, int64_t rows, double scale) {
@@ -107,8 +104,15 @@ Etdrk4Failure etdrk4_cpu(const Etdrk4CpuProblem& p) {
       const double* s = reinterpret_cast<const double*>(src) + 2 * row0 * nk;
       for (int64_t i = 0; i < 2 * rows * nk; ++i) dst.p[i] = s[i] * scale;
     };
+    auto fold_g = [&](Buffer& coef) {  // coef <- coef * g
+      for (int64_t i = 0; i < M; ++i) {
+        C z = mul(coef.p + 2 * i, g.p + 2 * i);
+        coef.p[2 * i] = z.re;
+        coef.p[2 * i + 1] = z.im;
+      }
+    };
 
-    for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
+    for (int64_t chunk = next_chunk(); chunk >= 0; chunk = next_chunk()) {
       if (stop.load(std::memory_order_relaxed)) continue;
       const int64_t row0 = chunk * kChunk;
       const int64_t rows = std::min(kChunk, B - row0);
@@ -117,11 +121,15 @@ Etdrk4Failure etdrk4_cpu(const Etdrk4CpuProblem& p) {
       load(p.v0, v, row0, rows, 1.0);
       load(p.E, E, row0, rows, 1.0);
       load(p.E2, E2, row0, rows, 1.0);
-      load(p.Q, Q, row0, rows, 1.0);
-      load(p.f1, f1, row0, rows, 1.0);
-      load(p.f2, f2, row0, rows, 1.0);
-      load(p.f3, f3, row0, rows, 1.0);
       load(p.g, g, row0, rows, inv_n2);
+      load(p.Q, Qg, row0, rows, 1.0);
+      load(p.f1, f1g, row0, rows, 1.0);
+      load(p.f2, f2g, row0, rows, 2.0);  // the scheme uses 2 f2 (N(a) + N(b))
+      load(p.f3, f3g, row0, rows, 1.0);
+      fold_g(Qg);
+      fold_g(f1g);
+      fold_g(f2g);
+      fold_g(f3g);
       for (int64_t r = 0; r < kChunk; ++r) limit[r] = r < rows ? p.blowup_limit[row0 + r] : 0.0;
 
       auto emit = [&](int64_t frame) {
@@ -133,12 +141,13 @@ Etdrk4Failure etdrk4_cpu(const Etdrk4CpuProblem& p) {
           for (int64_t j = 0; j < n; ++j) dst[j] = src[j] * inv_n;
         }
       };
-      // max|u| <= (|v_0| + 2 sum_k |v_k|) / n: a cheap bound checked at every output time.
+      // max|u| <= (|v_0| + 2 sum_k |v_k|) / n: a bound checked at every output time.
       auto check = [&](int64_t interval) -> bool {
         for (int64_t r = 0; r < rows; ++r) {
           const double* s = v.p + 2 * r * nk;
-          double bound = std::hypot(s[0], s[1]);
-          for (int64_t k = 1; k < nk; ++k) bound += 2 * std::hypot(s[2 * k], s[2 * k + 1]);
+          // |re| + |im| >= |z|: a looser but cheaper bound than hypot.
+          double bound = std::abs(s[0]) + std::abs(s[1]);
+          for (int64_t k = 1; k < nk; ++k) bound += 2 * (std::abs(s[2 * k]) + std::abs(s[2 * k + 1]));
           bound *= inv_n;
           if (!std::isfinite(bound) || bound > limit[r]) {
             std::lock_guard<std::mutex> lock(fail_mutex);
@@ -156,47 +165,112 @@ Etdrk4Failure etdrk4_cpu(const Etdrk4CpuProblem& p) {
 
       if (first_kept == 0) emit(0);
       bool ok = true;
+      std::memcpy(tmp.p, v.p, sizeof(double) * 2 * M);
       for (int64_t interval = 1; interval < p.nt_total && ok; ++interval) {
         for (int64_t s = 0; s < p.substeps; ++s) {
-          // ETDRK4 (Cox-Matthews) in the Kassam-Trefethen form:
+          // ETDRK4 (Cox-Matthews) in the Kassam-Trefethen form, with N(w) = g F(w):
           //   a = E2 v + Q N(v);  b = E2 v + Q N(a);  c = E2 a + Q (2 N(b) - N(v))
           //   v <- E v + f1 N(v) + 2 f2 (N(a) + N(b)) + f3 N(c)
-          nonlinear(v.p, Nv.p);
+          // Each stage value is written straight into the transform's scratch buffer.
+          square_transform(Fv.p);  // tmp held v
           for (int64_t i = 0; i < M; ++i) {
-            C x = mul(E2.p + 2 * i, v.p + 2 * i), y = mul(Q.p + 2 * i, Nv.p + 2 * i);
-            a.p[2 * i] = x.re + y.re;
-            a.p[2 * i + 1] = x.im + y.im;
+            C x = mul(E2.p + 2 * i, v.p + 2 * i), y = mul(Qg.p + 2 * i, Fv.p + 2 * i);
+            e2v.p[2 * i] = x.re;
+            e2v.p[2 * i + 1] = x.im;
+            a.p[2 * i] = tmp.p[2 * i] = x.re + y.re;
+            a.p[2 * i + 1] = tmp.p[2 * i + 1] = x.im + y.im;
           }
-          nonlinear(a.p, Na.p);
+          square_transform(Fa.p);
           for (int64_t i = 0; i < M; ++i) {
-            C x = mul(E2.p + 2 * i, v.p + 2 * i), y = mul(Q.p + 2 * i, Na.p + 2 * i);
-            b.p[2 * i] = x.re + y.re;
-            b.p[2 * i + 1] = x.im + y.im;
+            C y = mul(Qg.p + 2 * i, Fa.p + 2 * i);
+            tmp.p[2 * i] = e2v.p[2 * i] + y.re;
+            tmp.p[2 * i + 1] = e2v.p[2 * i + 1] + y.im;
           }
-          nonlinear(b.p, Nb.p);
+          square_transform(Fb.p);
           for (int64_t i = 0; i < M; ++i) {
             C x = mul(E2.p + 2 * i, a.p + 2 * i);
-            C y = mulv(Q.p + 2 * i, 2 * Nb.p[2 * i] - Nv.p[2 * i], 2 * Nb.p[2 * i + 1] - Nv.p[2 * i + 1]);
-            c.p[2 * i] = x.re + y.re;
-            c.p[2 * i + 1] = x.im + y.im;
+            C y = mulv(Qg.p + 2 * i, 2 * Fb.p[2 * i] - Fv.p[2 * i], 2 * Fb.p[2 * i + 1] - Fv.p[2 * i + 1]);
+            tmp.p[2 * i] = x.re + y.re;
+            tmp.p[2 * i + 1] = x.im + y.im;
           }
-          nonlinear(c.p, Nc.p);
+          square_transform(Fc.p);
           for (int64_t i = 0; i < M; ++i) {
             C x = mul(E.p + 2 * i, v.p + 2 * i);
-            C y1 = mul(f1.p + 2 * i, Nv.p + 2 * i);
-            C y2 = mulv(f2.p + 2 * i, 2 * (Na.p[2 * i] + Nb.p[2 * i]), 2 * (Na.p[2 * i + 1] + Nb.p[2 * i + 1]));
-            C y3 = mul(f3.p + 2 * i, Nc.p + 2 * i);
-            v.p[2 * i] = x.re + y1.re + y2.re + y3.re;
-            v.p[2 * i + 1] = x.im + y1.im + y2.im + y3.im;
+            C y1 = mul(f1g.p + 2 * i, Fv.p + 2 * i);
+            C y2 = mulv(f2g.p + 2 * i, Fa.p[2 * i] + Fb.p[2 * i], Fa.p[2 * i + 1] + Fb.p[2 * i + 1]);
+            C y3 = mul(f3g.p + 2 * i, Fc.p + 2 * i);
+            v.p[2 * i] = tmp.p[2 * i] = x.re + y1.re + y2.re + y3.re;
+            v.p[2 * i + 1] = tmp.p[2 * i + 1] = x.im + y1.im + y2.im + y3.im;
           }
         }
         ok = check(interval) && !stop.load(std::memory_order_relaxed);
-        if (ok && interval >= first_kept) emit(interval - first_kept);
+        if (ok && interval >= first_kept) {
+          emit(interval - first_kept);
+          std::memcpy(tmp.p, v.p, sizeof(double) * 2 * M);
+        }
       }
       if (ok && p.progress) p.progress(rows);
     }
   });
   return {failed_row.load(), failed_frame.load(), failed_nonfinite.load()};
+}
+
+}  // namespace jess::pde::detail
+
+namespace jess::pde::detail {
+
+void cole_hopf_cpu(const ColeHopfCpuProblem& p) {
+  const int64_t n = p.n, nk = n / 2 + 1, stride = n / p.nx;
+  int ni = int(n);
+  fftw_plan plan;
+  {
+    std::lock_guard<std::mutex> lock(planner_mutex());
+    Buffer spec(2 * 2 * nk), real(2 * n);
+    // Two transforms per plan: psi and psi_x from one call.
+    plan = fftw_plan_many_dft_c2r(1, &ni, 2, reinterpret_cast<fftw_complex*>(spec.p), nullptr, 1, int(nk), real.p,
+                                  nullptr, 1, ni, FFTW_ESTIMATE);
+    if (!plan) throw std::runtime_error("FFTW could not plan a transform of size " + std::to_string(n));
+  }
+  parallel_workers(p.batch, jess::runtime_info().threads, [&](int, const std::function<int64_t()>& next) {
+    Buffer spec(2 * 2 * nk), real(2 * n), cur(2 * nk), step(2 * nk);
+    std::vector<double> k(static_cast<size_t>(nk));
+    for (int64_t b = next(); b >= 0; b = next()) {
+      const double nu = p.nu[b], c = p.mean[b], L = p.L[b];
+      const double* h0 = reinterpret_cast<const double*>(p.psi_hat0) + 2 * b * nk;
+      // cur_k = psi_hat0_k exp(-nu k^2 t_first - i k c t_first); step_k advances by dt: the frames then
+      // cost one complex multiply per mode instead of an exp and a sincos.
+      for (int64_t j = 0; j < nk; ++j) {
+        k[size_t(j)] = 2 * M_PI * double(j) / L;
+        const double kk = k[size_t(j)];
+        auto f0 = std::polar(std::exp(-nu * kk * kk * p.t_first[b]), -kk * c * p.t_first[b]);
+        auto fs = std::polar(std::exp(-nu * kk * kk * p.dt[b]), -kk * c * p.dt[b]);
+        cur.p[2 * j] = h0[2 * j] * f0.real() - h0[2 * j + 1] * f0.imag();
+        cur.p[2 * j + 1] = h0[2 * j] * f0.imag() + h0[2 * j + 1] * f0.real();
+        step.p[2 * j] = fs.real();
+        step.p[2 * j + 1] = fs.imag();
+      }
+      for (int64_t f = 0; f < p.nt; ++f) {
+        // spec[0] = psi_hat, spec[1] = i k psi_hat (the Nyquist mode of the derivative is dropped).
+        for (int64_t j = 0; j < nk; ++j) {
+          const double re = cur.p[2 * j], im = cur.p[2 * j + 1], kk = (j == n / 2) ? 0.0 : k[size_t(j)];
+          spec.p[2 * j] = re;
+          spec.p[2 * j + 1] = im;
+          spec.p[2 * (nk + j)] = -kk * im;
+          spec.p[2 * (nk + j) + 1] = kk * re;
+        }
+        fftw_execute_dft_c2r(plan, reinterpret_cast<fftw_complex*>(spec.p), real.p);
+        double* dst = p.out + (b * p.nt + f) * p.nx;
+        for (int64_t j = 0; j < p.nx; ++j) dst[j] = c - 2 * nu * real.p[n + j * stride] / real.p[j * stride];
+        for (int64_t j = 0; j < nk; ++j) {
+          const double re = cur.p[2 * j], im = cur.p[2 * j + 1];
+          cur.p[2 * j] = re * step.p[2 * j] - im * step.p[2 * j + 1];
+          cur.p[2 * j + 1] = re * step.p[2 * j + 1] + im * step.p[2 * j];
+        }
+      }
+    }
+  });
+  std::lock_guard<std::mutex> lock(planner_mutex());
+  fftw_destroy_plan(plan);
 }
 
 }  // namespace jess::pde::detail

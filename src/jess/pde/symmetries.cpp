@@ -13,12 +13,6 @@ namespace {
 using at::indexing::None;
 using at::indexing::Slice;
 
-std::string fmt(double v) {
-  std::ostringstream os;
-  os << v;
-  return os.str();
-}
-
 struct Names {
   Generator g;
   const char* name;
@@ -143,15 +137,22 @@ at::Tensor fourier_shift(const at::Tensor& u, const at::Tensor& shift_cells) {
   // u: (..., n); shift_cells broadcastable to u's shape without the last axis.
   const int64_t n = u.size(-1);
   auto shift = shift_cells.to(at::kDouble);
-  auto k = at::arange(n / 2 + 1, u.options().dtype(at::kDouble));
-  auto phase = at::polar(at::ones_like(k), -2 * M_PI / double(n) * k * shift.unsqueeze(-1));
+  // exp(-2 pi i k s / n) for k = 0..n/2: one sincos per row, then exact-enough powers by cumulative
+  // products of the row's root (relative error ~k eps), instead of a sincos per mode.
+  const int64_t nk = n / 2 + 1;
+  auto root = at::polar(at::ones_like(shift), -2 * M_PI / double(n) * shift).unsqueeze(-1);
+  std::vector<int64_t> rep(size_t(root.dim()), 1);
+  rep.back() = nk - 1;
+  auto phase = at::cat({at::ones_like(root), root.repeat(rep)}, -1).cumprod(-1);
   // The Nyquist mode of a real signal cannot be shifted by a fraction of a cell and stay real: keep
   // its cosine part (as a real interpolant must).
   if (n % 2 == 0) {
     auto nyq = phase.index({"...", n / 2});
     phase.index_put_({"...", n / 2}, at::complex(at::real(nyq), at::zeros_like(at::real(nyq))));
   }
-  auto out = at::fft_irfft(at::fft_rfft(u.to(at::kDouble), n, -1) * phase, n, -1);
+  // u(x - s) = irfft(rfft(u) p) = hfft(ihfft(u) conj(p)); the ihfft/hfft pair is the same mathematics
+  // but ~2x faster than rfft on CPU in LibTorch 1.13 (measured: 0.46 vs 1.09 us per 256-point row).
+  auto out = at::fft_hfft(at::fft_ihfft(u.to(at::kDouble), n, -1) * at::conj(phase), n, -1);
   // Whole-cell shifts are exact permutations: use them, bit for bit.
   auto rounded = at::round(shift);
   auto whole = (shift == rounded);
@@ -223,8 +224,44 @@ at::Tensor burgers_superposition(const at::Tensor& u, const at::Tensor& dx, cons
 
 }  // namespace
 
+namespace {
+Views apply_chunk(Equation eq, const GridBatch& d, const std::vector<GroupElement>& elements, int64_t crop_t,
+                  int64_t crop_x);
+}
+
 Views apply_symmetries(Equation eq, const GridBatch& d, const std::vector<GroupElement>& elements, int64_t crop_t,
                        int64_t crop_x) {
+  if (!d.u.defined() || d.u.dim() != 3) throw std::invalid_argument("trajectories must be (batch, nt, nx)");
+  const int64_t B = d.u.size(0);
+  if (int64_t(elements.size()) != B) throw std::invalid_argument("one group element per trajectory is needed");
+  // Work on chunks of trajectories: every temporary stays a few MiB, in cache and below glibc's mmap
+  // threshold (whole-batch temporaries of ~70 MiB were mapped and unmapped on every use: 5x slower).
+  // Chunks of 16 trajectories: every temporary stays a few MiB (in cache, and below glibc's mmap
+  // threshold: whole-batch temporaries of ~70 MiB were mapped and unmapped on every use, 5x slower).
+  // The ops inside a chunk use LibTorch's own intra-op threads.
+  const int64_t chunk = 16;
+  if (B <= chunk) return apply_chunk(eq, d, elements, crop_t, crop_x);
+  const int64_t nchunks = (B + chunk - 1) / chunk;
+  std::vector<Views> parts(static_cast<size_t>(nchunks));
+  for (int64_t c = 0; c < nchunks; ++c) {
+    const int64_t b0 = c * chunk, b1 = std::min(B, b0 + chunk);
+    GridBatch part{d.u.slice(0, b0, b1), d.dx.slice(0, b0, b1), d.dt.slice(0, b0, b1),
+                   d.nu.defined() ? d.nu.slice(0, b0, b1) : at::Tensor()};
+    std::vector<GroupElement> pe(elements.begin() + b0, elements.begin() + b1);
+    parts[size_t(c)] = apply_chunk(eq, part, pe, crop_t, crop_x);
+  }
+  std::vector<at::Tensor> us, dxs, dts;
+  for (auto& v : parts) {
+    us.push_back(v.u);
+    dxs.push_back(v.dx);
+    dts.push_back(v.dt);
+  }
+  return {at::cat(us), at::cat(dxs), at::cat(dts)};
+}
+
+namespace {
+Views apply_chunk(Equation eq, const GridBatch& d, const std::vector<GroupElement>& elements, int64_t crop_t,
+                  int64_t crop_x) {
   if (!d.u.defined() || d.u.dim() != 3) throw std::invalid_argument("trajectories must be (batch, nt, nx)");
   const int64_t B = d.u.size(0), nt = d.u.size(1), nx = d.u.size(2);
   if (int64_t(elements.size()) != B) throw std::invalid_argument("one group element per trajectory is needed");
@@ -305,17 +342,10 @@ Views apply_symmetries(Equation eq, const GridBatch& d, const std::vector<GroupE
   }
   auto SX = at::tensor(sx, opt).view({-1, 1, 1}), ST = at::tensor(st, opt).view({-1, 1, 1});
   auto view_dx = dx.view({-1, 1, 1}) * SX, view_dt = dt.view({-1, 1, 1}) * ST;
-  auto X = at::tensor(x0, opt).view({-1, 1, 1}) + at::arange(crop_x, opt).view({1, 1, -1}) * view_dx;
-  auto T = at::tensor(t0, opt).view({-1, 1, 1}) + at::arange(crop_t, opt).view({1, -1, 1}) * view_dt;
-  X = X.expand({B, crop_t, crop_x}).contiguous();
-  T = T.expand({B, crop_t, crop_x}).contiguous();
-
-  // ---- Pull the output grid back through the chain (last factor first), accumulating the affine
-  // value map u~ = A u(X, T) + Bv.
-  auto A = at::ones({B, crop_t, crop_x}, opt), Bv = at::zeros({B, crop_t, crop_x}, opt);
+  auto xrel = at::arange(crop_x, opt).view({1, 1, -1}) * view_dx;  // (B, 1, crop_x)
   auto L = (dx * double(nx)).view({-1, 1, 1});
   auto NU = nu.view({-1, 1, 1});
-  for (size_t i = nf; i-- > first;) {
+  auto epsilon_of = [&](size_t i) {
     std::vector<double> ev(static_cast<size_t>(B));
     for (int64_t b = 0; b < B; ++b) {
       const Factor& f = elements[size_t(b)].factors[i];
@@ -323,49 +353,91 @@ Views apply_symmetries(Equation eq, const GridBatch& d, const std::vector<GroupE
         throw std::invalid_argument("group elements must share their generator sequence");
       ev[size_t(b)] = f.epsilon;
     }
-    auto e = at::tensor(ev, opt).view({-1, 1, 1});
-    switch (elements[0].factors[i].generator) {
-      case Generator::x_shift: X = X - e * L; break;
-      case Generator::galilean:
-        Bv = Bv + A * e;
-        X = X - e * T;
-        break;
-      case Generator::scaling:
-        if (eq == Equation::kdv) {
-          A = A * at::exp(-2 * e);
-          T = T * at::exp(-3 * e);
-        } else {
-          if (eq == Equation::burgers) A = A * at::exp(-e);
-          T = T * at::exp(-2 * e);
+    return at::tensor(ev, opt).view({-1, 1, 1});
+  };
+
+  // ---- Pull the output grid back through the chain (last factor first), accumulating the affine
+  // value map u~ = A u(X, T) + Bv.
+  // For KdV, KS and Burgers every generator keeps the preimage affine along each output row,
+  // X = X0 + S x~, with T, A and Bv = B0 + B1 x~ per row: the chain then costs O(rows), not O(points).
+  // The heat equation's Galilean and projective maps multiply by functions of x, so they are tracked
+  // point by point.
+  at::Tensor X, T, A, Bv;
+  at::Tensor X0, S, B0, B1;
+  const bool rowwise = eq != Equation::heat;
+  T = (at::tensor(t0, opt).view({-1, 1, 1}) + at::arange(crop_t, opt).view({1, -1, 1}) * view_dt).contiguous();
+  if (rowwise) {
+    X0 = at::tensor(x0, opt).view({-1, 1, 1}).expand({B, crop_t, 1}).contiguous();
+    S = at::ones({B, crop_t, 1}, opt);
+    A = at::ones({B, crop_t, 1}, opt);
+    B0 = at::zeros({B, crop_t, 1}, opt);
+    B1 = at::zeros({B, crop_t, 1}, opt);
+    for (size_t i = nf; i-- > first;) {
+      auto e = epsilon_of(i);
+      switch (elements[0].factors[i].generator) {
+        case Generator::x_shift: X0 = X0 - e * L; break;
+        case Generator::galilean:  // u~ = u(x - e t, t) + e
+          B0 = B0 + A * e;
+          X0 = X0 - e * T;
+          break;
+        case Generator::scaling: {
+          auto f = at::exp(-e);
+          A = A * (eq == Equation::kdv ? at::exp(-2 * e) : f);
+          T = T * (eq == Equation::kdv ? at::exp(-3 * e) : at::exp(-2 * e));
+          X0 = X0 * f;
+          S = S * f;
+          break;
         }
-        X = X * at::exp(-e);
-        break;
-      case Generator::projective:
-        if (eq == Equation::burgers) {
-          auto den = 1 + e * T;  // u~ = u (1 - e t) + e x, with 1 - e t = 1 / (1 + e t~), x = x~ / (1 + e t~)
-          Bv = Bv + A * e * X / den;
+        case Generator::projective: {  // Burgers: u~ = u (1 - e t) + e x, 1 - e t = 1 / (1 + e t~)
+          auto den = 1 + e * T;
+          B0 = B0 + A * e * X0 / den;
+          B1 = B1 + A * e * S / den;
           A = A / den;
-          X = X / den;
+          X0 = X0 / den;
+          S = S / den;
           T = T / den;
-        } else {  // heat, diffusivity nu
+          break;
+        }
+        default:
+          throw std::invalid_argument(generator_name(elements[0].factors[i].generator) + " is not a symmetry of " +
+                                      equation_name(eq));
+      }
+    }
+  } else {
+    X = (at::tensor(x0, opt).view({-1, 1, 1}) + xrel).expand({B, crop_t, crop_x}).contiguous();
+    T = T.expand({B, crop_t, crop_x}).contiguous();
+    A = at::ones({B, crop_t, crop_x}, opt);
+    Bv = at::zeros({B, crop_t, crop_x}, opt);
+    for (size_t i = nf; i-- > first;) {
+      auto e = epsilon_of(i);
+      switch (elements[0].factors[i].generator) {
+        case Generator::x_shift: X = X - e * L; break;
+        case Generator::scaling:
+          T = T * at::exp(-2 * e);
+          X = X * at::exp(-e);
+          break;
+        case Generator::projective: {  // heat, diffusivity nu
           auto den = 1 + 4 * e * T;
           A = A * at::rsqrt(den) * at::exp(-e * X * X / (NU * den));
           X = X / den;
           T = T / den;
+          break;
         }
-        break;
-      case Generator::psi_scaling: A = A * at::exp(e); break;
-      case Generator::heat_galilean:
-        A = A * at::exp(-e * X + NU * e * e * T);
-        X = X - 2 * NU * e * T;
-        break;
-      case Generator::superposition:
-        throw std::invalid_argument("superposition must act first");
+        case Generator::psi_scaling: A = A * at::exp(e); break;
+        case Generator::heat_galilean:
+          A = A * at::exp(-e * X + NU * e * e * T);
+          X = X - 2 * NU * e * T;
+          break;
+        default:
+          throw std::invalid_argument(generator_name(elements[0].factors[i].generator) + " is not a symmetry of " +
+                                      equation_name(eq));
+      }
     }
   }
 
   // ---- Sample u at (X, T): rows r = T / dt (6-point Lagrange when not on a row), then x.
   auto R = T.select(2, 0) / dt.view({-1, 1});  // (B, crop_t)
+  if (rowwise) X = projective ? (X0 + S * xrel).contiguous() : X0;  // positions of the samples
   at::Tensor rows;                                // (B, crop_t, nx): u at the preimage times
   auto base = at::round(R);
   if (!projective && (R - base).abs().max().item<double>() < 1e-9) {
@@ -408,11 +480,12 @@ Views apply_symmetries(Equation eq, const GridBatch& d, const std::vector<GroupE
     }
   }
   Views v;
-  v.u = (A * sampled + Bv).contiguous();
+  v.u = rowwise ? (A * sampled + B0 + B1 * xrel).contiguous() : (A * sampled + Bv).contiguous();
   v.dx = view_dx.view({-1});
   v.dt = view_dt.view({-1});
   return v;
 }
+}  // namespace
 
 at::Tensor pde_residual(Equation eq, const at::Tensor& u_in, double dx, double dt, double nu, bool periodic) {
   auto u = u_in.to(at::kDouble);

@@ -44,7 +44,9 @@ GridBatch load_split(const std::string& path, const std::string& split, Equation
 
 ViewBatch make_views(Equation eq, const GridBatch& t, const AugmentOptions& o, uint64_t seed, uint64_t stream) {
   const int64_t B = t.u.size(0);
-  GridBatch d{t.u.to(at::kDouble), t.dx, t.dt, t.nu};
+  // Trajectories stay in their storage precision here; each chunk is converted to float64 by the
+  // symmetry code (a whole-batch float64 copy is ~70 MiB, above the mmap threshold).
+  const GridBatch& d = t;
   ViewBatch out;
   auto e1 = sample_elements(o, B, seed, 2 * stream), e2 = sample_elements(o, B, seed, 2 * stream + 1);
   auto v1 = apply_symmetries(eq, d, e1, o.crop_t, o.crop_x);

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Benchmarks of jess.  Usage: bench/run.sh SUBCOMMAND [options]
+#   pde   jess's PDE generator vs NumPy ETDRK4 and SciPy Radau (one Markdown table)
+#         options: see `bench/run.sh pde --help`
+# Builds jess first (cmake --build build) when build/ exists.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PY=/usr/bin/python3   # Debian's interpreter: numpy, scipy, h5py come from apt
+
+usage() {
+  sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+build_jess() {
+  if [[ -d build ]]; then
+    echo "[bench] cmake --build build" >&2
+    cmake --build build >&2
+  else
+    echo "[bench] no build/ directory: run the setup in bench/README.md first" >&2
+    echo "        (scripts/setup.sh && scripts/build.sh)" >&2
+    exit 2
+  fi
+}
+
+cmd="${1:-}"
+case "$cmd" in
+  pde)
+    shift
+    if [[ " $* " != *" --help "* && " $* " != *" -h "* ]]; then build_jess; fi
+    exec "$PY" bench/pde_bench.py "$@"
+    ;;
+  # later: more subcommands here (e.g. ssl, eval)
+  ""|-h|--help|help)
+    usage
+    ;;
+  *)
+    echo "unknown subcommand: $cmd" >&2
+    usage >&2
+    exit 2
+    ;;
+esac
