@@ -2,6 +2,7 @@
 # Benchmarks of jess.  Usage: bench/run.sh SUBCOMMAND [options]
 #   pde   jess's PDE generator vs NumPy ETDRK4 and SciPy Radau (one Markdown table)
 #         options: see `bench/run.sh pde --help`
+#   views the Lie-symmetry view maker vs per-sample and batched Python PyTorch peers
 # Builds jess first (cmake --build build) when build/ exists.
 set -euo pipefail
 
@@ -30,6 +31,15 @@ case "$cmd" in
     shift
     if [[ " $* " != *" --help "* && " $* " != *" -h "* ]]; then build_jess; fi
     exec "$PY" bench/pde_bench.py "$@"
+    ;;
+  views)
+    shift
+    build_jess
+    data="${TMPDIR:-/tmp}/jess_views_bench_kdv.h5"
+    if [[ ! -f "$data" ]]; then
+      build/jess pde generate --out "$data" --seed 0 equation=kdv n_train=256 n_valid=0 n_test=0 >&2
+    fi
+    exec "$PY" bench/pde_views_bench.py --data "$data" "$@"
     ;;
   # later: more subcommands here (e.g. ssl, eval)
   ""|-h|--help|help)

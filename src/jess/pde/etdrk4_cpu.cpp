@@ -220,32 +220,50 @@ Etdrk4Failure etdrk4_cpu(const Etdrk4CpuProblem& p) {
 namespace jess::pde::detail {
 
 void cole_hopf_cpu(const ColeHopfCpuProblem& p) {
-  const int64_t n = p.n, nk = n / 2 + 1, stride = n / p.nx;
-  int ni = int(n);
-  fftw_plan plan;
+  const int64_t n = p.n, nk = n / 2 + 1, nx = p.nx, nkx = nx / 2 + 1, stride = n / nx;
+  int ni = int(n), nxi = int(nx);
+  fftw_plan pair_c2r, fine_c2r, fine_r2c, coarse_r2c;
   {
     std::lock_guard<std::mutex> lock(planner_mutex());
-    Buffer spec(2 * 2 * nk), real(2 * n);
-    // Two transforms per plan: psi and psi_x from one call.
-    plan = fftw_plan_many_dft_c2r(1, &ni, 2, reinterpret_cast<fftw_complex*>(spec.p), nullptr, 1, int(nk), real.p,
-                                  nullptr, 1, ni, FFTW_ESTIMATE);
-    if (!plan) throw std::runtime_error("FFTW could not plan a transform of size " + std::to_string(n));
+    Buffer spec(2 * 2 * nk), real(2 * n), cspec(2 * nkx), creal(nx);
+    // psi and psi_x from one call: two transforms per plan.
+    pair_c2r = fftw_plan_many_dft_c2r(1, &ni, 2, reinterpret_cast<fftw_complex*>(spec.p), nullptr, 1, int(nk), real.p,
+                                      nullptr, 1, ni, FFTW_ESTIMATE);
+    fine_c2r = fftw_plan_dft_c2r_1d(ni, reinterpret_cast<fftw_complex*>(spec.p), real.p, FFTW_ESTIMATE);
+    fine_r2c = fftw_plan_dft_r2c_1d(ni, real.p, reinterpret_cast<fftw_complex*>(spec.p), FFTW_ESTIMATE);
+    coarse_r2c = fftw_plan_dft_r2c_1d(nxi, creal.p, reinterpret_cast<fftw_complex*>(cspec.p), FFTW_ESTIMATE);
+    if (!pair_c2r || !fine_c2r || !fine_r2c || !coarse_r2c)
+      throw std::runtime_error("FFTW could not plan transforms of size " + std::to_string(n));
   }
   parallel_workers(p.batch, jess::runtime_info().threads, [&](int, const std::function<int64_t()>& next) {
-    Buffer spec(2 * 2 * nk), real(2 * n), cur(2 * nk), step(2 * nk);
+    Buffer spec(2 * 2 * nk), real(2 * n), cur(2 * nk), step(2 * nk), cspec(2 * nkx), creal(nx);
     std::vector<double> k(static_cast<size_t>(nk));
     for (int64_t b = next(); b >= 0; b = next()) {
-      const double nu = p.nu[b], c = p.mean[b], L = p.L[b];
-      const double* h0 = reinterpret_cast<const double*>(p.psi_hat0) + 2 * b * nk;
+      const double nu = p.nu[b], L = p.L[b];
+      for (int64_t j = 0; j < nk; ++j) k[size_t(j)] = 2 * M_PI * double(j) / L;
+      // Potential: phi0_hat = u0_hat / (i k) for 0 < k < nx/2 (the mean c is handled by the boost;
+      // the Nyquist mode of u0 has no antiderivative), zero-padded to n points: exact.
+      std::memcpy(creal.p, p.u0 + b * nx, sizeof(double) * size_t(nx));
+      fftw_execute_dft_r2c(coarse_r2c, creal.p, reinterpret_cast<fftw_complex*>(cspec.p));
+      const double c = cspec.p[0] / double(nx);
+      std::memset(spec.p, 0, sizeof(double) * 2 * nk);
+      for (int64_t j = 1; j < nx / 2; ++j) {  // u_hat / (i k) = -i u_hat / k; 1/nx normalises
+        spec.p[2 * j] = cspec.p[2 * j + 1] / (k[size_t(j)] * double(nx));
+        spec.p[2 * j + 1] = -cspec.p[2 * j] / (k[size_t(j)] * double(nx));
+      }
+      fftw_execute_dft_c2r(fine_c2r, reinterpret_cast<fftw_complex*>(spec.p), real.p);  // phi0 on n points
+      double phimin = real.p[0];
+      for (int64_t j = 1; j < n; ++j) phimin = std::min(phimin, real.p[j]);
+      for (int64_t j = 0; j < n; ++j) real.p[j] = std::exp(-(real.p[j] - phimin) / (2 * nu));  // psi0 in (0, 1]
+      fftw_execute_dft_r2c(fine_r2c, real.p, reinterpret_cast<fftw_complex*>(spec.p));
       // cur_k = psi_hat0_k exp(-nu k^2 t_first - i k c t_first); step_k advances by dt: the frames then
       // cost one complex multiply per mode instead of an exp and a sincos.
       for (int64_t j = 0; j < nk; ++j) {
-        k[size_t(j)] = 2 * M_PI * double(j) / L;
         const double kk = k[size_t(j)];
         auto f0 = std::polar(std::exp(-nu * kk * kk * p.t_first[b]), -kk * c * p.t_first[b]);
         auto fs = std::polar(std::exp(-nu * kk * kk * p.dt[b]), -kk * c * p.dt[b]);
-        cur.p[2 * j] = h0[2 * j] * f0.real() - h0[2 * j + 1] * f0.imag();
-        cur.p[2 * j + 1] = h0[2 * j] * f0.imag() + h0[2 * j + 1] * f0.real();
+        cur.p[2 * j] = spec.p[2 * j] * f0.real() - spec.p[2 * j + 1] * f0.imag();
+        cur.p[2 * j + 1] = spec.p[2 * j] * f0.imag() + spec.p[2 * j + 1] * f0.real();
         step.p[2 * j] = fs.real();
         step.p[2 * j + 1] = fs.imag();
       }
@@ -258,9 +276,9 @@ void cole_hopf_cpu(const ColeHopfCpuProblem& p) {
           spec.p[2 * (nk + j)] = -kk * im;
           spec.p[2 * (nk + j) + 1] = kk * re;
         }
-        fftw_execute_dft_c2r(plan, reinterpret_cast<fftw_complex*>(spec.p), real.p);
-        double* dst = p.out + (b * p.nt + f) * p.nx;
-        for (int64_t j = 0; j < p.nx; ++j) dst[j] = c - 2 * nu * real.p[n + j * stride] / real.p[j * stride];
+        fftw_execute_dft_c2r(pair_c2r, reinterpret_cast<fftw_complex*>(spec.p), real.p);
+        double* dst = p.out + (b * p.nt + f) * nx;
+        for (int64_t j = 0; j < nx; ++j) dst[j] = c - 2 * nu * real.p[n + j * stride] / real.p[j * stride];
         for (int64_t j = 0; j < nk; ++j) {
           const double re = cur.p[2 * j], im = cur.p[2 * j + 1];
           cur.p[2 * j] = re * step.p[2 * j] - im * step.p[2 * j + 1];
@@ -270,7 +288,7 @@ void cole_hopf_cpu(const ColeHopfCpuProblem& p) {
     }
   });
   std::lock_guard<std::mutex> lock(planner_mutex());
-  fftw_destroy_plan(plan);
+  for (auto plan : {pair_c2r, fine_c2r, fine_r2c, coarse_r2c}) fftw_destroy_plan(plan);
 }
 
 }  // namespace jess::pde::detail

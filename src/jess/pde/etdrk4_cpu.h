@@ -38,18 +38,16 @@ Etdrk4Failure etdrk4_cpu(const Etdrk4CpuProblem& problem);
 namespace jess::pde::detail {
 
 // Cole-Hopf solution of Burgers on the CPU, fused per trajectory with FFTW (see solvers.cpp for the
-// mathematics). For each trajectory: psi_hat0 (the spectrum of psi0 on an n-point grid, rfft
-// convention), viscosity nu, domain length L and mean velocity c; output frames at times t_first +
-// j dt, sampled every (n / nx)-th point.
+// mathematics): u0 (on nx points) -> potential phi0 on an n-point grid -> psi0 -> frames at times
+// t_first + j dt, sampled every (n / nx)-th point.
 struct ColeHopfCpuProblem {
   int64_t batch = 0, n = 0, nx = 0, nt = 0;
-  const std::complex<double>* psi_hat0 = nullptr;  // B x (n/2+1)
-  const double* nu = nullptr;                       // B
-  const double* L = nullptr;                        // B
-  const double* mean = nullptr;                     // B
-  const double* t_first = nullptr;                  // B
-  const double* dt = nullptr;                       // B
-  double* out = nullptr;                            // B x nt x nx
+  const double* u0 = nullptr;       // B x nx
+  const double* nu = nullptr;       // B
+  const double* L = nullptr;        // B
+  const double* t_first = nullptr;  // B
+  const double* dt = nullptr;       // B
+  double* out = nullptr;            // B x nt x nx
 };
 
 void cole_hopf_cpu(const ColeHopfCpuProblem& problem);
