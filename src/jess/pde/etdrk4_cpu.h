@@ -53,3 +53,26 @@ struct ColeHopfCpuProblem {
 void cole_hopf_cpu(const ColeHopfCpuProblem& problem);
 
 }  // namespace jess::pde::detail
+
+namespace jess::pde::detail {
+
+// The sampling step of the view maker when every output row is a data row shifted in x (all
+// generators but projective ones): out[v, i, j] = A[v, i] * u_t(row[v, i], x_j + shift) + B0[v, i],
+// with the band-limited shift done by FFTW, for j < crop_x. `data` is (T, nt, nx) in float or double;
+// view v reads trajectory v % T, and the row spectra of a trajectory are computed once for all its
+// views.
+struct RowShiftProblem {
+  int64_t views = 0, trajectories = 0, nt = 0, nx = 0, crop_t = 0, crop_x = 0;
+  const float* data_f32 = nullptr;   // one of the two
+  const double* data_f64 = nullptr;
+  const int64_t* row = nullptr;      // V x crop_t
+  const double* shift = nullptr;     // V x crop_t, in cells: result(x_j) = u(x_j + shift)
+  const double* A = nullptr;         // V x crop_t
+  const double* B0 = nullptr;        // V x crop_t
+  double* out = nullptr;             // V x crop_t x crop_x (or out_f32)
+  float* out_f32 = nullptr;
+};
+
+void row_shift_cpu(const RowShiftProblem& problem);
+
+}  // namespace jess::pde::detail

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "jess/core/rng.h"
+#include "jess/pde/etdrk4_cpu.h"
 
 namespace jess::pde {
 namespace {
@@ -226,21 +227,36 @@ at::Tensor burgers_superposition(const at::Tensor& u, const at::Tensor& dx, cons
 
 namespace {
 Views apply_chunk(Equation eq, const GridBatch& d, const std::vector<GroupElement>& elements, int64_t crop_t,
-                  int64_t crop_x);
+                  int64_t crop_x, bool single_precision);
 }
 
 Views apply_symmetries(Equation eq, const GridBatch& d, const std::vector<GroupElement>& elements, int64_t crop_t,
-                       int64_t crop_x) {
+                       int64_t crop_x, bool single_precision) {
   if (!d.u.defined() || d.u.dim() != 3) throw std::invalid_argument("trajectories must be (batch, nt, nx)");
   const int64_t B = d.u.size(0);
-  if (int64_t(elements.size()) != B) throw std::invalid_argument("one group element per trajectory is needed");
+  if (elements.empty() || int64_t(elements.size()) % B != 0)
+    throw std::invalid_argument("group elements must come as k views per trajectory");
   // Work on chunks of trajectories: every temporary stays a few MiB, in cache and below glibc's mmap
   // threshold (whole-batch temporaries of ~70 MiB were mapped and unmapped on every use: 5x slower).
   // Chunks of 16 trajectories: every temporary stays a few MiB (in cache, and below glibc's mmap
   // threshold: whole-batch temporaries of ~70 MiB were mapped and unmapped on every use, 5x slower).
   // The ops inside a chunk use LibTorch's own intra-op threads.
   const int64_t chunk = 16;
-  if (B <= chunk) return apply_chunk(eq, d, elements, crop_t, crop_x);
+  // Without projective maps or superposition (KdV, KS, Burgers' one-parameter maps) the sampling is a
+  // fused kernel reading the rows it needs straight from the batch: no large temporaries, and one
+  // call for the whole batch (alternating many small LibTorch ops, whose OpenMP threads spin after
+  // each op, with the kernel's threads cost 25%).
+  bool fast = eq != Equation::heat && d.u.device().is_cpu();
+  for (const auto& f : elements[0].factors)
+    fast = fast && f.generator != Generator::projective && f.generator != Generator::superposition;
+  if (fast) return apply_chunk(eq, d, elements, crop_t, crop_x, single_precision);
+  if (int64_t(elements.size()) != B) {  // several views per trajectory: repeat the trajectories
+    auto idx = at::arange(int64_t(elements.size()), at::kLong).remainder(B);
+    GridBatch rep{d.u.index_select(0, idx), d.dx.index_select(0, idx), d.dt.index_select(0, idx),
+                  d.nu.defined() ? d.nu.index_select(0, idx) : at::Tensor()};
+    return apply_symmetries(eq, rep, elements, crop_t, crop_x, single_precision);
+  }
+  if (B <= chunk) return apply_chunk(eq, d, elements, crop_t, crop_x, single_precision);
   const int64_t nchunks = (B + chunk - 1) / chunk;
   std::vector<Views> parts(static_cast<size_t>(nchunks));
   for (int64_t c = 0; c < nchunks; ++c) {
@@ -248,7 +264,7 @@ Views apply_symmetries(Equation eq, const GridBatch& d, const std::vector<GroupE
     GridBatch part{d.u.slice(0, b0, b1), d.dx.slice(0, b0, b1), d.dt.slice(0, b0, b1),
                    d.nu.defined() ? d.nu.slice(0, b0, b1) : at::Tensor()};
     std::vector<GroupElement> pe(elements.begin() + b0, elements.begin() + b1);
-    parts[size_t(c)] = apply_chunk(eq, part, pe, crop_t, crop_x);
+    parts[size_t(c)] = apply_chunk(eq, part, pe, crop_t, crop_x, single_precision);
   }
   std::vector<at::Tensor> us, dxs, dts;
   for (auto& v : parts) {
@@ -261,17 +277,26 @@ Views apply_symmetries(Equation eq, const GridBatch& d, const std::vector<GroupE
 
 namespace {
 Views apply_chunk(Equation eq, const GridBatch& d, const std::vector<GroupElement>& elements, int64_t crop_t,
-                  int64_t crop_x) {
+                  int64_t crop_x, bool single_precision) {
   if (!d.u.defined() || d.u.dim() != 3) throw std::invalid_argument("trajectories must be (batch, nt, nx)");
-  const int64_t B = d.u.size(0), nt = d.u.size(1), nx = d.u.size(2);
-  if (int64_t(elements.size()) != B) throw std::invalid_argument("one group element per trajectory is needed");
+  // B views of Bt trajectories (view v acts on trajectory v % Bt; only the fused path gets B > Bt).
+  const int64_t Bt = d.u.size(0), nt = d.u.size(1), nx = d.u.size(2), B = int64_t(elements.size());
+  const GridBatch* data = &d;
+  GridBatch per_view;
+  if (B != Bt) {
+    auto idx = at::arange(B, at::kLong).remainder(Bt);
+    per_view = GridBatch{at::Tensor(), d.dx.index_select(0, idx), d.dt.index_select(0, idx),
+                         d.nu.defined() ? d.nu.index_select(0, idx) : at::Tensor()};
+    per_view.u = d.u;  // rows are read by trajectory inside the kernel
+    data = &per_view;
+  }
   if (crop_x > nx || crop_t > nt)
     throw std::invalid_argument("crop " + std::to_string(crop_t) + "x" + std::to_string(crop_x) +
                                 " is larger than the data " + std::to_string(nt) + "x" + std::to_string(nx));
-  auto u = d.u.to(at::kDouble);
-  auto dx = d.dx.to(at::kDouble).contiguous(), dt = d.dt.to(at::kDouble).contiguous();
-  auto nu = d.nu.defined() ? d.nu.to(at::kDouble) : at::ones({B}, u.options());
-  const auto opt = u.options();
+  auto u = d.u;  // converted to float64 below where tensor ops need it
+  auto dx = data->dx.to(at::kDouble).contiguous(), dt = data->dt.to(at::kDouble).contiguous();
+  auto nu = data->nu.defined() ? data->nu.to(at::kDouble) : at::ones({B}, u.options().dtype(at::kDouble));
+  const auto opt = u.options().dtype(at::kDouble);
   const size_t nf = elements[0].factors.size();
   for (const auto& e : elements)
     if (e.factors.size() != nf) throw std::invalid_argument("group elements must share their generator sequence");
@@ -287,6 +312,7 @@ Views apply_chunk(Equation eq, const GridBatch& d, const std::vector<GroupElemen
       a0[size_t(b)] = elements[size_t(b)].factors[0].aux0;
       a1[size_t(b)] = elements[size_t(b)].factors[0].aux1;
     }
+    u = u.to(at::kDouble);
     auto E = at::tensor(eps, opt), A0 = at::tensor(a0, opt), A1 = at::tensor(a1, opt);
     if (eq == Equation::burgers) {
       u = burgers_superposition(u, dx, nu, E.clamp_min(1e-300), A0);
@@ -437,6 +463,36 @@ Views apply_chunk(Equation eq, const GridBatch& d, const std::vector<GroupElemen
 
   // ---- Sample u at (X, T): rows r = T / dt (6-point Lagrange when not on a row), then x.
   auto R = T.select(2, 0) / dt.view({-1, 1});  // (B, crop_t)
+  if (rowwise && !projective && u.device().is_cpu()) {
+    // Every output row is a data row shifted in x: one FFTW transform pair per row, fused with the
+    // crop and the affine value map.
+    auto rows_idx = at::round(R).to(at::kLong).clamp(0, nt - 1).contiguous();
+    auto shift = (X0.squeeze(2) / dx.view({-1, 1})).contiguous();
+    auto Ac = A.squeeze(2).contiguous(), B0c = B0.squeeze(2).contiguous();
+    auto uc = u.contiguous();
+    auto out = at::empty({B, crop_t, crop_x}, single_precision ? opt.dtype(at::kFloat) : opt);
+    detail::RowShiftProblem p;
+    p.views = B;
+    p.trajectories = Bt;
+    p.nt = nt;
+    p.nx = nx;
+    p.crop_t = crop_t;
+    p.crop_x = crop_x;
+    if (uc.scalar_type() == at::kFloat) p.data_f32 = uc.data_ptr<float>();
+    else {
+      uc = uc.to(at::kDouble);
+      p.data_f64 = uc.data_ptr<double>();
+    }
+    p.row = rows_idx.data_ptr<int64_t>();
+    p.shift = shift.data_ptr<double>();
+    p.A = Ac.data_ptr<double>();
+    p.B0 = B0c.data_ptr<double>();
+    if (single_precision) p.out_f32 = out.data_ptr<float>();
+    else p.out = out.data_ptr<double>();
+    detail::row_shift_cpu(p);
+    return {out, view_dx.view({-1}), view_dt.view({-1})};
+  }
+  u = u.to(at::kDouble);
   if (rowwise) X = projective ? (X0 + S * xrel).contiguous() : X0;  // positions of the samples
   at::Tensor rows;                                // (B, crop_t, nx): u at the preimage times
   auto base = at::round(R);
@@ -481,6 +537,7 @@ Views apply_chunk(Equation eq, const GridBatch& d, const std::vector<GroupElemen
   }
   Views v;
   v.u = rowwise ? (A * sampled + B0 + B1 * xrel).contiguous() : (A * sampled + Bv).contiguous();
+  if (single_precision) v.u = v.u.to(at::kFloat);
   v.dx = view_dx.view({-1});
   v.dt = view_dt.view({-1});
   return v;

@@ -72,10 +72,12 @@ struct Views {
 
 // Draws one group element per trajectory (deterministic given the generator state of `rng_seed`).
 std::vector<GroupElement> sample_elements(const AugmentOptions& options, int64_t batch, uint64_t seed, uint64_t stream);
-// Applies the elements to the batch and crops. Throws std::invalid_argument when the crop cannot fit
-// inside the data under the transform.
+// Applies the elements to the batch and crops. `elements` holds k views per trajectory (k >= 1):
+// element v acts on trajectory v % B. Throws std::invalid_argument when the crop cannot fit inside the
+// data under the transform.
+// `single_precision` returns float32 views (computed in float64), halving the memory of large batches.
 Views apply_symmetries(Equation eq, const GridBatch& data, const std::vector<GroupElement>& elements, int64_t crop_t,
-                       int64_t crop_x);
+                       int64_t crop_x, bool single_precision = false);
 
 // Periodic band-limited shift of the last axis: result(x) = u(x - shift), shift in grid cells.
 at::Tensor fourier_shift(const at::Tensor& u, const at::Tensor& shift_cells);

@@ -48,12 +48,17 @@ ViewBatch make_views(Equation eq, const GridBatch& t, const AugmentOptions& o, u
   // symmetry code (a whole-batch float64 copy is ~70 MiB, above the mmap threshold).
   const GridBatch& d = t;
   ViewBatch out;
-  auto e1 = sample_elements(o, B, seed, 2 * stream), e2 = sample_elements(o, B, seed, 2 * stream + 1);
-  auto v1 = apply_symmetries(eq, d, e1, o.crop_t, o.crop_x);
-  auto v2 = apply_symmetries(eq, d, e2, o.crop_t, o.crop_x);
-  out.view1 = v1.u.to(at::kFloat);
-  out.view2 = v2.u.to(at::kFloat);
-  out.dx1 = v1.dx, out.dt1 = v1.dt, out.dx2 = v2.dx, out.dt2 = v2.dt;
+  // Both views in one call: element v acts on trajectory v % B, so each trajectory's row spectra are
+  // computed once for its two views.
+  auto elements = sample_elements(o, B, seed, 2 * stream);
+  auto e2 = sample_elements(o, B, seed, 2 * stream + 1);
+  elements.insert(elements.end(), e2.begin(), e2.end());
+  auto v = apply_symmetries(eq, d, elements, o.crop_t, o.crop_x, /*single_precision=*/true);
+  auto u = v.u;
+  out.view1 = u.slice(0, 0, B);
+  out.view2 = u.slice(0, B, 2 * B);
+  out.dx1 = v.dx.slice(0, 0, B), out.dt1 = v.dt.slice(0, 0, B);
+  out.dx2 = v.dx.slice(0, B, 2 * B), out.dt2 = v.dt.slice(0, B, 2 * B);
   return out;
 }
 
