@@ -39,6 +39,9 @@ case "$cmd" in
     if [[ ! -f "$data" ]]; then
       build/jess pde generate --out "$data" --seed 0 equation=kdv n_train=256 n_valid=0 n_test=0 >&2
     fi
+    # The Python peers get the same allocator and thread settings jess applies to itself.
+    export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456
+    export OMP_NUM_THREADS=2
     exec "$PY" bench/pde_views_bench.py --data "$data" "$@"
     ;;
   # later: more subcommands here (e.g. ssl, eval)

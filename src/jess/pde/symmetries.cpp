@@ -391,6 +391,66 @@ Views apply_chunk(Equation eq, const GridBatch& d, const std::vector<GroupElemen
   at::Tensor X, T, A, Bv;
   at::Tensor X0, S, B0, B1;
   const bool rowwise = eq != Equation::heat;
+  if (rowwise && !projective && u.device().is_cpu()) {
+    // Fused path: every output row is a data row shifted in x. The per-row chain (T, X0, A, B0) is a
+    // few scalar operations per factor, done here in plain loops (as tensor ops on (B, rows) the OpenMP
+    // threads that LibTorch wakes for them spin against the kernel's threads), then one FFTW transform
+    // pair per row, fused with the crop and the affine value map.
+    std::vector<int64_t> row_idx(static_cast<size_t>(B * crop_t));
+    std::vector<double> shift(row_idx.size()), Av(row_idx.size()), B0v(row_idx.size());
+    const double* vdt = view_dt.data_ptr<double>();
+    for (int64_t b = 0; b < B; ++b) {
+      const GroupElement& e = elements[size_t(b)];
+      const double Lb = dx_a[b] * double(nx);
+      for (int64_t i = 0; i < crop_t; ++i) {
+        double t = t0[size_t(b)] + double(i) * vdt[b], x = x0[size_t(b)], a = 1, b0 = 0;
+        for (size_t k = nf; k-- > first;) {
+          const Factor& f = e.factors[k];
+          switch (f.generator) {
+            case Generator::x_shift: x -= f.epsilon * Lb; break;
+            case Generator::galilean:
+              b0 += a * f.epsilon;
+              x -= f.epsilon * t;
+              break;
+            case Generator::scaling:
+              a *= std::exp((eq == Equation::kdv ? -2 : -1) * f.epsilon);
+              t *= std::exp((eq == Equation::kdv ? -3 : -2) * f.epsilon);
+              x *= std::exp(-f.epsilon);
+              break;
+            case Generator::projective:  // only with epsilon = 0 here (the identity)
+              break;
+            default:
+              throw std::invalid_argument(generator_name(f.generator) + " is not a symmetry of " + equation_name(eq));
+          }
+        }
+        const size_t idx = size_t(b * crop_t + i);
+        row_idx[idx] = std::min<int64_t>(nt - 1, std::max<int64_t>(0, std::llround(t / dt_a[b])));
+        shift[idx] = x / dx_a[b];
+        Av[idx] = a;
+        B0v[idx] = b0;
+      }
+    }
+    auto out = at::empty({B, crop_t, crop_x}, single_precision ? opt.dtype(at::kFloat) : opt);
+    auto uc = u.contiguous();
+    if (uc.scalar_type() != at::kFloat) uc = uc.to(at::kDouble);
+    detail::RowShiftProblem p;
+    p.views = B;
+    p.trajectories = Bt;
+    p.nt = nt;
+    p.nx = nx;
+    p.crop_t = crop_t;
+    p.crop_x = crop_x;
+    if (uc.scalar_type() == at::kFloat) p.data_f32 = uc.data_ptr<float>();
+    else p.data_f64 = uc.data_ptr<double>();
+    p.row = row_idx.data();
+    p.shift = shift.data();
+    p.A = Av.data();
+    p.B0 = B0v.data();
+    if (single_precision) p.out_f32 = out.data_ptr<float>();
+    else p.out = out.data_ptr<double>();
+    detail::row_shift_cpu(p);
+    return {out, view_dx.view({-1}), view_dt.view({-1})};
+  }
   T = (at::tensor(t0, opt).view({-1, 1, 1}) + at::arange(crop_t, opt).view({1, -1, 1}) * view_dt).contiguous();
   if (rowwise) {
     X0 = at::tensor(x0, opt).view({-1, 1, 1}).expand({B, crop_t, 1}).contiguous();
@@ -463,35 +523,6 @@ Views apply_chunk(Equation eq, const GridBatch& d, const std::vector<GroupElemen
 
   // ---- Sample u at (X, T): rows r = T / dt (6-point Lagrange when not on a row), then x.
   auto R = T.select(2, 0) / dt.view({-1, 1});  // (B, crop_t)
-  if (rowwise && !projective && u.device().is_cpu()) {
-    // Every output row is a data row shifted in x: one FFTW transform pair per row, fused with the
-    // crop and the affine value map.
-    auto rows_idx = at::round(R).to(at::kLong).clamp(0, nt - 1).contiguous();
-    auto shift = (X0.squeeze(2) / dx.view({-1, 1})).contiguous();
-    auto Ac = A.squeeze(2).contiguous(), B0c = B0.squeeze(2).contiguous();
-    auto uc = u.contiguous();
-    auto out = at::empty({B, crop_t, crop_x}, single_precision ? opt.dtype(at::kFloat) : opt);
-    detail::RowShiftProblem p;
-    p.views = B;
-    p.trajectories = Bt;
-    p.nt = nt;
-    p.nx = nx;
-    p.crop_t = crop_t;
-    p.crop_x = crop_x;
-    if (uc.scalar_type() == at::kFloat) p.data_f32 = uc.data_ptr<float>();
-    else {
-      uc = uc.to(at::kDouble);
-      p.data_f64 = uc.data_ptr<double>();
-    }
-    p.row = rows_idx.data_ptr<int64_t>();
-    p.shift = shift.data_ptr<double>();
-    p.A = Ac.data_ptr<double>();
-    p.B0 = B0c.data_ptr<double>();
-    if (single_precision) p.out_f32 = out.data_ptr<float>();
-    else p.out = out.data_ptr<double>();
-    detail::row_shift_cpu(p);
-    return {out, view_dx.view({-1}), view_dt.view({-1})};
-  }
   u = u.to(at::kDouble);
   if (rowwise) X = projective ? (X0 + S * xrel).contiguous() : X0;  // positions of the samples
   at::Tensor rows;                                // (B, crop_t, nx): u at the preimage times
