@@ -38,6 +38,15 @@ struct MergeArgs {
   std::vector<std::string> shards;
 };
 
+// Fills `schema` from an optional YAML file, then the key=value words; any other word is an error.
+void configure(ConfigSchema& schema, const std::string& yaml_file, const std::vector<std::string>& words) {
+  if (!yaml_file.empty()) schema.load_yaml_file(yaml_file);
+  std::vector<std::string> overrides, plain;
+  split_overrides(words, overrides, plain);
+  if (!plain.empty()) throw ConfigError("unexpected argument '" + plain[0] + "' (configuration is given as key=value)");
+  schema.apply_overrides(overrides);
+}
+
 std::string schema_help(const std::function<void(ConfigSchema&)>& describe) {
   ConfigSchema s;
   describe(s);
@@ -67,11 +76,7 @@ void add_pde_commands(CLI::App& app, GlobalOptions& global) {
     pde::GenerateOptions o;
     ConfigSchema schema;
     o.describe(schema);
-    if (!g->config.empty()) schema.load_yaml_file(g->config);
-    std::vector<std::string> overrides, plain;
-    split_overrides(g->words, overrides, plain);
-    if (!plain.empty()) throw ConfigError("unexpected argument '" + plain[0] + "' (configuration is given as key=value)");
-    schema.apply_overrides(overrides);
+    configure(schema, g->config, g->words);
     if (g->seed >= 0) o.seed = g->seed;
     o.resolve();
     if (g->print_config) {
@@ -167,10 +172,7 @@ void add_pde_commands(CLI::App& app, GlobalOptions& global) {
     pde::AugmentOptions o;
     ConfigSchema schema;
     o.describe(schema);
-    std::vector<std::string> overrides, plain;
-    split_overrides(aa->words, overrides, plain);
-    if (!plain.empty()) throw ConfigError("unexpected argument '" + plain[0] + "'");
-    schema.apply_overrides(overrides);
+    configure(schema, "", aa->words);
     if (!aa->show) throw ConfigError("nothing to do: pass --show to write the picture");
     std::printf("wrote %s\n", pde::show_augmentations(aa->file, aa->split, aa->index, o, uint64_t(aa->seed), aa->out).c_str());
   });

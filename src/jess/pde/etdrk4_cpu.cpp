@@ -356,6 +356,7 @@ void row_shift(const RowShiftProblem& p) {
     // the plan was made with.
     const int64_t row_stride = (2 * nk * int64_t(sizeof(T)) + 63) / 64 * 64 / int64_t(sizeof(T));
     TBuffer<T> spec(2 * nk), real(n), rows(size_t(row_stride * p.nt));
+    std::vector<double> hi_r(static_cast<size_t>(nk / 16 + 1)), hi_i(hi_r.size());
     std::vector<char> done(static_cast<size_t>(p.nt));
     for (int64_t t = next(); t >= 0; t = next()) {
       std::fill(done.begin(), done.end(), 0);
@@ -369,23 +370,36 @@ void row_shift(const RowShiftProblem& p) {
             F::exec_r2c(r2c, real.p, reinterpret_cast<typename F::complex*>(rs));
             done[size_t(r)] = 1;
           }
-          // Multiply by exp(+2 pi i k s / n) (sample at x + s): powers of one root, in double (the
-          // recurrence's rounding after n/2 steps is ~1e-14).
+          // Multiply by exp(+2 pi i k s / n) (sample at x + s). w^k = (w^16)^(k / 16) * w^(k % 16) from
+          // two short power tables (one sincos per row, rounding ~1e-15, and no loop-carried chain in
+          // the loop over modes).
           const double s = p.shift[idx];
-          double wr = 1, wi = 0;
-          const double step_r = std::cos(2 * M_PI * s / double(n)), step_i = std::sin(2 * M_PI * s / double(n));
+          const double th = 2 * M_PI * s / double(n);
+          double lo_r[16], lo_i[16];
+          lo_r[0] = 1, lo_i[0] = 0;
+          lo_r[1] = std::cos(th), lo_i[1] = std::sin(th);
+          for (int m = 2; m < 16; ++m) {
+            lo_r[m] = lo_r[m - 1] * lo_r[1] - lo_i[m - 1] * lo_i[1];
+            lo_i[m] = lo_r[m - 1] * lo_i[1] + lo_i[m - 1] * lo_r[1];
+          }
+          const double w16r = lo_r[15] * lo_r[1] - lo_i[15] * lo_i[1], w16i = lo_r[15] * lo_i[1] + lo_i[15] * lo_r[1];
+          const size_t nq = hi_r.size();
+          hi_r[0] = 1, hi_i[0] = 0;
+          for (size_t q = 1; q < nq; ++q) {
+            hi_r[q] = hi_r[q - 1] * w16r - hi_i[q - 1] * w16i;
+            hi_i[q] = hi_r[q - 1] * w16i + hi_i[q - 1] * w16r;
+          }
           for (int64_t k = 0; k < nk; ++k) {
+            const size_t q = size_t(k >> 4), m = size_t(k & 15);
+            const double wr = hi_r[q] * lo_r[m] - hi_i[q] * lo_i[m], wi = hi_r[q] * lo_i[m] + hi_i[q] * lo_r[m];
             const double re = rs[2 * k], im = rs[2 * k + 1];
-            if (k == n / 2) {  // Nyquist: a real interpolant keeps the cosine part only
-              spec.p[2 * k] = T(re * wr);
-              spec.p[2 * k + 1] = 0;
-            } else {
-              spec.p[2 * k] = T(re * wr - im * wi);
-              spec.p[2 * k + 1] = T(re * wi + im * wr);
-            }
-            const double nr = wr * step_r - wi * step_i;
-            wi = wr * step_i + wi * step_r;
-            wr = nr;
+            spec.p[2 * k] = T(re * wr - im * wi);
+            spec.p[2 * k + 1] = T(re * wi + im * wr);
+          }
+          if (n % 2 == 0) {  // Nyquist: a real interpolant keeps the cosine part only
+            const double wr = std::cos(th * double(n / 2));
+            spec.p[2 * (n / 2)] = T(double(rs[2 * (n / 2)]) * wr);
+            spec.p[2 * (n / 2) + 1] = 0;
           }
           F::exec_c2r(c2r, reinterpret_cast<typename F::complex*>(spec.p), real.p);
           const double a = p.A[idx] / double(n), b = p.B0[idx];
