@@ -5,6 +5,7 @@
 #include "app/commands.h"
 #include "jess/core/progress.h"
 #include "jess/pde/dataset.h"
+#include "jess/pde/views.h"
 
 namespace jess::app {
 
@@ -19,7 +20,7 @@ struct QuickstartArgs {
 void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
   auto a = std::make_shared<QuickstartArgs>();
   auto* q = app.add_subcommand("quickstart",
-                               "The main job on built-in defaults: generate small KdV, KS and Burgers datasets and plot them");
+                               "The main job on built-in defaults: generate small KdV, KS and Burgers datasets, plot them and their Lie-symmetry views");
   q->add_option("--out,-o", a->out, "output directory");
   q->add_option("--seed", a->seed, "seed of every random draw");
   q->add_option("--n", a->n, "train trajectories per equation (valid/test get a quarter each)")->check(CLI::PositiveNumber);
@@ -41,6 +42,10 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
       std::printf("  %-8s %5lld trajectories in %7s (%6.1f traj/s) -> %s, %s\n", eq, (long long)s.trajectories,
                   format_duration(s.seconds).c_str(), s.trajectories / std::max(1e-9, s.seconds), path.c_str(),
                   png.c_str());
+      // What the Lie point symmetry augmentations do to one trajectory of each equation.
+      pde::AugmentOptions ao;
+      std::string aug = pde::show_augmentations(path, "train", 0, ao, uint64_t(a->seed), "");
+      std::printf("  %-8s symmetry views -> %s\n", eq, aug.c_str());
     }
   });
   (void)global;
