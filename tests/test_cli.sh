@@ -82,5 +82,11 @@ check "augment --show writes a PNG" bash -c "'$JESS' pde augment '$DIR/kdv.h5' -
 "$JESS" pde generate --out "$DIR/ks.h5" equation=ks n_train=2 n_valid=0 n_test=0 nx=64 nt=20 nt_total=30 T=10 substeps=4 >/dev/null
 expect_error "a generator that is not a symmetry is refused" 2 "not a symmetry of ks" "$JESS" pde augment "$DIR/ks.h5" --show scaling=0.1 --out "$DIR/x.png"
 
+"$PY" -c "import numpy as np; rng=np.random.default_rng(0); z=rng.standard_normal((300, 16)).astype(np.float32); z[:, 8:] = 0; np.save('$DIR/z.npy', z)"
+check "eval rankme: rank-8 data has numerical rank 8, RankMe close to 8" bash -c "
+  '$JESS' eval rankme '$DIR/z.npy' --json > '$DIR/r.json' && '$PY' -c \"import json; r=json.load(open('$DIR/r.json')); assert r['numerical_rank']==8 and 7.0 < r['rankme'] <= 8.0, r\""
+head -c 100 "$DIR/z.npy" >"$DIR/trunc.npy"
+expect_error "a truncated .npy is reported" 1 "truncated" "$JESS" eval rankme "$DIR/trunc.npy"
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

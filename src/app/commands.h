@@ -12,6 +12,7 @@ struct GlobalOptions {
 
 void add_pde_commands(CLI::App& app, GlobalOptions& global);
 void add_quickstart_command(CLI::App& app, GlobalOptions& global);
+void add_eval_commands(CLI::App& app, GlobalOptions& global);
 
 // Splits positional words into key=value overrides and plain arguments.
 void split_overrides(const std::vector<std::string>& words, std::vector<std::string>& overrides,

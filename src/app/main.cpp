@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   // Initialise the runtime (allocator, threads, BLAS check) before any command runs.
   app.parse_complete_callback([&] { jess::init_runtime(global.threads); });
   jess::app::add_pde_commands(app, global);
+  jess::app::add_eval_commands(app, global);
   jess::app::add_quickstart_command(app, global);
   try {
     app.parse(argc, argv);

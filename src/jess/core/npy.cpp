@@ -75,8 +75,17 @@ void write_npy_raw(const std::string& path, const char* bytes, size_t nbytes, co
 }
 }  // namespace
 
-NpyArray read_npy(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
+namespace {
+struct NpyHeader {
+  std::vector<int64_t> shape;
+  std::string dtype;
+  bool fortran = false;
+  bool swap = false;
+  size_t itemsize = 0;
+  std::string kind;
+};
+
+NpyHeader read_header(std::ifstream& f, const std::string& path) {
   if (!f) throw NpyError("cannot open '" + path + "'");
   char magic[8];
   if (!f.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0)
@@ -96,13 +105,12 @@ NpyArray read_npy(const std::string& path) {
   std::string header(header_len, '\0');
   if (!f.read(header.data(), header_len)) throw NpyError("'" + path + "': truncated header");
 
+  NpyHeader h;
   std::smatch m;
-  NpyArray out;
   if (!std::regex_search(header, m, std::regex("'descr'\\s*:\\s*'([^']*)'")))
     throw NpyError("'" + path + "': header has no 'descr'");
-  out.source_dtype = m[1];
-  bool fortran = false;
-  if (std::regex_search(header, m, std::regex("'fortran_order'\\s*:\\s*(True|False)"))) fortran = m[1] == "True";
+  h.dtype = m[1];
+  if (std::regex_search(header, m, std::regex("'fortran_order'\\s*:\\s*(True|False)"))) h.fortran = m[1] == "True";
   else throw NpyError("'" + path + "': header has no 'fortran_order'");
   if (!std::regex_search(header, m, std::regex("'shape'\\s*:\\s*\\(([^)]*)\\)")))
     throw NpyError("'" + path + "': header has no 'shape'");
@@ -116,34 +124,46 @@ NpyArray read_npy(const std::string& path) {
       if (tok.empty()) continue;
       long long d = std::atoll(tok.c_str());
       if (d < 0) throw NpyError("'" + path + "': negative dimension in shape");
-      out.shape.push_back(d);
+      h.shape.push_back(d);
     }
   }
-  const std::string& dt = out.source_dtype;
+  const std::string& dt = h.dtype;
   if (dt.size() < 3) throw NpyError("'" + path + "': unsupported dtype '" + dt + "'");
   const char order = dt[0];
-  const std::string kind = dt.substr(1);
+  h.kind = dt.substr(1);
   const bool little_host = [] {
     uint16_t x = 1;
     return *reinterpret_cast<unsigned char*>(&x) == 1;
   }();
-  const bool swap = (order == '>' && little_host) || (order == '<' && !little_host);
-  size_t itemsize = 0;
-  if (kind == "f8" || kind == "i8") itemsize = 8;
-  else if (kind == "f4" || kind == "i4") itemsize = 4;
+  h.swap = (order == '>' && little_host) || (order == '<' && !little_host);
+  if (h.kind == "f8" || h.kind == "i8") h.itemsize = 8;
+  else if (h.kind == "f4" || h.kind == "i4") h.itemsize = 4;
   else throw NpyError("'" + path + "': unsupported dtype '" + dt + "' (float32/float64/int32/int64 are read)");
+  return h;
+}
 
+void decode(const NpyHeader& h, const std::vector<char>& raw, std::vector<double>& out) {
+  if (h.kind == "f8") convert<double>(raw, h.swap, out);
+  else if (h.kind == "f4") convert<float>(raw, h.swap, out);
+  else if (h.kind == "i8") convert<int64_t>(raw, h.swap, out);
+  else convert<int32_t>(raw, h.swap, out);
+}
+}  // namespace
+
+NpyArray read_npy(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  NpyHeader h = read_header(f, path);
+  NpyArray out;
+  out.shape = h.shape;
+  out.source_dtype = h.dtype;
   const int64_t n = out.numel();
-  std::vector<char> raw(size_t(n) * itemsize);
+  std::vector<char> raw(size_t(n) * h.itemsize);
   if (!f.read(raw.data(), std::streamsize(raw.size())))
     throw NpyError("'" + path + "' is truncated: expected " + std::to_string(raw.size()) + " data bytes, found " +
                    std::to_string(f.gcount()));
-  if (kind == "f8") convert<double>(raw, swap, out.data);
-  else if (kind == "f4") convert<float>(raw, swap, out.data);
-  else if (kind == "i8") convert<int64_t>(raw, swap, out.data);
-  else convert<int32_t>(raw, swap, out.data);
+  decode(h, raw, out.data);
 
-  if (fortran && out.shape.size() > 1) {
+  if (h.fortran && out.shape.size() > 1) {
     // Reorder column-major into row-major.
     std::vector<double> c(out.data.size());
     const size_t nd = out.shape.size();
@@ -161,6 +181,52 @@ NpyArray read_npy(const std::string& path) {
     out.data.swap(c);
   }
   return out;
+}
+
+struct NpyRowReader::Impl {
+  std::ifstream f;
+  NpyHeader h;
+  std::string path;
+  NpyArray whole;  // Fortran order only
+  bool buffered = false;
+};
+
+NpyRowReader::NpyRowReader(const std::string& path) : impl_(new Impl) {
+  impl_->path = path;
+  impl_->f.open(path, std::ios::binary);
+  impl_->h = read_header(impl_->f, path);
+  const auto& s = impl_->h.shape;
+  if (s.size() != 2) {
+    delete impl_;
+    throw NpyError("'" + path + "': expected a 2-D array (samples x features), got " + std::to_string(s.size()) +
+                   " dimensions");
+  }
+  rows_ = s[0];
+  cols_ = s[1];
+  dtype_ = impl_->h.dtype;
+  if (impl_->h.fortran) {
+    impl_->f.close();
+    impl_->whole = read_npy(path);
+    impl_->buffered = true;
+  }
+}
+
+NpyRowReader::~NpyRowReader() { delete impl_; }
+
+int64_t NpyRowReader::next(int64_t max_rows, std::vector<double>& out) {
+  const int64_t n = std::min(max_rows, rows_ - done_);
+  if (n <= 0) return 0;
+  if (impl_->buffered) {
+    out.assign(impl_->whole.data.begin() + done_ * cols_, impl_->whole.data.begin() + (done_ + n) * cols_);
+  } else {
+    std::vector<char> raw(size_t(n * cols_) * impl_->h.itemsize);
+    if (!impl_->f.read(raw.data(), std::streamsize(raw.size())))
+      throw NpyError("'" + impl_->path + "' is truncated at row " + std::to_string(done_ + impl_->f.gcount() /
+                     std::streamsize(impl_->h.itemsize * size_t(cols_))) + " of " + std::to_string(rows_));
+    decode(impl_->h, raw, out);
+  }
+  done_ += n;
+  return n;
 }
 
 void write_npy(const std::string& path, const double* data, const std::vector<int64_t>& shape) {

@@ -22,6 +22,27 @@ struct NpyArray {
 };
 
 NpyArray read_npy(const std::string& path);
+
+// Streams a 2-D C-ordered .npy file row block by row block, so arrays larger than memory can be
+// reduced (Fortran-ordered files are read whole and handed out the same way).
+class NpyRowReader {
+ public:
+  explicit NpyRowReader(const std::string& path);
+  ~NpyRowReader();
+  NpyRowReader(const NpyRowReader&) = delete;
+  NpyRowReader& operator=(const NpyRowReader&) = delete;
+  int64_t rows() const { return rows_; }
+  int64_t cols() const { return cols_; }
+  const std::string& dtype() const { return dtype_; }
+  // Reads up to `max_rows` next rows into `out` (float64, C order); returns the number read (0 at end).
+  int64_t next(int64_t max_rows, std::vector<double>& out);
+
+ private:
+  struct Impl;
+  Impl* impl_;
+  int64_t rows_ = 0, cols_ = 0, done_ = 0;
+  std::string dtype_;
+};
 // Writes float64 ("<f8") or float32 ("<f4") in C order, atomically (temp file + rename).
 void write_npy(const std::string& path, const double* data, const std::vector<int64_t>& shape);
 void write_npy_f32(const std::string& path, const float* data, const std::vector<int64_t>& shape);

@@ -1,0 +1,83 @@
+#include "jess/eval/rankme.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "jess/core/npy.h"
+
+namespace jess::eval {
+namespace {
+
+Spectrum from_gram(const at::Tensor& gram, int64_t n, int64_t k) {
+  auto lam = at::linalg_eigvalsh(gram);  // ascending
+  auto sigma = at::sqrt(at::clamp_min(lam, 0.0)).flip(0).contiguous();
+  Spectrum s;
+  s.n = n;
+  s.k = k;
+  s.singular_values.assign(sigma.data_ptr<double>(), sigma.data_ptr<double>() + sigma.numel());
+  for (double v : s.singular_values)
+    if (!std::isfinite(v)) throw std::invalid_argument("the embeddings contain NaN or Inf");
+  return s;
+}
+
+}  // namespace
+
+Spectrum spectrum_from_rows(const double* z, int64_t n, int64_t k) {
+  if (n < 1 || k < 1) throw std::invalid_argument("embeddings must have at least one row and one column");
+  auto Z = at::from_blob(const_cast<double*>(z), {n, k}, at::kDouble);
+  if (!at::isfinite(Z).all().item<bool>()) throw std::invalid_argument("the embeddings contain NaN or Inf");
+  // The smaller Gram matrix has the same non-zero eigenvalues sigma^2.
+  return n >= k ? from_gram(Z.t().mm(Z), n, k) : from_gram(Z.mm(Z.t()), n, k);
+}
+
+Spectrum spectrum_from_npy(const std::string& path, int64_t chunk_rows) {
+  NpyRowReader reader(path);
+  const int64_t n = reader.rows(), k = reader.cols();
+  if (n < 1 || k < 1) throw std::invalid_argument(path + ": empty embedding matrix");
+  Spectrum s;
+  std::vector<double> block;
+  if (n >= k) {
+    // Accumulate Z^T Z over row blocks: memory O(K^2 + chunk * K), whatever N is.
+    auto gram = at::zeros({k, k}, at::kDouble);
+    while (int64_t m = reader.next(chunk_rows, block)) {
+      auto Zb = at::from_blob(block.data(), {m, k}, at::kDouble);
+      if (!at::isfinite(Zb).all().item<bool>()) throw std::invalid_argument(path + ": the embeddings contain NaN or Inf");
+      gram.addmm_(Zb.t(), Zb);
+    }
+    s = from_gram(gram, n, k);
+  } else {
+    std::vector<double> all;
+    all.reserve(size_t(n * k));
+    while (reader.next(chunk_rows, block)) all.insert(all.end(), block.begin(), block.end());
+    s = spectrum_from_rows(all.data(), n, k);
+  }
+  s.dtype = reader.dtype();
+  return s;
+}
+
+double rankme(const std::vector<double>& sigma, double eps) {
+  double l1 = 0;
+  for (double v : sigma) l1 += std::abs(v);
+  if (!(l1 > 0)) return 0.0;  // Z = 0 has no rank; RankMe would be exp(H(eps...)) otherwise
+  double h = 0;
+  for (double v : sigma) {
+    const double p = std::abs(v) / l1 + eps;
+    if (p > 0) h -= p * std::log(p);  // p log p -> 0 as p -> 0 (eps = 0 with zero singular values)
+  }
+  return std::exp(h);
+}
+
+int64_t numerical_rank(const Spectrum& s, double rtol) {
+  if (s.singular_values.empty()) return 0;
+  if (rtol <= 0) {
+    const bool single = s.dtype.find("f4") != std::string::npos;
+    rtol = std::max(1e-7, double(std::max(s.n, s.k)) * (single ? 1.1920929e-7 : 2.220446e-16));
+  }
+  const double cut = rtol * s.singular_values.front();
+  return int64_t(std::count_if(s.singular_values.begin(), s.singular_values.end(), [&](double v) { return v > cut; }));
+}
+
+}  // namespace jess::eval
