@@ -88,5 +88,27 @@ check "eval rankme: rank-8 data has numerical rank 8, RankMe close to 8" bash -c
 head -c 100 "$DIR/z.npy" >"$DIR/trunc.npy"
 expect_error "a truncated .npy is reported" 1 "truncated" "$JESS" eval rankme "$DIR/trunc.npy"
 
+"$PY" - "$DIR" <<'PYEOF'
+import sys, numpy as np
+d = sys.argv[1]; rng = np.random.default_rng(1)
+def make(n):
+    y = rng.integers(0, 3, n); x = rng.standard_normal((n, 6)) + 4 * np.eye(6)[:3][y]
+    return x.astype(np.float32), y
+for s, n in (("tr", 600), ("te", 300)):
+    x, y = make(n); np.save(f"{d}/x{s}.npy", x); np.save(f"{d}/y{s}.npy", y)
+    np.save(f"{d}/r{s}.npy", x @ np.arange(1.0, 7.0) + 0.5)
+PYEOF
+check "eval probe classifies separated clusters" bash -c "
+  '$JESS' eval probe --train '$DIR/xtr.npy' '$DIR/ytr.npy' --test '$DIR/xte.npy' '$DIR/yte.npy' --seeds 2 --json > '$DIR/p.json' &&
+  '$PY' -c \"import json; r=json.load(open('$DIR/p.json')); assert r['top1']['mean'] > 0.97, r\""
+check "eval probe --task regress recovers a linear target" bash -c "
+  '$JESS' eval probe --task regress --train '$DIR/xtr.npy' '$DIR/rtr.npy' --test '$DIR/xte.npy' '$DIR/rte.npy' --json > '$DIR/q.json' &&
+  '$PY' -c \"import json; r=json.load(open('$DIR/q.json')); assert r['r2'] > 0.999, r\""
+check "eval knn" bash -c "'$JESS' eval knn --train '$DIR/xtr.npy' '$DIR/ytr.npy' --test '$DIR/xte.npy' '$DIR/yte.npy' --k 5,20 | grep -q 'k=20'"
+check "eval guillotine writes a plot" bash -c "'$JESS' eval guillotine --labels '$DIR/ytr.npy' '$DIR/yte.npy' --layer a='$DIR/xtr.npy','$DIR/xte.npy' --layer b='$DIR/xtr.npy','$DIR/xte.npy' --plot '$DIR/g.png' && file '$DIR/g.png' | grep -q PNG"
+check "eval select picks the higher RankMe and warns across methods" bash -c "
+  '$JESS' eval select a:'$DIR/z.npy' b:'$DIR/xtr.npy' 2>'$DIR/warn' | head -1 | grep -q 'z.npy' && grep -q warning '$DIR/warn'"
+expect_error "mismatched probe inputs are refused" 1 "labels" "$JESS" eval probe --train "$DIR/xtr.npy" "$DIR/yte.npy" --test "$DIR/xte.npy" "$DIR/yte.npy"
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

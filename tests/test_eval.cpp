@@ -104,3 +104,97 @@ TEST(RankMe, StreamingFromNpyEqualsInMemory) {
   EXPECT_THROW(spectrum_from_npy(dir + "/v3.npy"), jess::NpyError);
   std::system(("rm -rf " + dir).c_str());
 }
+
+#include "jess/eval/probes.h"
+
+TEST(Probes, LogisticProbeSeparatesSeparableData) {
+  at::manual_seed(21);
+  auto w = at::randn({6}, at::kDouble);
+  auto make = [&](int64_t n) {
+    auto x = at::randn({3 * n, 6}, at::kDouble);
+    auto m = x.mv(w);
+    auto keep = (m.abs() > 0.5).nonzero().squeeze(1).slice(0, 0, n);  // a margin
+    return std::make_pair(x.index_select(0, keep), (m.index_select(0, keep) > 0).to(at::kLong));
+  };
+  auto [xtr, ytr] = make(800);
+  auto [xte, yte] = make(2000);
+  ClassifierOptions o;
+  auto r = classification_probe(xtr, ytr, xte, yte, o);
+  EXPECT_GT(r.top1, 0.99);
+  EXPECT_DOUBLE_EQ(r.top5, 1.0);  // two classes
+}
+
+TEST(Probes, LogisticProbeReachesBayesAccuracyOnGaussianMixture) {
+  // Classes N(+mu, I) and N(-mu, I) with |mu| = 1: the Bayes-optimal accuracy is Phi(1) = 0.8413.
+  at::manual_seed(22);
+  auto make = [&](int64_t n) {
+    auto y = at::randint(0, 2, {n}, at::kLong);
+    auto x = at::randn({n, 8}, at::kDouble);
+    x.select(1, 0).add_(y.to(at::kDouble) * 2 - 1);
+    return std::make_pair(x, y);
+  };
+  auto [xtr, ytr] = make(4000);
+  auto [xte, yte] = make(20000);
+  const double bayes = 0.5 * std::erfc(-1.0 / std::sqrt(2.0));
+  ClassifierOptions o;
+  auto r = classification_probe(xtr, ytr, xte, yte, o);
+  EXPECT_NEAR(r.top1, bayes, 0.012) << "bayes " << bayes;
+  ClassifierOptions mlp = o;
+  mlp.hidden = 32;
+  mlp.epochs = 20;
+  mlp.weight_decays = {1e-4};
+  EXPECT_NEAR(classification_probe(xtr, ytr, xte, yte, mlp).top1, bayes, 0.02);
+}
+
+TEST(Probes, RidgeEqualsTheNormalEquations) {
+  at::manual_seed(23);
+  auto x = at::randn({50, 5}, at::kDouble) + 0.7, y = at::randn({50, 2}, at::kDouble);
+  const double alpha = 0.37;
+  auto [w, b] = ridge_fit(x, y, alpha);
+  // [X 1] beta = y with penalty alpha on the weights only: (A^T A + P) beta = A^T y.
+  auto A = at::cat({x, at::ones({50, 1}, at::kDouble)}, 1);
+  auto P = at::eye(6, at::kDouble) * alpha;
+  P[5][5] = 0;
+  auto beta = at::linalg_solve(A.t().mm(A) + P, A.t().mm(y));
+  EXPECT_LT((w - beta.slice(0, 0, 5)).abs().max().item<double>(), 1e-10);
+  EXPECT_LT((b - beta[5]).abs().max().item<double>(), 1e-10);
+  // Noiseless linear targets: cross-validation picks a small alpha and R^2 ~ 1.
+  auto yt = x.mv(at::arange(1, 6, at::kDouble)) + 2.0;
+  auto xq = at::randn({40, 5}, at::kDouble), yq = xq.mv(at::arange(1, 6, at::kDouble)) + 2.0;
+  auto r = ridge_probe(x, yt, xq, yq, {});
+  EXPECT_LE(r.alpha, 1e-2);
+  EXPECT_GT(r.test.r2, 0.9999);
+  EXPECT_LT(r.test.nmse, 1e-4);
+}
+
+TEST(Probes, KnnVotesMatchHandComputation) {
+  auto train = at::tensor({1.0, 0.0, 0.9, 0.1, 0.0, 1.0, -1.0, 0.0}, at::kDouble).view({4, 2});
+  auto labels = at::tensor({int64_t(0), int64_t(0), int64_t(1), int64_t(2)});
+  auto query = at::tensor({1.0, 0.2}, at::kDouble).view({1, 2});
+  const double T = 0.5, qn = std::sqrt(1.04);
+  const double s1 = 1.0 / qn, s2 = 0.92 / (qn * std::sqrt(0.82)), s3 = 0.2 / qn;  // cosines to the first three
+  auto scores = knn_scores(train, labels, query, 3, T, 3);
+  EXPECT_NEAR(scores[0][0].item<double>(), std::exp(s1 / T) + std::exp(s2 / T), 1e-5);
+  EXPECT_NEAR(scores[0][1].item<double>(), std::exp(s3 / T), 1e-5);
+  EXPECT_EQ(scores[0][2].item<double>(), 0.0);  // the fourth point is not among the 3 nearest
+  auto r = knn_probe(train, labels, query, at::tensor({int64_t(0)}), {1, 3});
+  EXPECT_DOUBLE_EQ(r[0].top1, 1.0);
+  // Blocked queries equal one block.
+  at::manual_seed(24);
+  auto bank = at::randn({300, 16}), ql = at::randn({50, 16});
+  auto lab = at::randint(0, 5, {300}, at::kLong);
+  EXPECT_TRUE(at::allclose(knn_scores(bank, lab, ql, 20, 0.07, 5, 7), knn_scores(bank, lab, ql, 20, 0.07, 5, 1000)));
+}
+
+TEST(Probes, ConfidenceIntervalAndMetrics) {
+  auto [m, h] = mean_ci95({1.0, 2.0, 3.0});
+  EXPECT_DOUBLE_EQ(m, 2.0);
+  EXPECT_NEAR(h, 4.303 * 1.0 / std::sqrt(3.0), 1e-12);
+  auto met = regression_metrics(at::tensor({1.0, 2.0, 4.0}, at::kDouble), at::tensor({1.0, 2.0, 2.0}, at::kDouble));
+  EXPECT_NEAR(met.mse, 4.0 / 3, 1e-12);
+  EXPECT_NEAR(met.relative_error, (0 + 0 + 1.0) / 3, 1e-12);
+  EXPECT_NEAR(met.r2, 1 - 4.0 / (2.0 / 3), 1e-12);
+  auto scores = at::tensor({0.1, 0.5, 0.4, 0.9, 0.05, 0.05}, at::kDouble).view({2, 3});
+  EXPECT_DOUBLE_EQ(topk_accuracy(scores, at::tensor({int64_t(2), int64_t(0)}), 1), 0.5);
+  EXPECT_DOUBLE_EQ(topk_accuracy(scores, at::tensor({int64_t(2), int64_t(1)}), 2), 1.0);
+}

@@ -1,10 +1,16 @@
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include "app/commands.h"
 #include "jess/core/plot.h"
+#include "jess/eval/probes.h"
 #include "jess/eval/rankme.h"
+#include "jess/core/npy.h"
+
+#include <ATen/ATen.h>
 
 namespace jess::app {
 
@@ -55,6 +61,194 @@ void add_eval_commands(CLI::App& app, GlobalOptions& global) {
       std::printf("%s: N=%lld K=%lld  RankMe %.4f  numerical rank %lld  sigma_max %.4g\n", a->file.c_str(),
                   (long long)s.n, (long long)s.k, score, (long long)rank, s.singular_values.front());
       if (!a->plot.empty()) std::printf("wrote %s\n", a->plot.c_str());
+    }
+  });
+  // ---- probes on frozen features from .npy files
+  struct ProbeArgs {
+    std::vector<std::string> train, test;
+    std::string task = "classify";
+    int64_t seeds = 3, hidden = 0;
+    std::vector<int64_t> ks{20, 200};
+    double temperature = 0.07;
+    bool json = false;
+  };
+  auto load_xy = [](const std::vector<std::string>& files, const char* what) {
+    if (files.size() != 2) throw std::invalid_argument(std::string("--") + what + " takes FEATURES.npy LABELS.npy");
+    auto x = read_npy(files[0]), y = read_npy(files[1]);
+    if (x.shape.size() != 2) throw std::invalid_argument(files[0] + ": features must be 2-D (N, D)");
+    auto X = at::from_blob(x.data.data(), {x.shape[0], x.shape[1]}, at::kDouble).clone();
+    auto Y = at::from_blob(y.data.data(), {int64_t(y.data.size())}, at::kDouble).clone();
+    if (y.shape.size() == 2) Y = Y.view({y.shape[0], y.shape[1]});
+    return std::make_pair(X, Y);
+  };
+  auto pa = std::make_shared<ProbeArgs>();
+  auto* pr = ev->add_subcommand("probe", "Linear (or MLP) classifier or ridge-regression probe on frozen features");
+  pr->add_option("--train", pa->train, "FEATURES.npy LABELS.npy")->required()->expected(2);
+  pr->add_option("--test", pa->test, "FEATURES.npy LABELS.npy")->required()->expected(2);
+  pr->add_option("--task", pa->task, "classify (labels are class indices) or regress")
+      ->check(CLI::IsMember({"classify", "regress"}));
+  pr->add_option("--seeds", pa->seeds, "repetitions with different validation splits (mean +- 95% CI)")
+      ->check(CLI::PositiveNumber);
+  pr->add_option("--hidden", pa->hidden, "classify: hidden width of an MLP probe (0: linear)")->check(CLI::NonNegativeNumber);
+  pr->add_flag("--json", pa->json, "print JSON");
+  pr->callback([pa, load_xy] {
+    auto [xtr, ytr] = load_xy(pa->train, "train");
+    auto [xte, yte] = load_xy(pa->test, "test");
+    nlohmann::json j = {{"task", pa->task}, {"seeds", pa->seeds}};
+    if (pa->task == "classify") {
+      std::vector<double> t1, t5;
+      for (int64_t s = 0; s < pa->seeds; ++s) {
+        eval::ClassifierOptions o;
+        o.seed = uint64_t(s);
+        o.hidden = pa->hidden;
+        auto r = eval::classification_probe(xtr, ytr, xte, yte, o);
+        t1.push_back(r.top1);
+        t5.push_back(r.top5);
+      }
+      auto a = eval::mean_ci95(t1), b = eval::mean_ci95(t5);
+      j["top1"] = {{"mean", a.first}, {"ci95", a.second}, {"values", t1}};
+      j["top5"] = {{"mean", b.first}, {"ci95", b.second}, {"values", t5}};
+      if (!pa->json)
+        std::printf("%s probe: top-1 %.2f%% +- %.2f, top-5 %.2f%% +- %.2f (%lld seeds, 95%% CI)\n",
+                    pa->hidden ? "MLP" : "linear", 100 * a.first, 100 * a.second, 100 * b.first, 100 * b.second,
+                    (long long)pa->seeds);
+    } else {
+      auto r = eval::ridge_probe(xtr, ytr, xte, yte, {});
+      j["alpha"] = r.alpha;
+      j["mse"] = r.test.mse;
+      j["nmse"] = r.test.nmse;
+      j["relative_error"] = r.test.relative_error;
+      j["r2"] = r.test.r2;
+      if (!pa->json)
+        std::printf("ridge probe (alpha %.3g by 5-fold CV): MSE %.4g  NMSE %.4g  relative error %.4g  R2 %.4f\n", r.alpha,
+                    r.test.mse, r.test.nmse, r.test.relative_error, r.test.r2);
+    }
+    if (pa->json) std::printf("%s\n", j.dump(2).c_str());
+  });
+
+  auto ka = std::make_shared<ProbeArgs>();
+  auto* kn = ev->add_subcommand("knn", "Weighted k-NN classifier (cosine, exp(s/T) votes) on frozen features");
+  kn->add_option("--train", ka->train, "FEATURES.npy LABELS.npy")->required()->expected(2);
+  kn->add_option("--test", ka->test, "FEATURES.npy LABELS.npy")->required()->expected(2);
+  kn->add_option("--k", ka->ks, "neighbour counts")->delimiter(',');
+  kn->add_option("--temperature", ka->temperature, "vote temperature T")->check(CLI::PositiveNumber);
+  kn->add_flag("--json", ka->json, "print JSON");
+  kn->callback([ka, load_xy] {
+    auto [xtr, ytr] = load_xy(ka->train, "train");
+    auto [xte, yte] = load_xy(ka->test, "test");
+    auto rs = eval::knn_probe(xtr, ytr.to(at::kLong), xte, yte.to(at::kLong), ka->ks, ka->temperature);
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& r : rs) {
+      j.push_back({{"k", r.k}, {"top1", r.top1}, {"top5", r.top5}, {"temperature", ka->temperature}});
+      if (!ka->json) std::printf("k-NN k=%lld T=%g: top-1 %.2f%%  top-5 %.2f%%\n", (long long)r.k, ka->temperature,
+                                 100 * r.top1, 100 * r.top5);
+    }
+    if (ka->json) std::printf("%s\n", j.dump(2).c_str());
+  });
+
+  // ---- Guillotine: probe every layer of a model (backbone stages, projector layers)
+  struct GuillotineArgs {
+    std::vector<std::string> layers, labels;
+    std::string plot;
+    bool knn = false, json = false;
+  };
+  auto ga = std::make_shared<GuillotineArgs>();
+  auto* gu = ev->add_subcommand("guillotine", "Probe the features of every layer and plot accuracy against depth");
+  gu->footer("\nGive the layers in depth order, each as NAME=TRAIN_FEATURES.npy,TEST_FEATURES.npy, e.g.\n"
+             "  jess eval guillotine --labels ytr.npy yte.npy --layer stage4=a.npy,b.npy --layer proj1=c.npy,d.npy\n"
+             "Guillotine regularisation: the backbone usually beats the projector output by a wide margin.\n");
+  gu->add_option("--layer", ga->layers, "NAME=TRAIN.npy,TEST.npy (repeat, in depth order)")->required();
+  gu->add_option("--labels", ga->labels, "TRAIN_LABELS.npy TEST_LABELS.npy")->required()->expected(2);
+  gu->add_option("--plot", ga->plot, "write accuracy vs depth (.png/.svg)");
+  gu->add_flag("--knn", ga->knn, "also k-NN (k = 20, T = 0.07) per layer");
+  gu->add_flag("--json", ga->json, "print JSON");
+  gu->callback([ga] {
+    auto ytr = read_npy(ga->labels[0]), yte = read_npy(ga->labels[1]);
+    auto Ytr = at::from_blob(ytr.data.data(), {int64_t(ytr.data.size())}, at::kDouble).to(at::kLong);
+    auto Yte = at::from_blob(yte.data.data(), {int64_t(yte.data.size())}, at::kDouble).to(at::kLong);
+    plot::Series lin, nn;
+    lin.label = "linear probe top-1";
+    lin.markers = nn.markers = true;
+    nn.label = "k-NN (k=20) top-1";
+    nlohmann::json j = nlohmann::json::array();
+    std::printf("%-4s %-16s %8s %10s%s\n", "#", "layer", "dim", "linear", ga->knn ? "     k-NN" : "");
+    for (size_t i = 0; i < ga->layers.size(); ++i) {
+      const std::string& spec = ga->layers[i];
+      auto eq = spec.find('='), comma = spec.find(',', eq == std::string::npos ? 0 : eq);
+      if (eq == std::string::npos || comma == std::string::npos)
+        throw std::invalid_argument("--layer '" + spec + "' is not NAME=TRAIN.npy,TEST.npy");
+      const std::string name = spec.substr(0, eq);
+      auto a = read_npy(spec.substr(eq + 1, comma - eq - 1)), b = read_npy(spec.substr(comma + 1));
+      if (a.shape.size() != 2 || b.shape.size() != 2)
+        throw std::invalid_argument("layer " + name + ": features must be 2-D (N, D)");
+      auto Xtr = at::from_blob(a.data.data(), {a.shape[0], a.shape[1]}, at::kDouble).clone();
+      auto Xte = at::from_blob(b.data.data(), {b.shape[0], b.shape[1]}, at::kDouble).clone();
+      auto r = eval::classification_probe(Xtr, Ytr, Xte, Yte, {});
+      lin.x.push_back(double(i + 1));
+      lin.y.push_back(100 * r.top1);
+      nlohmann::json row = {{"layer", name}, {"depth", i + 1}, {"dim", a.shape[1]}, {"linear_top1", r.top1}};
+      double knn = NAN;
+      if (ga->knn) {
+        knn = eval::knn_probe(Xtr, Ytr, Xte, Yte, {20})[0].top1;
+        nn.x.push_back(double(i + 1));
+        nn.y.push_back(100 * knn);
+        row["knn_top1"] = knn;
+      }
+      j.push_back(row);
+      if (!ga->json) {
+        std::printf("%-4zu %-16s %8lld %9.2f%%", i + 1, name.c_str(), (long long)a.shape[1], 100 * r.top1);
+        if (ga->knn) std::printf(" %8.2f%%", 100 * knn);
+        std::printf("\n");
+      }
+    }
+    if (!ga->plot.empty()) {
+      plot::LineOptions lo;
+      lo.title = "Guillotine: probe accuracy by layer (1 = first layer given)";
+      lo.x_label = "layer (depth order)";
+      lo.y_label = "top-1 accuracy (%)";
+      std::vector<plot::Series> series{lin};
+      if (ga->knn) series.push_back(nn);
+      plot::lines(series, lo, ga->plot);
+      if (!ga->json) std::printf("wrote %s\n", ga->plot.c_str());
+    }
+    if (ga->json) std::printf("%s\n", j.dump(2).c_str());
+  });
+
+  // ---- RankMe-based selection among runs of one method
+  struct SelectArgs {
+    std::vector<std::string> runs;
+    bool json = false;
+  };
+  auto sa = std::make_shared<SelectArgs>();
+  auto* se = ev->add_subcommand("select", "Rank runs by RankMe of their embeddings and choose the highest");
+  se->footer("\nEach run is Z.npy or METHOD:Z.npy. RankMe selects among runs of the same method only: comparing\n"
+             "different methods prints a warning (RankMe is not a method selector).\n");
+  se->add_option("runs", sa->runs, "embedding files")->required();
+  se->add_flag("--json", sa->json, "print JSON");
+  se->callback([sa] {
+    struct Row {
+      std::string method, path;
+      double score;
+    };
+    std::vector<Row> rows;
+    std::set<std::string> methods;
+    for (const auto& r : sa->runs) {
+      auto colon = r.find(':');
+      std::string method = colon == std::string::npos ? "" : r.substr(0, colon);
+      std::string path = colon == std::string::npos ? r : r.substr(colon + 1);
+      rows.push_back({method, path, eval::rankme(eval::spectrum_from_npy(path).singular_values)});
+      methods.insert(method);
+    }
+    if (methods.size() > 1)
+      std::fprintf(stderr, "warning: runs of different methods are compared; RankMe ranks runs of one method\n");
+    std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.score > b.score; });
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& r : rows) j.push_back({{"run", r.path}, {"method", r.method}, {"rankme", r.score}});
+    if (sa->json) {
+      std::printf("%s\n", j.dump(2).c_str());
+    } else {
+      for (size_t i = 0; i < rows.size(); ++i)
+        std::printf("%2zu. RankMe %10.3f  %s%s\n", i + 1, rows[i].score, rows[i].path.c_str(), i == 0 ? "   <- selected" : "");
     }
   });
   (void)global;
