@@ -3,6 +3,7 @@
 #   pde   jess's PDE generator vs NumPy ETDRK4 and SciPy Radau (one Markdown table)
 #         options: see `bench/run.sh pde --help`
 #   views the Lie-symmetry view maker vs per-sample and batched Python PyTorch peers
+#   eval  RankMe vs NumPy's SVD and the Z^T Z floor; k-NN vs the matrix-product floor
 # Builds jess first (cmake --build build) when build/ exists.
 set -euo pipefail
 
@@ -44,7 +45,13 @@ case "$cmd" in
     export OMP_NUM_THREADS=2
     exec "$PY" bench/pde_views_bench.py --data "$data" "$@"
     ;;
-  # later: more subcommands here (e.g. ssl, eval)
+  eval)
+    shift
+    build_jess
+    export OMP_NUM_THREADS=2
+    exec "$PY" bench/eval_bench.py "$@"
+    ;;
+  # later: more subcommands here (e.g. ssl)
   ""|-h|--help|help)
     usage
     ;;

@@ -1,6 +1,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <set>
 
@@ -35,8 +36,10 @@ void add_eval_commands(CLI::App& app, GlobalOptions& global) {
   rk->add_option("--plot", a->plot, "write the singular-value spectrum as .png or .svg");
   rk->add_flag("--json", a->json, "print the result as JSON");
   rk->callback([a] {
+    const auto t0 = std::chrono::steady_clock::now();
     auto s = eval::spectrum_from_npy(a->file, a->chunk);
     const double score = eval::rankme(s.singular_values, a->eps);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const int64_t rank = eval::numerical_rank(s, a->rtol);
     if (!a->plot.empty()) {
       plot::Series series;
@@ -54,7 +57,7 @@ void add_eval_commands(CLI::App& app, GlobalOptions& global) {
     }
     if (a->json) {
       nlohmann::json j = {{"file", a->file}, {"n", s.n}, {"k", s.k}, {"rankme", score}, {"eps", a->eps},
-                          {"numerical_rank", rank}, {"sigma_max", s.singular_values.front()},
+                          {"numerical_rank", rank}, {"sigma_max", s.singular_values.front()}, {"seconds", seconds},
                           {"singular_values", s.singular_values}};
       std::printf("%s\n", j.dump(2).c_str());
     } else {
@@ -136,10 +139,13 @@ void add_eval_commands(CLI::App& app, GlobalOptions& global) {
   kn->callback([ka, load_xy] {
     auto [xtr, ytr] = load_xy(ka->train, "train");
     auto [xte, yte] = load_xy(ka->test, "test");
+    const auto t0 = std::chrono::steady_clock::now();
     auto rs = eval::knn_probe(xtr, ytr.to(at::kLong), xte, yte.to(at::kLong), ka->ks, ka->temperature);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     nlohmann::json j = nlohmann::json::array();
     for (const auto& r : rs) {
-      j.push_back({{"k", r.k}, {"top1", r.top1}, {"top5", r.top5}, {"temperature", ka->temperature}});
+      j.push_back({{"k", r.k}, {"top1", r.top1}, {"top5", r.top5}, {"temperature", ka->temperature},
+                   {"seconds_all_k", seconds}});
       if (!ka->json) std::printf("k-NN k=%lld T=%g: top-1 %.2f%%  top-5 %.2f%%\n", (long long)r.k, ka->temperature,
                                  100 * r.top1, 100 * r.top5);
     }

@@ -182,6 +182,9 @@ at::Tensor knn_scores(const at::Tensor& train_x, const at::Tensor& train_y, cons
   auto labels = train_y.to(at::kLong);
   k = std::min<int64_t>(k, bank.size(0));
   auto scores = at::zeros({query_x.size(0), classes}, at::kFloat);
+  // The similarity block (block x N floats) stays <= 32 MiB: bounded memory, and below glibc's mmap
+  // threshold so it is reused rather than mapped afresh for every block.
+  block = std::max<int64_t>(1, std::min<int64_t>(block, (int64_t(1) << 23) / std::max<int64_t>(1, bank.size(0))));
   for (int64_t q0 = 0; q0 < query_x.size(0); q0 += block) {
     const int64_t q1 = std::min(query_x.size(0), q0 + block);
     auto q = torch::nn::functional::normalize(query_x.slice(0, q0, q1).to(at::kFloat),

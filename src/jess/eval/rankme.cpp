@@ -39,6 +39,9 @@ Spectrum spectrum_from_npy(const std::string& path, int64_t chunk_rows) {
   if (n < 1 || k < 1) throw std::invalid_argument(path + ": empty embedding matrix");
   Spectrum s;
   std::vector<double> block;
+  // Blocks of <= 32 MiB of float64: larger ones cross glibc's mmap threshold and are mapped afresh
+  // (page faults) on every block.
+  chunk_rows = std::max<int64_t>(1, std::min<int64_t>(chunk_rows, (int64_t(1) << 22) / k));
   if (n >= k) {
     // Accumulate Z^T Z over row blocks: memory O(K^2 + chunk * K), whatever N is.
     auto gram = at::zeros({k, k}, at::kDouble);
