@@ -7,7 +7,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "jess/pde/etdrk4_cpu.h"
+#include "jess/pde/kernels_cpu.h"
 
 namespace jess::pde {
 

@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "jess/core/rng.h"
-#include "jess/pde/etdrk4_cpu.h"
+#include "jess/pde/kernels_cpu.h"
 
 namespace jess::pde {
 namespace {

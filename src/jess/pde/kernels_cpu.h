@@ -1,7 +1,7 @@
 #pragma once
-// The fused CPU kernel for batched ETDRK4: each thread integrates a chunk of trajectories through the
-// whole time interval with FFTW and hand-fused complex loops, keeping its working set in cache. Torch-
-// free interface (raw interleaved complex arrays) so this translation unit compiles fast.
+// Fused CPU kernels on FFTW, behind a torch-free interface (raw arrays) so this translation unit
+// compiles fast: batched ETDRK4 (each thread integrates a chunk of trajectories through the whole
+// interval, working set in cache), the Cole-Hopf Burgers solution, and the row shifts of the view maker.
 #include <complex>
 #include <cstdint>
 #include <functional>

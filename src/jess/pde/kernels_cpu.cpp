@@ -1,4 +1,4 @@
-#include "jess/pde/etdrk4_cpu.h"
+#include "jess/pde/kernels_cpu.h"
 
 #include <fftw3.h>
 
