@@ -16,7 +16,7 @@
 namespace jess::app {
 
 void add_eval_commands(CLI::App& app, GlobalOptions& global) {
-  auto* ev = app.add_subcommand("eval", "Judge representations: RankMe (more probes follow)");
+  auto* ev = app.add_subcommand("eval", "Judge embeddings: RankMe, run selection, linear/MLP/ridge probes, k-NN, Guillotine layer sweep");
   ev->require_subcommand(1);
   struct RankArgs {
     std::string file, plot;

@@ -12,8 +12,9 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "jess " JESS_VERSION " - joint-embedding self-supervised learning in C++.\n"
-      "Generates PDE data with fast batched spectral solvers; later: Lie-symmetry SSL, evaluation,\n"
-      "vision methods and single-cell visualisation. Run `jess COMMAND --help` for each command."};
+      "PDE data from fast batched spectral solvers, Lie point symmetry views of it, and label-free and\n"
+      "probe evaluation of embeddings (SSL training, vision and single-cell packages follow).\n"
+      "Run `jess COMMAND --help` for each command."};
   app.set_version_flag("--version", "jess " JESS_VERSION);
   jess::app::GlobalOptions global;
   app.add_option("--threads", global.threads, "worker threads (default: all hardware threads; env JESS_THREADS)")
