@@ -34,7 +34,7 @@ struct GenerateOptions {
   double cole_hopf_tolerance = 1e-7;  // largest accepted Cole-Hopf error estimate
   int64_t substeps = 0;    // ETDRK4 steps per output interval; 0 = chosen for accuracy
   double tolerance = 2e-5; // target relative L2 error of the time integration when substeps = 0
-  int64_t probe = 4;       // trajectories used to choose substeps
+  int64_t probe = 16;      // trajectories used to choose substeps (the worst one decides: KS is chaotic)
   int64_t batch = 128;     // trajectories solved together (larger batches cost page faults)
   int64_t shard_index = 0, shard_count = 1;
   int64_t compression = 0; // gzip level of the trajectory datasets (0 = none)
