@@ -276,6 +276,49 @@ Views apply_symmetries(Equation eq, const GridBatch& d, const std::vector<GroupE
 }
 
 namespace {
+// For KdV, KS and Burgers every generator keeps the preimage of an output row affine in x:
+// X = X0 + S x~ (x~ measured from the view's first column), with T, A and the value offset
+// B0 + B1 x~ constant along the row. One row is pulled back through the factors (last first).
+struct RowMap {
+  double T, X0, S = 1, A = 1, B0 = 0, B1 = 0;
+};
+
+RowMap pull_back_row(Equation eq, const GroupElement& e, size_t first, double t, double x0, double L) {
+  RowMap r{t, x0};
+  for (size_t k = e.factors.size(); k-- > first;) {
+    const Factor& f = e.factors[k];
+    const double eps = f.epsilon;
+    switch (f.generator) {
+      case Generator::x_shift: r.X0 -= eps * L; break;
+      case Generator::galilean:  // u~ = u(x - e t, t) + e
+        r.B0 += r.A * eps;
+        r.X0 -= eps * r.T;
+        break;
+      case Generator::scaling: {
+        const double fx = std::exp(-eps);
+        r.A *= eq == Equation::kdv ? std::exp(-2 * eps) : fx;
+        r.T *= eq == Equation::kdv ? std::exp(-3 * eps) : std::exp(-2 * eps);
+        r.X0 *= fx;
+        r.S *= fx;
+        break;
+      }
+      case Generator::projective: {  // Burgers: u~ = u (1 - e t) + e x, 1 - e t = 1 / (1 + e t~)
+        const double den = 1 + eps * r.T;
+        r.B0 += r.A * eps * r.X0 / den;
+        r.B1 += r.A * eps * r.S / den;
+        r.A /= den;
+        r.X0 /= den;
+        r.S /= den;
+        r.T /= den;
+        break;
+      }
+      default:
+        throw std::invalid_argument(generator_name(f.generator) + " is not a symmetry of " + equation_name(eq));
+    }
+  }
+  return r;
+}
+
 Views apply_chunk(Equation eq, const GridBatch& d, const std::vector<GroupElement>& elements, int64_t crop_t,
                   int64_t crop_x, bool single_precision) {
   if (!d.u.defined() || d.u.dim() != 3) throw std::invalid_argument("trajectories must be (batch, nt, nx)");
@@ -383,53 +426,28 @@ Views apply_chunk(Equation eq, const GridBatch& d, const std::vector<GroupElemen
   };
 
   // ---- Pull the output grid back through the chain (last factor first), accumulating the affine
-  // value map u~ = A u(X, T) + Bv.
-  // For KdV, KS and Burgers every generator keeps the preimage affine along each output row,
-  // X = X0 + S x~, with T, A and Bv = B0 + B1 x~ per row: the chain then costs O(rows), not O(points).
-  // The heat equation's Galilean and projective maps multiply by functions of x, so they are tracked
-  // point by point.
+  // value map u~ = A u(X, T) + Bv: per row for KdV, KS and Burgers (pull_back_row); point by point
+  // for the heat equation, whose Galilean and projective maps multiply by functions of x.
   at::Tensor X, T, A, Bv;
   at::Tensor X0, S, B0, B1;
   const bool rowwise = eq != Equation::heat;
   if (rowwise && !projective && u.device().is_cpu()) {
-    // Fused path: every output row is a data row shifted in x. The per-row chain (T, X0, A, B0) is a
-    // few scalar operations per factor, done here in plain loops (as tensor ops on (B, rows) the OpenMP
-    // threads that LibTorch wakes for them spin against the kernel's threads), then one FFTW transform
-    // pair per row, fused with the crop and the affine value map.
+    // Fused path: every output row is a data row shifted in x, so one FFTW transform pair per row,
+    // fused with the crop and the affine value map. (The per-row maps are host scalars: as tensor ops,
+    // the OpenMP threads LibTorch wakes for them spin against the kernel's threads.)
     std::vector<int64_t> row_idx(static_cast<size_t>(B * crop_t));
     std::vector<double> shift(row_idx.size()), Av(row_idx.size()), B0v(row_idx.size());
     const double* vdt = view_dt.data_ptr<double>();
-    for (int64_t b = 0; b < B; ++b) {
-      const GroupElement& e = elements[size_t(b)];
-      const double Lb = dx_a[b] * double(nx);
+    for (int64_t b = 0; b < B; ++b)
       for (int64_t i = 0; i < crop_t; ++i) {
-        double t = t0[size_t(b)] + double(i) * vdt[b], x = x0[size_t(b)], a = 1, b0 = 0;
-        for (size_t k = nf; k-- > first;) {
-          const Factor& f = e.factors[k];
-          switch (f.generator) {
-            case Generator::x_shift: x -= f.epsilon * Lb; break;
-            case Generator::galilean:
-              b0 += a * f.epsilon;
-              x -= f.epsilon * t;
-              break;
-            case Generator::scaling:
-              a *= std::exp((eq == Equation::kdv ? -2 : -1) * f.epsilon);
-              t *= std::exp((eq == Equation::kdv ? -3 : -2) * f.epsilon);
-              x *= std::exp(-f.epsilon);
-              break;
-            case Generator::projective:  // only with epsilon = 0 here (the identity)
-              break;
-            default:
-              throw std::invalid_argument(generator_name(f.generator) + " is not a symmetry of " + equation_name(eq));
-          }
-        }
+        const RowMap r = pull_back_row(eq, elements[size_t(b)], first, t0[size_t(b)] + double(i) * vdt[b],
+                                       x0[size_t(b)], dx_a[b] * double(nx));
         const size_t idx = size_t(b * crop_t + i);
-        row_idx[idx] = std::min<int64_t>(nt - 1, std::max<int64_t>(0, std::llround(t / dt_a[b])));
-        shift[idx] = x / dx_a[b];
-        Av[idx] = a;
-        B0v[idx] = b0;
+        row_idx[idx] = std::min<int64_t>(nt - 1, std::max<int64_t>(0, std::llround(r.T / dt_a[b])));
+        shift[idx] = r.X0 / dx_a[b];
+        Av[idx] = r.A;
+        B0v[idx] = r.B0;
       }
-    }
     auto out = at::empty({B, crop_t, crop_x}, single_precision ? opt.dtype(at::kFloat) : opt);
     auto uc = u.contiguous();
     if (uc.scalar_type() != at::kFloat) uc = uc.to(at::kDouble);
@@ -453,42 +471,19 @@ Views apply_chunk(Equation eq, const GridBatch& d, const std::vector<GroupElemen
   }
   T = (at::tensor(t0, opt).view({-1, 1, 1}) + at::arange(crop_t, opt).view({1, -1, 1}) * view_dt).contiguous();
   if (rowwise) {
-    X0 = at::tensor(x0, opt).view({-1, 1, 1}).expand({B, crop_t, 1}).contiguous();
-    S = at::ones({B, crop_t, 1}, opt);
-    A = at::ones({B, crop_t, 1}, opt);
-    B0 = at::zeros({B, crop_t, 1}, opt);
-    B1 = at::zeros({B, crop_t, 1}, opt);
-    for (size_t i = nf; i-- > first;) {
-      auto e = epsilon_of(i);
-      switch (elements[0].factors[i].generator) {
-        case Generator::x_shift: X0 = X0 - e * L; break;
-        case Generator::galilean:  // u~ = u(x - e t, t) + e
-          B0 = B0 + A * e;
-          X0 = X0 - e * T;
-          break;
-        case Generator::scaling: {
-          auto f = at::exp(-e);
-          A = A * (eq == Equation::kdv ? at::exp(-2 * e) : f);
-          T = T * (eq == Equation::kdv ? at::exp(-3 * e) : at::exp(-2 * e));
-          X0 = X0 * f;
-          S = S * f;
-          break;
-        }
-        case Generator::projective: {  // Burgers: u~ = u (1 - e t) + e x, 1 - e t = 1 / (1 + e t~)
-          auto den = 1 + e * T;
-          B0 = B0 + A * e * X0 / den;
-          B1 = B1 + A * e * S / den;
-          A = A / den;
-          X0 = X0 / den;
-          S = S / den;
-          T = T / den;
-          break;
-        }
-        default:
-          throw std::invalid_argument(generator_name(elements[0].factors[i].generator) + " is not a symmetry of " +
-                                      equation_name(eq));
+    // The per-row maps are scalars: computed on the host, then moved to the data's device.
+    const size_t rows = static_cast<size_t>(B * crop_t);
+    std::vector<double> Tv(rows), X0v(rows), Sv(rows), Av(rows), B0v(rows), B1v(rows);
+    auto Th = T.to(at::kCPU).contiguous();
+    const double* th = Th.data_ptr<double>();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t i = 0; i < crop_t; ++i) {
+        const size_t idx = size_t(b * crop_t + i);
+        const RowMap r = pull_back_row(eq, elements[size_t(b)], first, th[idx], x0[size_t(b)], dx_a[b] * double(nx));
+        Tv[idx] = r.T, X0v[idx] = r.X0, Sv[idx] = r.S, Av[idx] = r.A, B0v[idx] = r.B0, B1v[idx] = r.B1;
       }
-    }
+    auto as_rows = [&](const std::vector<double>& v) { return at::tensor(v, at::kDouble).view({B, crop_t, 1}).to(opt); };
+    T = as_rows(Tv), X0 = as_rows(X0v), S = as_rows(Sv), A = as_rows(Av), B0 = as_rows(B0v), B1 = as_rows(B1v);
   } else {
     X = (at::tensor(x0, opt).view({-1, 1, 1}) + xrel).expand({B, crop_t, crop_x}).contiguous();
     T = T.expand({B, crop_t, crop_x}).contiguous();
