@@ -57,6 +57,7 @@ torch::Tensor vicreg(const torch::Tensor& a, const torch::Tensor& b) {
 int main(int argc, char** argv) {
   std::string h5;
   int64_t batch = 256, reps = 5, threads = 0, step_batch = 0;
+  double projective = -1, superposition = -1;  // <0: the equation default
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--h5") h5 = argv[i + 1];
@@ -64,6 +65,8 @@ int main(int argc, char** argv) {
     else if (k == "--reps") reps = std::stoll(argv[i + 1]);
     else if (k == "--threads") threads = std::stoll(argv[i + 1]);
     else if (k == "--step-batch") step_batch = std::stoll(argv[i + 1]);
+    else if (k == "--projective") projective = std::stod(argv[i + 1]);
+    else if (k == "--superposition") superposition = std::stod(argv[i + 1]);
   }
   if (h5.empty()) {
     std::fprintf(stderr, "usage: jess_bench_views --h5 kdv.h5 [--batch 256] [--reps 5] [--threads N]\n");
@@ -81,7 +84,9 @@ int main(int argc, char** argv) {
   jess::pde::GridBatch b{data.u.index_select(0, idx), data.dx.index_select(0, idx), data.dt.index_select(0, idx),
                          data.nu.index_select(0, idx)};
   jess::pde::AugmentOptions o;
-  o.equation = "kdv";
+  o.equation = jess::pde::equation_name(eq);
+  o.projective = projective;
+  o.superposition = superposition;
   o.resolve();
   jess::pde::make_views(eq, b, o, 0, 0);  // warm-up
   double best = 1e30, total = 0;

@@ -38,6 +38,8 @@ struct MergeArgs {
   std::vector<std::string> shards;
 };
 
+}  // namespace
+
 // Fills `schema` from an optional YAML file, then the key=value words; any other word is an error.
 void configure(ConfigSchema& schema, const std::string& yaml_file, const std::vector<std::string>& words) {
   if (!yaml_file.empty()) schema.load_yaml_file(yaml_file);
@@ -52,7 +54,6 @@ std::string schema_help(const std::function<void(ConfigSchema&)>& describe) {
   describe(s);
   return "\nConfiguration keys (set in a YAML file with --config, or as key=value):\n" + s.describe();
 }
-}  // namespace
 
 void add_pde_commands(CLI::App& app, GlobalOptions& global) {
   auto* pde = app.add_subcommand("pde", "PDE data: generate datasets, solve initial conditions, plot, merge shards");
@@ -176,7 +177,7 @@ void add_pde_commands(CLI::App& app, GlobalOptions& global) {
     if (!aa->show) throw ConfigError("nothing to do: pass --show to write the picture");
     std::printf("wrote %s\n", pde::show_augmentations(aa->file, aa->split, aa->index, o, uint64_t(aa->seed), aa->out).c_str());
   });
-  (void)global;
+  add_pde_ssl_commands(*pde, global);
 }
 
 }  // namespace jess::app

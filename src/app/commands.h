@@ -3,6 +3,14 @@
 // only parse arguments and call the library.
 #include <CLI/CLI.hpp>
 
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace jess {
+class ConfigSchema;
+}
+
 namespace jess::app {
 
 struct GlobalOptions {
@@ -14,8 +22,14 @@ void add_pde_commands(CLI::App& app, GlobalOptions& global);
 void add_quickstart_command(CLI::App& app, GlobalOptions& global);
 void add_eval_commands(CLI::App& app, GlobalOptions& global);
 
+void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global);  // pretrain | regress | embed
+
 // Splits positional words into key=value overrides and plain arguments.
 void split_overrides(const std::vector<std::string>& words, std::vector<std::string>& overrides,
                      std::vector<std::string>& plain);
+// Fills `schema` from an optional YAML file, then the key=value words; any other word is an error.
+void configure(ConfigSchema& schema, const std::string& yaml_file, const std::vector<std::string>& words);
+// "Configuration keys ..." help text of a schema.
+std::string schema_help(const std::function<void(ConfigSchema&)>& describe);
 
 }  // namespace jess::app

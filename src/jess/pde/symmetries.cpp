@@ -61,6 +61,7 @@ void AugmentOptions::describe(ConfigSchema& s, const std::string& p) {
   s.add(p + "steps", steps, "splitting steps", check::positive_int());
   s.add(p + "crop_t", crop_t, "time steps of a view", check::positive_int());
   s.add(p + "crop_x", crop_x, "grid points of a view", check::positive_int());
+  s.add(p + "random_crop", random_crop, "random crop positions (false: the same centred crop; ablations)");
 }
 
 void AugmentOptions::resolve() {
@@ -128,8 +129,9 @@ std::vector<GroupElement> sample_elements(const AugmentOptions& o, int64_t batch
         for (size_t k = 0; k < chain.size(); ++k) e.factors.push_back({chain[k].first, eps[k] / double(2 * n)});
       }
     }
-    e.crop_t_fraction = rng.uniform();
-    e.crop_x_fraction = rng.uniform();
+    const double ct = rng.uniform(), cx = rng.uniform();
+    e.crop_t_fraction = o.random_crop ? ct : 0.5;
+    e.crop_x_fraction = o.random_crop ? cx : 0.0;
   }
   return out;
 }
@@ -546,19 +548,40 @@ Views apply_chunk(Equation eq, const GridBatch& d, const std::vector<GroupElemen
     auto shift = -X.select(2, 0) / dx.view({-1, 1});  // cells
     sampled = fourier_shift(rows, shift).index({Slice(), Slice(), Slice(0, crop_x)});
   } else {
-    // General positions: evaluate the trigonometric interpolant directly (chunked).
+    // General positions: the trigonometric interpolant sum_k c_k e^{i k w x} (w = 2 pi / L).
     const int64_t nk = nx / 2 + 1;
     auto coef = at::fft_rfft(rows, nx, -1) / double(nx);  // (B, crop_t, nk)
     auto wts = at::full({nk}, 2.0, opt);
     wts[0] = 1;
     if (nx % 2 == 0) wts[nk - 1] = 0;  // the Nyquist term is not a smooth interpolant
     coef = coef * wts;
-    sampled = at::empty({B, crop_t, crop_x}, opt);
     auto kk = at::arange(nk, opt);
-    for (int64_t b = 0; b < B; ++b) {
-      auto theta = (2 * M_PI / (dx_a[b] * double(nx))) * X[b].unsqueeze(-1) * kk;  // (crop_t, crop_x, nk)
-      auto c = coef[b].unsqueeze(1);                                               // (crop_t, 1, nk)
-      sampled[b] = (at::real(c) * at::cos(theta) - at::imag(c) * at::sin(theta)).sum(-1);
+    auto omega = (2 * M_PI / (dx * double(nx))).view({-1, 1, 1});
+    if (rowwise) {
+      // Along a row the positions are an arithmetic progression X0 + j D (D = S dx~), so the sum is a
+      // chirp z-transform (Bluestein): with k j = (k^2 + j^2 - (k - j)^2) / 2,
+      //   y_j = w_j sum_k (a_k w_k) conj(w_{j-k}),  w_n = e^{i w D n^2 / 2},  a_k = c_k e^{i k w X0},
+      // a linear convolution done with FFTs of length >= nk + crop_x - 1: exact, O(n log n) per row
+      // instead of crop_x * nk sines and cosines.
+      const int64_t M = nk + crop_x - 1;
+      auto D = S * view_dx;                                  // (B, crop_t, 1)
+      auto half = omega * D / 2;                             // (B, crop_t, 1)
+      auto cis = [](const at::Tensor& phase) { return at::polar(at::ones_like(phase), phase); };
+      auto a = coef * cis(omega * X0 * kk);                  // (B, crop_t, nk)
+      auto b = a * cis(half * kk * kk);
+      auto m = at::arange(M, opt);
+      auto n = at::where(m < double(crop_x), m, m - double(M));  // circular lags -(nk-1)..crop_x-1
+      auto h = cis(-half * n * n);                           // (B, crop_t, M)
+      auto y = at::fft_ifft(at::fft_fft(b, M, -1) * at::fft_fft(h, M, -1), M, -1).narrow(-1, 0, crop_x);
+      auto j = at::arange(crop_x, opt);
+      sampled = at::real(y * cis(half * j * j)).contiguous();
+    } else {
+      sampled = at::empty({B, crop_t, crop_x}, opt);
+      for (int64_t b = 0; b < B; ++b) {
+        auto theta = (2 * M_PI / (dx_a[b] * double(nx))) * X[b].unsqueeze(-1) * kk;  // (crop_t, crop_x, nk)
+        auto c = coef[b].unsqueeze(1);                                               // (crop_t, 1, nk)
+        sampled[b] = (at::real(c) * at::cos(theta) - at::imag(c) * at::sin(theta)).sum(-1);
+      }
     }
   }
   Views v;

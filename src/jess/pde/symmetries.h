@@ -54,6 +54,7 @@ struct AugmentOptions {
   std::string splitting = "strang";  // "lie" (order 1) or "strang" (order 2)
   int64_t steps = 2;                 // splitting steps
   int64_t crop_t = 128, crop_x = 128;
+  bool random_crop = true;  // false: every view is the same centred crop (ablations)
   void describe(ConfigSchema& schema, const std::string& prefix = "");
   void resolve();  // equation defaults, validation
 };

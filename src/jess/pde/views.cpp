@@ -42,7 +42,8 @@ GridBatch load_split(const std::string& path, const std::string& split, Equation
   return b;
 }
 
-ViewBatch make_views(Equation eq, const GridBatch& t, const AugmentOptions& o, uint64_t seed, uint64_t stream) {
+ViewBatch make_views(Equation eq, const GridBatch& t, const AugmentOptions& o, uint64_t seed, uint64_t stream,
+                     bool single_view) {
   const int64_t B = t.u.size(0);
   // Trajectories stay in their storage precision here; each chunk is converted to float64 by the
   // symmetry code (a whole-batch float64 copy is ~70 MiB, above the mmap threshold).
@@ -51,6 +52,12 @@ ViewBatch make_views(Equation eq, const GridBatch& t, const AugmentOptions& o, u
   // Both views in one call: element v acts on trajectory v % B, so each trajectory's row spectra are
   // computed once for its two views.
   auto elements = sample_elements(o, B, seed, 2 * stream);
+  if (single_view) {
+    auto v = apply_symmetries(eq, d, elements, o.crop_t, o.crop_x, /*single_precision=*/true);
+    out.view1 = v.u;
+    out.dx1 = v.dx, out.dt1 = v.dt;
+    return out;
+  }
   auto e2 = sample_elements(o, B, seed, 2 * stream + 1);
   elements.insert(elements.end(), e2.begin(), e2.end());
   auto v = apply_symmetries(eq, d, elements, o.crop_t, o.crop_x, /*single_precision=*/true);
@@ -94,7 +101,8 @@ ViewBatch PdeViewLoader::produce(int64_t epoch, int64_t step) {
                         at::kLong);
   GridBatch b{data_.u.index_select(0, idx), data_.dx.index_select(0, idx), data_.dt.index_select(0, idx),
               data_.nu.index_select(0, idx)};
-  ViewBatch v = make_views(eq_, b, options_.augment, options_.seed, uint64_t(epoch) * 1000003ull + uint64_t(step));
+  ViewBatch v = make_views(eq_, b, options_.augment, options_.seed, uint64_t(epoch) * 1000003ull + uint64_t(step),
+                           options_.single_view);
   v.index = idx;
   v.epoch = epoch;
   v.step = step;
@@ -103,8 +111,8 @@ ViewBatch PdeViewLoader::produce(int64_t epoch, int64_t step) {
 
 void PdeViewLoader::run() {
   try {
-    for (int64_t epoch = 0;; ++epoch)
-      for (int64_t step = 0; step < steps_per_epoch(); ++step) {
+    for (int64_t epoch = options_.start_epoch;; ++epoch)
+      for (int64_t step = epoch == options_.start_epoch ? options_.start_step : 0; step < steps_per_epoch(); ++step) {
         {
           std::unique_lock<std::mutex> lock(mutex_);
           cv_.wait(lock, [&] { return stop_ || int64_t(queue_.size()) < options_.prefetch; });

@@ -28,6 +28,8 @@ struct ViewLoaderOptions {
   int64_t batch = 32;
   uint64_t seed = 0;
   int64_t prefetch = 2;  // batches made ahead
+  int64_t start_epoch = 0, start_step = 0;  // first batch produced (resume)
+  bool single_view = false;                 // only view1 (supervised training)
 };
 
 // Loads a split (pde_*, dx, dt, nu) into memory as float32.
@@ -35,7 +37,7 @@ GridBatch load_split(const std::string& h5_path, const std::string& split, Equat
 
 // Makes the views of one batch (used by the loader and directly by benchmarks).
 ViewBatch make_views(Equation eq, const GridBatch& trajectories, const AugmentOptions& options, uint64_t seed,
-                     uint64_t stream);
+                     uint64_t stream, bool single_view = false);
 
 class PdeViewLoader {
  public:

@@ -1,0 +1,126 @@
+// jess pde pretrain | regress | embed: parse and call jess::pde (ssl.h).
+#include <ATen/ATen.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "app/commands.h"
+#include "jess/core/config.h"
+#include "jess/core/npy.h"
+#include "jess/core/progress.h"
+#include "jess/pde/ssl.h"
+
+namespace jess::app {
+
+namespace {
+// Positional words: key=value overrides and at most `max_plain` plain words (files).
+std::vector<std::string> take_plain(ConfigSchema& schema, const std::string& config, const std::vector<std::string>& words,
+                                    size_t max_plain, const std::string& what) {
+  std::vector<std::string> overrides, plain;
+  split_overrides(words, overrides, plain);
+  if (plain.size() > max_plain) throw ConfigError("unexpected argument '" + plain[max_plain] + "' (expected " + what + ")");
+  if (!config.empty()) schema.load_yaml_file(config);
+  schema.apply_overrides(overrides);
+  return plain;
+}
+}  // namespace
+
+void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
+  // ---- pretrain
+  struct PretrainArgs {
+    std::string config, out = "runs/pde-ssl";
+    int64_t seed = -1;
+    bool restart = false, print_config = false;
+    std::vector<std::string> words;
+  };
+  auto pa = std::make_shared<PretrainArgs>();
+  static pde::PretrainOptions pretrain_defaults;
+  auto* pt = pde.add_subcommand("pretrain", "Self-supervised pretraining (VICReg) on Lie-point-symmetry views of a dataset");
+  pt->footer(schema_help([](ConfigSchema& s) { pretrain_defaults.describe(s); }) +
+             "\nOutputs in --out: checkpoint.pt (torch.load-able: model state dict, optimiser, data position),\n"
+             "metrics.jsonl, steps.csv, epochs.csv (RankMe of held-out embeddings each epoch), training_*.png.\n"
+             "A run directory with a checkpoint is resumed exactly (same configuration); --restart overwrites it.\n"
+             "\nExamples:\n  jess pde pretrain burgers.h5 --out runs/burgers train.epochs=20\n"
+             "  jess pde pretrain --config configs/pde/pretrain_paper.yaml data=kdv.h5\n");
+  pt->add_option("--config", pa->config, "YAML file of configuration keys")->check(CLI::ExistingFile);
+  pt->add_option("--out,-o", pa->out, "run directory");
+  pt->add_option("--seed", pa->seed, "seed (overrides the config's)");
+  pt->add_flag("--restart", pa->restart, "start afresh even if --out holds a checkpoint");
+  pt->add_flag("--print-config", pa->print_config, "print the effective configuration and exit");
+  pt->add_option("args", pa->words, "DATA.h5 and key=value overrides");
+  pt->callback([pa] {
+    pde::PretrainOptions o;
+    ConfigSchema schema;
+    o.describe(schema);
+    auto plain = take_plain(schema, pa->config, pa->words, 1, "one dataset file and key=value options");
+    if (!plain.empty()) o.data = plain[0];
+    if (pa->seed >= 0) o.seed = pa->seed;
+    if (pa->print_config) {
+      o.resolve();
+      std::printf("%s", o.config_yaml.c_str());
+      return;
+    }
+    auto s = pde::pretrain(o, pa->out, pa->restart);
+    std::printf("pretrained %s%s: %lld steps in %s (%.0f samples/s); held-out RankMe %.1f -> %s\n",
+                o.data.c_str(), s.train.resumed ? " (resumed)" : "", (long long)s.train.global_step,
+                format_duration(s.train.seconds).c_str(), s.train.samples_per_second, s.rankme, s.checkpoint.c_str());
+  });
+
+  // ---- regress
+  struct RegressArgs {
+    std::string config, out = "runs/pde-regress";
+    std::vector<std::string> checkpoints, words;
+    bool json = false;
+  };
+  auto ra = std::make_shared<RegressArgs>();
+  static pde::RegressOptions regress_defaults;
+  auto* rg = pde.add_subcommand("regress", "Regress PDE coefficients from frozen SSL features, against supervised and floor baselines");
+  rg->footer(schema_help([](ConfigSchema& s) { regress_defaults.describe(s); }) +
+             "\nRows: supervised (same encoder + linear head trained end to end, epoch chosen on a validation split\n"
+             "of the labelled set), supervised with its head refit by the probe protocol, SSL representation +\n"
+             "linear head (one row entry per --checkpoint), random-init encoder + linear head, constant predictor.\n"
+             "Linear heads: ridge on standardised features, alpha by 5-fold CV on the labelled set.\n"
+             "Burgers: nu from a head on log nu (relative error %); KdV/KS: the amplitudes |c_l| of the initial\n"
+             "condition's Fourier modes (translation invariant, hence identifiable from crops), NMSE.\n"
+             "\nExample:\n  jess pde regress burgers.h5 --checkpoint runs/b0/checkpoint.pt runs/b1/checkpoint.pt labelled=512\n");
+  rg->add_option("--config", ra->config, "YAML file of configuration keys")->check(CLI::ExistingFile);
+  rg->add_option("--checkpoint,-c", ra->checkpoints, "pretraining checkpoints (one per seed)")->check(CLI::ExistingFile);
+  rg->add_option("--out,-o", ra->out, "directory for the baselines' runs and regression.json");
+  rg->add_flag("--json", ra->json, "print JSON instead of the table");
+  rg->add_option("args", ra->words, "DATA.h5 and key=value overrides");
+  rg->callback([ra] {
+    pde::RegressOptions o;
+    ConfigSchema schema;
+    o.describe(schema);
+    auto plain = take_plain(schema, ra->config, ra->words, 1, "one dataset file and key=value options");
+    if (!plain.empty()) o.data = plain[0];
+    auto rep = pde::regress(o, ra->checkpoints, ra->out);
+    std::ofstream(ra->out + "/regression.json") << rep.json() << "\n";
+    std::printf("%s\n", ra->json ? rep.json().c_str() : rep.table().c_str());
+  });
+
+  // ---- embed
+  struct EmbedArgs {
+    std::string checkpoint, data, out;
+    pde::EmbedOptions o;
+  };
+  auto ea = std::make_shared<EmbedArgs>();
+  auto* em = pde.add_subcommand("embed", "Write frozen-encoder representations of a split to .npy (for jess eval)");
+  em->footer("\nExample:\n  jess pde embed runs/b0/checkpoint.pt burgers.h5 --split test --out z.npy && jess eval rankme z.npy\n");
+  em->add_option("checkpoint", ea->checkpoint, "pretraining checkpoint")->required()->check(CLI::ExistingFile);
+  em->add_option("data", ea->data, "HDF5 dataset")->required()->check(CLI::ExistingFile);
+  em->add_option("--out,-o", ea->out, "output .npy (N, D) float32")->required();
+  em->add_option("--split", ea->o.split, "train, valid or test");
+  em->add_option("--crops", ea->o.crops, "crops per trajectory (features averaged)")->check(CLI::PositiveNumber);
+  em->add_option("--seed", ea->o.seed, "seed of the crop positions");
+  em->add_option("--limit", ea->o.limit, "first N trajectories only (0: all)")->check(CLI::NonNegativeNumber);
+  em->add_option("--layer", ea->o.layer, "encoder block (stem, stage1.., or layer1..; default: the output)");
+  em->callback([ea] {
+    auto z = pde::embed(ea->checkpoint, ea->data, ea->o).contiguous();
+    write_npy_f32(ea->out, z.data_ptr<float>(), {z.size(0), z.size(1)});
+    std::printf("wrote %s: %lld x %lld representations\n", ea->out.c_str(), (long long)z.size(0), (long long)z.size(1));
+  });
+  (void)global;
+}
+
+}  // namespace jess::app

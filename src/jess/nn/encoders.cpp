@@ -1,0 +1,213 @@
+#include "jess/nn/encoders.h"
+
+#include <torch/nn/functional/activation.h>
+#include <torch/nn/functional/pooling.h>
+#include <torch/nn/init.h>
+#include <torch/nn/modules/activation.h>
+
+#include <sstream>
+#include <stdexcept>
+
+namespace jess::nn {
+
+namespace F = torch::nn::functional;
+
+namespace {
+// torchvision's ResNet initialisation: convolutions ~ Kaiming normal (fan_out, ReLU gain), BN
+// weight 1, bias 0.
+void init_conv(const at::Tensor& w) {
+  torch::NoGradGuard g;
+  torch::nn::init::kaiming_normal_(w, 0, torch::kFanOut, torch::kReLU);
+}
+}  // namespace
+
+BasicBlock1dImpl::BasicBlock1dImpl(int64_t in, int64_t out, int64_t stride, int64_t kernel) {
+  using namespace torch::nn;
+  conv1 = register_module("conv1", Conv1d(Conv1dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false)));
+  bn1 = register_module("bn1", BatchNorm1d(out));
+  conv2 = register_module("conv2", Conv1d(Conv1dOptions(out, out, kernel).padding(kernel / 2).bias(false)));
+  bn2 = register_module("bn2", BatchNorm1d(out));
+  init_conv(conv1->weight);
+  init_conv(conv2->weight);
+  if (stride != 1 || in != out) {
+    down_conv = register_module("down_conv", Conv1d(Conv1dOptions(in, out, 1).stride(stride).bias(false)));
+    down_bn = register_module("down_bn", BatchNorm1d(out));
+    init_conv(down_conv->weight);
+  }
+}
+
+at::Tensor BasicBlock1dImpl::forward(const at::Tensor& x) {
+  auto y = torch::relu(bn1(conv1(x)));
+  y = bn2(conv2(y));
+  return torch::relu(y + (down_conv ? down_bn(down_conv(x)) : x));
+}
+
+ResNet1dImpl::ResNet1dImpl(const ResNet1dOptions& o) {
+  using namespace torch::nn;
+  if (o.in_channels < 1 || o.width < 1 || o.stages < 1 || o.blocks_per_stage < 1 || o.kernel < 1 || o.kernel % 2 == 0 ||
+      o.stem_kernel < 1 || o.stem_kernel % 2 == 0)
+    throw std::invalid_argument("ResNet1d: channels, width, stages and blocks must be positive and kernels odd");
+  stem = register_module("stem", Conv1d(Conv1dOptions(o.in_channels, o.width, o.stem_kernel)
+                                             .stride(2).padding(o.stem_kernel / 2).bias(false)));
+  stem_bn = register_module("stem_bn", BatchNorm1d(o.width));
+  init_conv(stem->weight);
+  int64_t in = o.width;
+  for (int64_t s = 0; s < o.stages; ++s) {
+    const int64_t out = o.width * (int64_t(1) << std::min<int64_t>(s, 2));
+    Sequential stage;
+    for (int64_t b = 0; b < o.blocks_per_stage; ++b) {
+      stage->push_back(BasicBlock1d(in, out, b == 0 && s > 0 ? 2 : 1, o.kernel));
+      in = out;
+    }
+    stages_.push_back(register_module("stage" + std::to_string(s + 1), stage));
+  }
+  output_dim_ = in;
+}
+
+at::Tensor ResNet1dImpl::forward(const at::Tensor& x) {
+  auto h = torch::relu(stem_bn(stem(x)));
+  for (auto& s : stages_) h = s->forward(h);
+  return h.mean(-1);
+}
+
+NamedOutputs ResNet1dImpl::forward_blocks(const at::Tensor& x) {
+  NamedOutputs out;
+  auto h = torch::relu(stem_bn(stem(x)));
+  out.emplace_back("stem", h.mean(-1));
+  for (size_t s = 0; s < stages_.size(); ++s) {
+    h = stages_[s]->forward(h);
+    out.emplace_back("stage" + std::to_string(s + 1), h.mean(-1));
+  }
+  return out;
+}
+
+BasicBlock2dImpl::BasicBlock2dImpl(int64_t in, int64_t out, int64_t stride) {
+  using namespace torch::nn;
+  conv1 = register_module("conv1", Conv2d(Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false)));
+  bn1 = register_module("bn1", BatchNorm2d(out));
+  conv2 = register_module("conv2", Conv2d(Conv2dOptions(out, out, 3).padding(1).bias(false)));
+  bn2 = register_module("bn2", BatchNorm2d(out));
+  init_conv(conv1->weight);
+  init_conv(conv2->weight);
+  if (stride != 1 || in != out) {
+    down_conv = register_module("down_conv", Conv2d(Conv2dOptions(in, out, 1).stride(stride).bias(false)));
+    down_bn = register_module("down_bn", BatchNorm2d(out));
+    init_conv(down_conv->weight);
+  }
+}
+
+at::Tensor BasicBlock2dImpl::forward(const at::Tensor& x) {
+  auto y = torch::relu(bn1(conv1(x)));
+  y = bn2(conv2(y));
+  return torch::relu(y + (down_conv ? down_bn(down_conv(x)) : x));
+}
+
+ResNet18Impl::ResNet18Impl(const ResNet18Options& o) {
+  using namespace torch::nn;
+  if (o.in_channels < 1) throw std::invalid_argument("ResNet18: in_channels must be positive");
+  conv1 = register_module("conv1", Conv2d(Conv2dOptions(o.in_channels, 64, 7).stride(2).padding(3).bias(false)));
+  bn1 = register_module("bn1", BatchNorm2d(64));
+  init_conv(conv1->weight);
+  int64_t in = 64;
+  const int64_t widths[4] = {64, 128, 256, 512};
+  for (int s = 0; s < 4; ++s) {
+    Sequential layer;
+    layer->push_back(BasicBlock2d(in, widths[s], s == 0 ? 1 : 2));
+    layer->push_back(BasicBlock2d(widths[s], widths[s], 1));
+    in = widths[s];
+    layers_.push_back(register_module("layer" + std::to_string(s + 1), layer));
+  }
+}
+
+at::Tensor ResNet18Impl::forward(const at::Tensor& x) {
+  auto h = F::max_pool2d(torch::relu(bn1(conv1(x))), F::MaxPool2dFuncOptions(3).stride(2).padding(1));
+  for (auto& l : layers_) h = l->forward(h);
+  return h.mean({-2, -1});
+}
+
+NamedOutputs ResNet18Impl::forward_blocks(const at::Tensor& x) {
+  NamedOutputs out;
+  auto h = F::max_pool2d(torch::relu(bn1(conv1(x))), F::MaxPool2dFuncOptions(3).stride(2).padding(1));
+  out.emplace_back("stem", h.mean({-2, -1}));
+  for (size_t s = 0; s < layers_.size(); ++s) {
+    h = layers_[s]->forward(h);
+    out.emplace_back("layer" + std::to_string(s + 1), h.mean({-2, -1}));
+  }
+  return out;
+}
+
+std::shared_ptr<EncoderBase> make_encoder(const EncoderOptions& o) {
+  if (o.arch == "resnet1d") {
+    ResNet1dOptions r;
+    r.in_channels = o.in_channels;
+    r.width = o.width;
+    r.blocks_per_stage = o.blocks_per_stage;
+    return ResNet1d(r).ptr();
+  }
+  if (o.arch == "resnet18") {
+    ResNet18Options r;
+    r.in_channels = o.in_channels;
+    return ResNet18(r).ptr();
+  }
+  throw std::invalid_argument("unknown encoder architecture '" + o.arch + "' (resnet1d, resnet18)");
+}
+
+std::vector<int64_t> parse_layer_sizes(const std::string& text) {
+  std::vector<int64_t> sizes;
+  if (text.empty() || text == "none") return sizes;
+  std::stringstream ss(text);
+  std::string part;
+  while (std::getline(ss, part, '-')) {
+    size_t used = 0;
+    int64_t v = -1;
+    try {
+      v = std::stoll(part, &used);
+    } catch (...) {
+    }
+    if (used != part.size() || v < 1)
+      throw std::invalid_argument("layer sizes '" + text + "': expected positive integers joined by '-', e.g. 512-512-512");
+    sizes.push_back(v);
+  }
+  return sizes;
+}
+
+ProjectorImpl::ProjectorImpl(const ProjectorOptions& o) {
+  using namespace torch::nn;
+  int64_t in = o.input_dim;
+  for (size_t i = 0; i < o.sizes.size(); ++i) {
+    Sequential block;
+    const bool last = i + 1 == o.sizes.size();
+    block->push_back(Linear(LinearOptions(in, o.sizes[i]).bias(!last)));
+    if (!last) {
+      block->push_back(BatchNorm1d(o.sizes[i]));
+      block->push_back(ReLU());
+    }
+    blocks_.push_back(register_module("block" + std::to_string(i + 1), block));
+    in = o.sizes[i];
+  }
+  output_dim_ = in;
+}
+
+at::Tensor ProjectorImpl::forward(const at::Tensor& x) {
+  auto h = x;
+  for (auto& b : blocks_) h = b->forward(h);
+  return h;
+}
+
+NamedOutputs ProjectorImpl::forward_layers(const at::Tensor& x) {
+  NamedOutputs out;
+  auto h = x;
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    h = blocks_[i]->forward(h);
+    out.emplace_back("projector" + std::to_string(i + 1), h);
+  }
+  return out;
+}
+
+std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> split_decay_parameters(const torch::nn::Module& m) {
+  std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> out;
+  for (const auto& p : m.parameters(true)) (p.dim() > 1 ? out.first : out.second).push_back(p);
+  return out;
+}
+
+}  // namespace jess::nn

@@ -1,0 +1,109 @@
+#pragma once
+// Self-supervised learning on PDE trajectories (Mialon et al. 2023): VICReg pretraining on pairs of
+// Lie-point-symmetry views, frozen-encoder embeddings, and the downstream coefficient regression with
+// its baselines (supervised end to end, supervised with its head refit, random-init encoder, constant).
+//
+// Encoder input: a view u (crop_t x crop_x) standardised with the training split's mean and std, plus
+// its grid as two constant channels, (log dx - mean) / scale and (log dt - mean) / scale, so that the
+// encoder sees the view's scale (a scaling symmetry changes dx and dt). resnet1d reads time as channels
+// ((crop_t + 2) x crop_x); resnet18 reads a 3-channel (t, x) image.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "jess/pde/symmetries.h"
+#include "jess/train/trainer.h"
+
+namespace jess {
+class ConfigSchema;
+}
+
+namespace jess::pde {
+
+struct EncoderConfig {
+  std::string arch = "resnet1d";  // resnet1d (compact, CPU) | resnet18 (paper)
+  int64_t width = 32;             // resnet1d: first-stage channels
+  int64_t blocks = 1;             // resnet1d: BasicBlocks per stage
+  void describe(ConfigSchema& schema, const std::string& prefix);
+};
+
+struct PretrainOptions {
+  std::string data;                  // HDF5 file from `jess pde generate`
+  std::string equation;               // read from the data; if given, it must match
+  std::string train_split = "train";
+  int64_t n_train = 0;               // 0: the whole split
+  int64_t seed = 0;
+  int64_t batch = 64;
+  EncoderConfig encoder;
+  std::string projector = "512-512-512";
+  std::string method = "vicreg";     // registered SSL criterion
+  double vicreg_invariance = 25, vicreg_variance = 25, vicreg_covariance = 1, vicreg_epsilon = 1e-4;
+  AugmentOptions augment;
+  train::TrainOptions train;
+  int64_t monitor = 512;             // held-out (valid split) trajectories for RankMe each epoch
+  std::string config_yaml;           // effective configuration (set by resolve)
+
+  PretrainOptions();
+  void describe(ConfigSchema& schema);
+  void resolve();  // reads the equation from the data, validates, records config_yaml
+};
+
+struct PretrainSummary {
+  train::TrainResult train;
+  std::string checkpoint;
+  double rankme = 0;
+};
+
+PretrainSummary pretrain(PretrainOptions options, const std::string& out_dir, bool restart = false);
+
+// Representations of a split (N, D) from a pretraining checkpoint: the mean over `crops` seeded crops
+// of each trajectory (no symmetries). layer: "" for the encoder output, or a block name
+// (see `jess pde embed --help`).
+struct EmbedOptions {
+  std::string split = "test";
+  int64_t crops = 1;
+  int64_t seed = 0;
+  int64_t limit = 0;  // 0: all trajectories
+  std::string layer;
+};
+at::Tensor embed(const std::string& checkpoint, const std::string& data, const EmbedOptions& options);
+
+// Downstream regression of a coefficient from frozen features, against its baselines.
+struct RegressOptions {
+  std::string data;
+  int64_t labelled = 512;           // labelled trajectories from the train split
+  double validation_fraction = 0.2; // of the labelled set, for the supervised baseline's epochs
+  int64_t crops = 4;                // crops per trajectory averaged at evaluation
+  std::string target = "auto";      // auto | log_nu | ic_spectrum
+  int64_t seeds = 3;                // baselines trained per seed
+  int64_t seed = 0;
+  bool supervised = true;
+  int64_t supervised_epochs = 60;
+  double supervised_lr = 1e-3;
+  int64_t supervised_batch = 32;
+  std::string supervised_augment = "auto";  // auto | crops | all
+  EncoderConfig encoder;            // for the baselines when no checkpoint is given
+  int64_t crop_t = 128, crop_x = 128;
+  void describe(ConfigSchema& schema);
+};
+
+struct RegressRow {
+  std::string name;
+  std::vector<double> values;  // the headline metric per seed
+  std::vector<double> r2;      // R^2 per seed
+  double mean = 0, std = 0;
+};
+
+struct RegressReport {
+  std::string equation, target, metric;  // metric: "relative error %" or "NMSE"
+  int64_t labelled = 0, test = 0;
+  std::vector<RegressRow> rows;
+  std::string table() const;  // aligned text
+  std::string json() const;
+};
+
+// `checkpoints`: one pretraining checkpoint per seed (may be empty: baselines only).
+RegressReport regress(const RegressOptions& options, const std::vector<std::string>& checkpoints,
+                      const std::string& out_dir);
+
+}  // namespace jess::pde

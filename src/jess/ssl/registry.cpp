@@ -1,0 +1,35 @@
+// The method registry: one line per joint-embedding criterion.
+#include <map>
+#include <stdexcept>
+
+#include "jess/ssl/loss.h"
+#include "jess/ssl/vicreg.h"
+
+namespace jess::ssl {
+
+namespace {
+const std::map<std::string, std::unique_ptr<JointLoss> (*)()>& registry() {
+  static const std::map<std::string, std::unique_ptr<JointLoss> (*)()> r = {
+      {"vicreg", &make_vicreg},
+  };
+  return r;
+}
+}  // namespace
+
+std::vector<std::string> loss_names() {
+  std::vector<std::string> names;
+  for (const auto& kv : registry()) names.push_back(kv.first);
+  return names;
+}
+
+std::unique_ptr<JointLoss> make_loss(const std::string& name) {
+  auto it = registry().find(name);
+  if (it == registry().end()) {
+    std::string known;
+    for (const auto& n : loss_names()) known += (known.empty() ? "" : ", ") + n;
+    throw std::invalid_argument("unknown SSL method '" + name + "' (known: " + known + ")");
+  }
+  return it->second();
+}
+
+}  // namespace jess::ssl

@@ -1,0 +1,498 @@
+#include "jess/train/trainer.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <torch/nn/module.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/adamw.h>
+#include <torch/serialize.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <memory>
+#include <sstream>
+
+#include "jess/core/config.h"
+#include "jess/core/plot.h"
+#include "jess/core/progress.h"
+#include "jess/core/version.h"
+
+namespace jess::train {
+
+void TrainOptions::describe(ConfigSchema& s, const std::string& p) {
+  s.add(p + "epochs", epochs, "passes over the training data", check::positive_int());
+  s.add(p + "optimizer", optimizer, "adamw | adam", check::one_of({"adamw", "adam"}));
+  s.add(p + "lr", lr, "peak learning rate", check::positive());
+  s.add(p + "weight_decay", weight_decay, "weight decay (not on biases and normalisation parameters)",
+        check::non_negative());
+  s.add(p + "schedule", schedule, "constant | warmup_cosine (per step)", check::one_of({"constant", "warmup_cosine"}));
+  s.add(p + "warmup_epochs", warmup_epochs, "linear warm-up length for warmup_cosine", check::non_negative());
+  s.add(p + "final_lr_fraction", final_lr_fraction, "cosine floor as a fraction of lr", check::in_range(0, 1));
+  s.add(p + "clip_grad_norm", clip_grad_norm, "clip the global gradient norm to this (0: off)", check::non_negative());
+  s.add(p + "checkpoint_every", checkpoint_every, "steps between checkpoints (0: at epoch ends only)",
+        check::int_at_least(0));
+  s.add(p + "log_every", log_every, "steps between metric rows", check::positive_int());
+  s.add(p + "plots", plots, "write PNG plots of the loss and the epoch metrics");
+}
+
+void TrainOptions::validate() const {
+  if (schedule == "warmup_cosine" && warmup_epochs >= double(epochs))
+    throw ConfigError("train.warmup_epochs (" + format_double(warmup_epochs) + ") must be below train.epochs (" +
+                      std::to_string(epochs) + ")");
+}
+
+// ---------------------------------------------------------------- checkpoint files
+
+void write_file_atomic(const std::string& path, const std::vector<char>& bytes) {
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot write '" + tmp + "'");
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w <= 0) {
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw std::runtime_error("write failed for '" + tmp + "' (disk full?)");
+    }
+    done += size_t(w);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "'");
+  }
+}
+
+std::map<std::string, at::Tensor> state_dict(const torch::nn::Module& m) {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& kv : m.named_parameters(true)) out[kv.key()] = kv.value().detach().clone();
+  for (const auto& kv : m.named_buffers(true)) out[kv.key()] = kv.value().detach().clone();
+  return out;
+}
+
+void load_state_dict(torch::nn::Module& m, const std::map<std::string, at::Tensor>& state, const std::string& origin) {
+  torch::NoGradGuard g;
+  size_t used = 0;
+  auto copy = [&](const std::string& key, at::Tensor& dst) {
+    auto it = state.find(key);
+    if (it == state.end()) throw std::invalid_argument(origin + ": the checkpoint has no tensor '" + key + "'");
+    if (it->second.sizes() != dst.sizes()) {
+      std::ostringstream s;
+      s << origin << ": tensor '" << key << "' has shape " << it->second.sizes() << " in the checkpoint but "
+        << dst.sizes() << " in the model (a different architecture or configuration?)";
+      throw std::invalid_argument(s.str());
+    }
+    dst.copy_(it->second);
+    ++used;
+  };
+  for (auto& kv : m.named_parameters(true)) copy(kv.key(), kv.value());
+  for (auto& kv : m.named_buffers(true)) copy(kv.key(), kv.value());
+  if (used != state.size())
+    throw std::invalid_argument(origin + ": the checkpoint holds " + std::to_string(state.size()) +
+                                " tensors but the model has " + std::to_string(used));
+}
+
+namespace {
+
+c10::impl::GenericDict tensor_dict(const std::map<std::string, at::Tensor>& m) {
+  c10::impl::GenericDict d(c10::StringType::get(), c10::TensorType::get());
+  for (const auto& kv : m) d.insert(kv.first, kv.second);
+  return d;
+}
+
+std::map<std::string, at::Tensor> tensors_of(const c10::IValue& v) {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& kv : v.toGenericDict()) out[kv.key().toStringRef()] = kv.value().toTensor();
+  return out;
+}
+
+at::Tensor bytes_tensor(const std::string& bytes) {
+  auto t = at::empty({int64_t(bytes.size())}, at::kByte);
+  std::memcpy(t.data_ptr<uint8_t>(), bytes.data(), bytes.size());
+  return t;
+}
+
+std::vector<char> read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::invalid_argument("cannot open checkpoint '" + path + "'");
+  return std::vector<char>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+c10::impl::GenericDict read_checkpoint_dict(const std::string& path) {
+  auto bytes = read_file(path);
+  c10::IValue v;
+  try {
+    v = torch::pickle_load(bytes);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument("'" + path + "' is not a readable jess/torch checkpoint (" +
+                                std::string(e.what()).substr(0, 200) + ")");
+  }
+  if (!v.isGenericDict()) throw std::invalid_argument("'" + path + "' does not hold a checkpoint dictionary");
+  auto d = v.toGenericDict();
+  for (const char* key : {"model", "epoch", "step", "global_step", "config"})
+    if (!d.contains(key)) throw std::invalid_argument("'" + path + "' is not a jess checkpoint (no '" + key + "')");
+  return d;
+}
+
+bool exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+void make_dirs(const std::string& dir) {
+  std::string cur;
+  std::stringstream ss(dir);
+  std::string part;
+  if (!dir.empty() && dir[0] == '/') cur = "/";
+  while (std::getline(ss, part, '/')) {
+    if (part.empty()) continue;
+    cur += part + "/";
+    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
+      throw std::runtime_error("cannot create directory '" + cur + "'");
+  }
+}
+
+std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  std::ostringstream s;
+  s << std::setprecision(9) << v;
+  return s.str();
+}
+
+// Keeps only the rows of a log whose global step is <= `last` (logs are cut back on resume so that a
+// resumed run's logs equal an uninterrupted run's).
+void truncate_log(const std::string& path, int64_t last, bool csv) {
+  if (!exists(path)) return;
+  std::ifstream in(path);
+  std::string line, kept;
+  bool header = csv;
+  while (std::getline(in, line)) {
+    if (header) {
+      kept += line + "\n";
+      header = false;
+      continue;
+    }
+    int64_t g = -1;
+    if (csv) {
+      g = std::atoll(line.c_str());
+    } else {
+      auto p = line.find("\"global_step\":");
+      if (p != std::string::npos) g = std::atoll(line.c_str() + p + 14);
+    }
+    if (g >= 0 && g <= last) kept += line + "\n";
+  }
+  std::vector<char> bytes(kept.begin(), kept.end());
+  write_file_atomic(path, bytes);
+}
+
+class MetricLog {
+ public:
+  MetricLog(const std::string& dir, bool fresh, int64_t resume_step) : dir_(dir) {
+    if (fresh) {
+      for (const char* f : {"metrics.jsonl", "steps.csv", "epochs.csv"}) std::remove((dir + "/" + f).c_str());
+    } else {
+      truncate_log(dir + "/metrics.jsonl", resume_step, false);
+      truncate_log(dir + "/steps.csv", resume_step, true);
+      truncate_log(dir + "/epochs.csv", resume_step, true);
+      load_history();
+    }
+  }
+  void row(const std::string& kind, int64_t global_step, int64_t epoch,
+           const std::vector<std::pair<std::string, double>>& values) {
+    std::ofstream j(dir_ + "/metrics.jsonl", std::ios::app);
+    j << "{\"kind\": \"" << kind << "\", \"global_step\": " << global_step << ", \"epoch\": " << epoch;
+    for (const auto& kv : values) j << ", \"" << kv.first << "\": " << json_number(kv.second);
+    j << "}\n";
+    const std::string csv = dir_ + "/" + kind + "s.csv";
+    const bool new_file = !exists(csv);
+    std::ofstream c(csv, std::ios::app);
+    if (new_file) {
+      c << "global_step,epoch";
+      for (const auto& kv : values) c << "," << kv.first;
+      c << "\n";
+    }
+    c << global_step << "," << epoch;
+    for (const auto& kv : values) c << "," << json_number(kv.second);
+    c << "\n";
+    auto& h = kind == "step" ? steps_ : epochs_;
+    for (const auto& kv : values) h[kv.first].emplace_back(kind == "step" ? double(global_step) : double(epoch + 1), kv.second);
+  }
+  void plot() const {
+    auto series = [](const std::vector<std::pair<double, double>>& pts, const std::string& label) {
+      plot::Series s;
+      for (const auto& p : pts)
+        if (std::isfinite(p.second)) s.x.push_back(p.first), s.y.push_back(p.second);
+      s.label = label;
+      return s;
+    };
+    auto it = steps_.find("loss");
+    if (it != steps_.end() && it->second.size() >= 2) {
+      plot::LineOptions o;
+      o.title = "training loss";
+      o.x_label = "step";
+      o.y_label = "loss";
+      plot::lines({series(it->second, "loss")}, o, dir_ + "/training_loss.png");
+    }
+    for (const auto& kv : epochs_) {
+      if (kv.second.size() < 2 || kv.first == "seconds") continue;
+      plot::LineOptions o;
+      o.title = kv.first + " per epoch";
+      o.x_label = "epoch";
+      o.y_label = kv.first;
+      auto s = series(kv.second, kv.first);
+      s.markers = true;
+      plot::lines({s}, o, dir_ + "/training_" + kv.first + ".png");
+    }
+  }
+
+ private:
+  void load_history() {
+    std::ifstream in(dir_ + "/metrics.jsonl");
+    std::string line;
+    while (std::getline(in, line)) {
+      const bool step = line.find("\"kind\": \"step\"") != std::string::npos;
+      // Parse `"name": value` pairs after the fixed prefix.
+      size_t pos = line.find("\"epoch\":");
+      if (pos == std::string::npos) continue;
+      const int64_t epoch = std::atoll(line.c_str() + pos + 8);
+      const int64_t g = std::atoll(line.c_str() + line.find("\"global_step\":") + 14);
+      while ((pos = line.find(", \"", pos)) != std::string::npos) {
+        const size_t k0 = pos + 3, k1 = line.find('"', k0);
+        const std::string key = line.substr(k0, k1 - k0);
+        const double v = line.compare(k1 + 3, 4, "null") == 0 ? NAN : std::atof(line.c_str() + k1 + 3);
+        (step ? steps_ : epochs_)[key].emplace_back(step ? double(g) : double(epoch + 1), v);
+        pos = k1;
+      }
+    }
+  }
+  std::string dir_;
+  std::map<std::string, std::vector<std::pair<double, double>>> steps_, epochs_;
+};
+
+}  // namespace
+
+double learning_rate(const TrainOptions& o, int64_t g, int64_t steps_per_epoch) {
+  if (o.schedule == "constant") return o.lr;
+  const double total = double(o.epochs * steps_per_epoch);
+  const double warm = o.warmup_epochs * double(steps_per_epoch);
+  if (double(g) < warm) return o.lr * (double(g) + 1) / warm;  // linear warm-up (Goyal et al. 2017)
+  const double progress = total > warm ? (double(g) - warm) / (total - warm) : 1.0;
+  const double floor = o.lr * o.final_lr_fraction;
+  return floor + (o.lr - floor) * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress)));
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  auto d = read_checkpoint_dict(path);
+  Checkpoint c;
+  c.model = tensors_of(d.at("model"));
+  if (d.contains("extra")) c.extra = tensors_of(d.at("extra"));
+  c.config = d.at("config").toStringRef();
+  c.epoch = d.at("epoch").toInt();
+  c.step = d.at("step").toInt();
+  c.global_step = d.at("global_step").toInt();
+  return c;
+}
+
+TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out_dir, const std::string& config_yaml,
+                  const std::string& label) {
+  o.validate();
+  make_dirs(out_dir);
+  torch::nn::Module& model = task.model();
+  const int64_t spe = task.steps_per_epoch();
+  if (spe < 1) throw std::invalid_argument("the training data gives no full batch (fewer samples than the batch size)");
+
+  // Optimiser: no weight decay on biases and normalisation parameters (tensors of dimension <= 1).
+  std::vector<at::Tensor> decay, no_decay, all;
+  for (const auto& p : model.parameters(true)) {
+    if (!p.requires_grad()) continue;
+    (p.dim() > 1 ? decay : no_decay).push_back(p);
+    all.push_back(p);
+  }
+  std::unique_ptr<torch::optim::Optimizer> opt;
+  if (o.optimizer == "adamw") {
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay)));
+    groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(o.lr).weight_decay(0)));
+    opt = std::make_unique<torch::optim::AdamW>(std::move(groups), torch::optim::AdamWOptions(o.lr));
+  } else {
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(decay, std::make_unique<torch::optim::AdamOptions>(torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay)));
+    groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamOptions>(torch::optim::AdamOptions(o.lr).weight_decay(0)));
+    opt = std::make_unique<torch::optim::Adam>(std::move(groups), torch::optim::AdamOptions(o.lr));
+  }
+
+  const std::string ckpt_path = out_dir + "/checkpoint.pt";
+  TrainResult result;
+  int64_t start_epoch = 0, start_step = 0, g = 0;
+  double epoch_loss = 0;  // running sum over the current epoch's steps (checkpointed)
+  int64_t epoch_n = 0;
+  if (o.resume && exists(ckpt_path)) {
+    auto d = read_checkpoint_dict(ckpt_path);
+    const std::string stored = d.at("config").toStringRef();
+    if (stored != config_yaml)
+      throw ConfigError("'" + ckpt_path + "' was written with a different configuration; resume it with the same "
+                        "configuration, or train into a new --out directory (or pass --restart to overwrite it)");
+    load_state_dict(model, tensors_of(d.at("model")), ckpt_path);
+    auto ob = d.at("optimizer").toTensor();
+    torch::serialize::InputArchive ar;
+    ar.load_from(reinterpret_cast<const char*>(ob.data_ptr<uint8_t>()), size_t(ob.numel()));
+    opt->load(ar);
+    if (d.contains("rng")) {
+      at::Generator gen = at::detail::getDefaultCPUGenerator();
+      gen.set_state(d.at("rng").toTensor());
+    }
+    start_epoch = d.at("epoch").toInt();
+    start_step = d.at("step").toInt();
+    g = d.at("global_step").toInt();
+    if (d.contains("epoch_loss_sum")) {
+      epoch_loss = d.at("epoch_loss_sum").toDouble();
+      epoch_n = d.at("epoch_loss_count").toInt();
+    }
+    result.resumed = true;
+  }
+  MetricLog log(out_dir, !result.resumed, g);
+
+  auto save = [&](int64_t epoch, int64_t step, const std::string& path) {
+    c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
+    d.insert("model", tensor_dict(state_dict(model)));
+    std::string archive;
+    {
+      torch::serialize::OutputArchive ar;
+      opt->save(ar);
+      ar.save_to([&](const void* data, size_t n) {
+        archive.append(static_cast<const char*>(data), n);
+        return n;
+      });
+    }
+    d.insert("optimizer", bytes_tensor(archive));
+    d.insert("rng", at::detail::getDefaultCPUGenerator().get_state());
+    d.insert("epoch", epoch);
+    d.insert("step", step);
+    d.insert("global_step", g);
+    d.insert("epoch_loss_sum", step == 0 ? 0.0 : epoch_loss);
+    d.insert("epoch_loss_count", step == 0 ? int64_t(0) : epoch_n);
+    d.insert("config", config_yaml);
+    d.insert("jess_version", std::string(JESS_VERSION));
+    d.insert("extra", tensor_dict(task.extra_state()));
+    write_file_atomic(path, torch::pickle_save(c10::IValue(d)));
+  };
+
+  const char* kill_env = std::getenv("JESS_TEST_KILL_AT_STEP");  // tests: die like a killed process
+  const int64_t kill_at = kill_env ? std::atoll(kill_env) : -1;
+
+  Progress bar(label, o.epochs * spe, "step");
+  bar.advance(g);
+  const auto t0 = std::chrono::steady_clock::now();
+  int64_t samples = 0, window_samples = 0;
+  auto window_t = t0;
+  double window_loss = 0;
+  int64_t window_n = 0;
+  task.seek(start_epoch, start_step);
+  model.train();
+  for (int64_t epoch = start_epoch; epoch < o.epochs; ++epoch) {
+    const auto te = std::chrono::steady_clock::now();
+    if (epoch != start_epoch || start_step == 0) epoch_loss = 0, epoch_n = 0;
+    for (int64_t step = epoch == start_epoch ? start_step : 0; step < spe; ++step) {
+      const double lr = learning_rate(o, g, spe);
+      for (auto& group : opt->param_groups()) group.options().set_lr(lr);
+      StepOutput out = task.step(epoch, step);
+      const double loss = out.loss.item<double>();
+      auto diverged = [&](const std::string& what) {
+        std::ostringstream s;
+        s << what << " at epoch " << epoch + 1 << ", step " << step + 1 << " (global step " << g + 1
+          << "); stopped before the update. ";
+        if (exists(ckpt_path)) s << "The last good checkpoint is kept: " << ckpt_path << ". ";
+        s << "Try a lower train.lr or set train.clip_grad_norm.";
+        bar.finish();
+        throw TrainingDiverged(s.str());
+      };
+      if (!std::isfinite(loss)) diverged("the loss is " + std::string(std::isnan(loss) ? "NaN" : "infinite"));
+      opt->zero_grad();
+      out.loss.backward();
+      const double gnorm = torch::nn::utils::clip_grad_norm_(
+          all, o.clip_grad_norm > 0 ? o.clip_grad_norm : std::numeric_limits<double>::infinity());
+      if (!std::isfinite(gnorm)) diverged("the gradient norm is not finite");
+      opt->step();
+      ++g;
+      samples += out.samples;
+      window_samples += out.samples;
+      window_loss += loss;
+      ++window_n;
+      epoch_loss += loss;
+      ++epoch_n;
+      bar.advance();
+      if (g % o.log_every == 0 || step + 1 == spe) {
+        const auto now = std::chrono::steady_clock::now();
+        const double dt = std::chrono::duration<double>(now - window_t).count();
+        std::vector<std::pair<std::string, double>> row = {{"step", double(step + 1)},
+                                                           {"loss", window_loss / double(window_n)},
+                                                           {"lr", lr},
+                                                           {"grad_norm", gnorm}};
+        for (const auto& m : out.metrics) row.push_back(m);
+        row.emplace_back("samples_per_s", dt > 0 ? double(window_samples) / dt : 0.0);
+        log.row("step", g, epoch, row);
+        std::ostringstream pf;
+        pf << "loss " << std::setprecision(4) << window_loss / double(window_n) << " | " << std::setprecision(0)
+           << std::fixed << (dt > 0 ? double(window_samples) / dt : 0.0) << " samples/s";
+        bar.set_postfix(pf.str());
+        window_t = now, window_samples = 0, window_loss = 0, window_n = 0;
+      }
+      if (o.checkpoint_every > 0 && g % o.checkpoint_every == 0) save(epoch, step + 1, ckpt_path);
+      result.last_loss = loss;
+      if (g == kill_at) std::_Exit(137);
+      if (o.stop_after_steps > 0 && g >= o.stop_after_steps) {
+        bar.finish();
+        result.global_step = g;
+        result.checkpoint = ckpt_path;
+        return result;
+      }
+    }
+    // End of epoch: label-free metrics in eval mode, then a checkpoint at the next epoch's start.
+    std::vector<std::pair<std::string, double>> em;
+    {
+      torch::NoGradGuard ng;
+      model.eval();
+      em = task.end_of_epoch(epoch);
+      model.train();
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
+    std::vector<std::pair<std::string, double>> row = {{"loss", epoch_n ? epoch_loss / double(epoch_n) : NAN}};
+    for (const auto& m : em) row.push_back(m);
+    row.emplace_back("seconds", secs);
+    log.row("epoch", g, epoch, row);
+    result.last_epoch_metrics = em;
+    save(epoch + 1, 0, ckpt_path);
+    if (o.plots) log.plot();
+    result.epochs_done = epoch + 1;
+    if (!progress_enabled()) {
+      std::ostringstream s;
+      s << "  " << label << " epoch " << epoch + 1 << "/" << o.epochs << "  loss " << std::setprecision(5)
+        << (epoch_n ? epoch_loss / double(epoch_n) : NAN);
+      for (const auto& m : em) s << "  " << m.first << " " << std::setprecision(4) << m.second;
+      s << "  (" << format_duration(secs) << ")";
+      std::fprintf(stderr, "%s\n", s.str().c_str());
+    }
+    if (g == kill_at) std::_Exit(137);
+  }
+  bar.finish();
+  result.completed = true;
+  result.global_step = g;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  result.samples_per_second = result.seconds > 0 ? double(samples) / result.seconds : 0;
+  result.checkpoint = ckpt_path;
+  return result;
+}
+
+}  // namespace jess::train

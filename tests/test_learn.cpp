@@ -1,0 +1,296 @@
+// Core learning components: encoders/projector, the VICReg criterion (hand values, finite-difference
+// gradients), the learning-rate schedule, and the trainer's checkpoint, exact-resume and NaN guards.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "jess/nn/encoders.h"
+#include "jess/ssl/loss.h"
+#include "jess/ssl/vicreg.h"
+#include "jess/train/trainer.h"
+
+using namespace jess;
+
+namespace {
+std::string temp_dir(const std::string& name) {
+  std::string d = "/tmp/jess_test_learn_" + std::to_string(getpid()) + "_" + name;
+  std::system(("rm -rf " + d).c_str());
+  return d;
+}
+
+// VICReg written out with explicit loops over plain doubles (the reference conventions).
+double vicreg_by_hand(const std::vector<std::vector<double>>& a, const std::vector<std::vector<double>>& b, double lam,
+                      double mu, double nu, double eps) {
+  const size_t B = a.size(), D = a[0].size();
+  double inv = 0;
+  for (size_t i = 0; i < B; ++i)
+    for (size_t j = 0; j < D; ++j) inv += (a[i][j] - b[i][j]) * (a[i][j] - b[i][j]);
+  inv /= double(B * D);
+  auto var_cov = [&](const std::vector<std::vector<double>>& z, double& v, double& c) {
+    std::vector<double> mean(D, 0);
+    for (size_t i = 0; i < B; ++i)
+      for (size_t j = 0; j < D; ++j) mean[j] += z[i][j] / double(B);
+    v = 0, c = 0;
+    for (size_t j = 0; j < D; ++j)
+      for (size_t k = 0; k < D; ++k) {
+        double cjk = 0;
+        for (size_t i = 0; i < B; ++i) cjk += (z[i][j] - mean[j]) * (z[i][k] - mean[k]);
+        cjk /= double(B - 1);
+        if (j == k) v += std::max(0.0, 1 - std::sqrt(cjk + eps)) / double(D);
+        else c += cjk * cjk / double(D);
+      }
+  };
+  double va, ca, vb, cb;
+  var_cov(a, va, ca);
+  var_cov(b, vb, cb);
+  return lam * inv + mu * (va + vb) / 2 + nu * (ca + cb);
+}
+
+std::vector<std::vector<double>> rows_of(const at::Tensor& t) {
+  std::vector<std::vector<double>> r(size_t(t.size(0)), std::vector<double>(size_t(t.size(1))));
+  auto a = t.accessor<double, 2>();
+  for (int64_t i = 0; i < t.size(0); ++i)
+    for (int64_t j = 0; j < t.size(1); ++j) r[size_t(i)][size_t(j)] = a[i][j];
+  return r;
+}
+}  // namespace
+
+TEST(VICReg, EqualsHandComputedValue) {
+  // A 3 x 2 hand example: inv = mean of squared differences, etc.
+  auto z1 = torch::tensor({{1.0, 0.0}, {0.0, 1.0}, {1.0, 1.0}}, torch::kDouble);
+  auto z2 = torch::tensor({{1.0, 0.5}, {0.0, 1.0}, {0.5, 1.0}}, torch::kDouble);
+  // inv = (0.25 + 0.25) / 6 = 1/12. Column variances of z1: 1/3 each, covariance -1/6.
+  // z2: col0 mean 0.5, var (0.25+0.25+0)/2 = 0.25; col1 mean 5/6, var (1/9+1/36+1/36)/2 = 1/12;
+  // cov (0.5*(-1/3) + (-0.5)*(1/6) + 0)/2 = -1/8.
+  const double eps = 1e-4;
+  const double v1 = std::max(0.0, 1 - std::sqrt(1.0 / 3 + eps));
+  const double v2 = (std::max(0.0, 1 - std::sqrt(0.25 + eps)) + std::max(0.0, 1 - std::sqrt(1.0 / 12 + eps))) / 2;
+  const double c1 = 2 * (1.0 / 36) / 2, c2 = 2 * (1.0 / 64) / 2;
+  const double expected = 25 * (1.0 / 12) + 25 * (v1 + v2) / 2 + 1 * (c1 + c2);
+  ssl::VICRegLoss loss;
+  auto t = loss(z1, z2);
+  EXPECT_NEAR(t.loss.item<double>(), expected, 1e-12);
+  EXPECT_NEAR(t.parts[0].second, 1.0 / 12, 1e-12);
+  EXPECT_NEAR(t.parts[2].second, c1 + c2, 1e-12);
+  // And against the loop implementation on random data with other weights.
+  torch::manual_seed(3);
+  auto a = torch::randn({7, 5}, torch::kDouble), b = torch::randn({7, 5}, torch::kDouble) * 0.3;
+  ssl::VICRegLoss l2({2.0, 3.0, 0.5, 1e-3});
+  EXPECT_NEAR(l2(a, b).loss.item<double>(), vicreg_by_hand(rows_of(a), rows_of(b), 2.0, 3.0, 0.5, 1e-3), 1e-12);
+}
+
+TEST(VICReg, GradientMatchesFiniteDifferences) {
+  torch::manual_seed(5);
+  auto a = (torch::randn({6, 4}, torch::kDouble) * 0.4).requires_grad_(true);
+  auto b = (torch::randn({6, 4}, torch::kDouble) * 0.4).requires_grad_(true);
+  ssl::VICRegLoss loss;
+  auto L = loss(a, b).loss;
+  L.backward();
+  const double h = 1e-6;
+  for (auto* t : {&a, &b}) {
+    auto g = t->grad().clone();
+    for (int64_t i = 0; i < t->size(0); ++i)
+      for (int64_t j = 0; j < t->size(1); ++j) {
+        torch::NoGradGuard ng;
+        auto p = t->detach().clone(), m = t->detach().clone();
+        p[i][j] += h;
+        m[i][j] -= h;
+        const double fd = (t == &a ? loss(p, b.detach()).loss.item<double>() - loss(m, b.detach()).loss.item<double>()
+                                   : loss(a.detach(), p).loss.item<double>() - loss(a.detach(), m).loss.item<double>()) /
+                          (2 * h);
+        EXPECT_NEAR(g[i][j].item<double>(), fd, 1e-6 * std::max(1.0, std::abs(fd)));
+      }
+  }
+}
+
+TEST(VICReg, CollapseCostsTheVarianceTerm) {
+  // Identical constant embeddings: invariance 0, covariance 0, variance term = 1 - sqrt(eps) per branch.
+  auto z = torch::ones({8, 3}, torch::kDouble);
+  ssl::VICRegLoss loss;
+  EXPECT_NEAR(loss(z, z).loss.item<double>(), 25 * (1 - std::sqrt(1e-4)), 1e-12);
+  EXPECT_THROW(ssl::make_loss("no-such-method"), std::invalid_argument);
+  EXPECT_EQ(ssl::make_loss("vicreg")->name(), "vicreg");
+}
+
+TEST(Modules, ProjectorAndEncodersHaveTheReferenceShapes) {
+  nn::ProjectorOptions po;
+  po.input_dim = 16;
+  po.sizes = nn::parse_layer_sizes("32-32-8");
+  nn::Projector p(po);
+  EXPECT_EQ(p->output_dim(), 8);
+  // Linear-BN-ReLU x2 then Linear without bias: 3 weights, 2 biases, 2 BN (weight, bias).
+  int weights = 0, biases = 0;
+  for (const auto& kv : p->named_parameters()) {
+    if (kv.key().find(".0.weight") != std::string::npos) ++weights;
+    if (kv.key().find(".0.bias") != std::string::npos) ++biases;
+  }
+  EXPECT_EQ(weights, 3);
+  EXPECT_EQ(biases, 2);
+  EXPECT_EQ(p->forward(torch::randn({4, 16})).sizes(), (std::vector<int64_t>{4, 8}));
+  EXPECT_THROW(nn::parse_layer_sizes("512-x"), std::invalid_argument);
+
+  nn::EncoderOptions eo;
+  eo.in_channels = 10;
+  eo.width = 8;
+  auto r1 = nn::make_encoder(eo);
+  EXPECT_EQ(r1->output_dim(), 32);
+  r1->eval();
+  auto x = torch::randn({3, 10, 64});
+  auto blocks = r1->forward_blocks(x);
+  ASSERT_EQ(blocks.size(), 5u);
+  EXPECT_TRUE(torch::allclose(blocks.back().second, r1->forward(x)));
+  eo.arch = "resnet18";
+  eo.in_channels = 3;
+  auto r18 = nn::make_encoder(eo);
+  r18->eval();
+  EXPECT_EQ(r18->forward(torch::randn({2, 3, 64, 64})).sizes(), (std::vector<int64_t>{2, 512}));
+  int64_t params = 0;
+  for (const auto& t : r18->parameters()) params += t.numel();
+  EXPECT_EQ(params, 11176512);  // torchvision resnet18 without fc: 11,689,512 - 513,000
+  eo.arch = "vit";
+  EXPECT_THROW(nn::make_encoder(eo), std::invalid_argument);
+}
+
+TEST(Schedule, WarmupThenCosineToTheFloor) {
+  train::TrainOptions o;
+  o.epochs = 10;
+  o.lr = 1.0;
+  o.schedule = "warmup_cosine";
+  o.warmup_epochs = 2;
+  o.final_lr_fraction = 0.1;
+  const int64_t spe = 5;
+  EXPECT_NEAR(train::learning_rate(o, 0, spe), 0.1, 1e-12);   // 1/10 of the warm-up
+  EXPECT_NEAR(train::learning_rate(o, 9, spe), 1.0, 1e-12);   // end of warm-up
+  EXPECT_NEAR(train::learning_rate(o, 10, spe), 1.0, 1e-12);  // cosine start
+  EXPECT_NEAR(train::learning_rate(o, 30, spe), 0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * 0.5)), 1e-12);
+  EXPECT_NEAR(train::learning_rate(o, 50, spe), 0.1, 1e-12);
+  o.schedule = "constant";
+  EXPECT_EQ(train::learning_rate(o, 33, spe), 1.0);
+}
+
+namespace {
+// A toy regression whose batches depend only on (epoch, step), with BatchNorm (buffers) and
+// weight decay: exact resume must restore parameters, buffers, optimiser moments and data position.
+struct ToyNet : torch::nn::Module {
+  ToyNet() {
+    l1 = register_module("l1", torch::nn::Linear(4, 16));
+    bn = register_module("bn", torch::nn::BatchNorm1d(16));
+    l2 = register_module("l2", torch::nn::Linear(16, 1));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return l2(torch::relu(bn(l1(x)))); }
+  torch::nn::Linear l1{nullptr}, l2{nullptr};
+  torch::nn::BatchNorm1d bn{nullptr};
+};
+
+class ToyTask : public train::TrainTask {
+ public:
+  explicit ToyTask(int64_t nan_at = -1) : nan_at_(nan_at) {
+    torch::manual_seed(0);
+    net = std::make_shared<ToyNet>();
+  }
+  torch::nn::Module& model() override { return *net; }
+  int64_t steps_per_epoch() const override { return 6; }
+  void seek(int64_t epoch, int64_t step) override { pos_ = epoch * 6 + step; }
+  train::StepOutput step(int64_t epoch, int64_t step) override {
+    EXPECT_EQ(epoch * 6 + step, pos_);
+    auto g = torch::Generator(at::detail::createCPUGenerator(uint64_t(1000 + pos_)));
+    auto x = torch::randn({16, 4}, g, torch::kFloat);
+    auto y = x.sum(1, true).sin();
+    auto loss = torch::mse_loss(net->forward(x), y);
+    if (pos_ == nan_at_) loss = loss * std::nan("");
+    ++pos_;
+    return {loss, {{"toy", 1.0}}, 16};
+  }
+  std::vector<std::pair<std::string, double>> end_of_epoch(int64_t) override {
+    return {{"weight_norm", net->l1->weight.norm().item<double>()}};
+  }
+  std::shared_ptr<ToyNet> net;
+
+ private:
+  int64_t pos_ = 0, nan_at_;
+};
+
+std::string file_text(const std::string& p) {
+  std::ifstream f(p);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+}  // namespace
+
+TEST(Trainer, KilledAndResumedRunEndsWithTheSameWeights) {
+  train::TrainOptions o;
+  o.epochs = 3;
+  o.lr = 1e-2;
+  o.weight_decay = 0.01;
+  o.schedule = "warmup_cosine";
+  o.warmup_epochs = 1;
+  o.checkpoint_every = 4;
+  o.log_every = 1;
+  o.plots = false;
+  const std::string a = temp_dir("full"), b = temp_dir("resumed");
+  ToyTask full;
+  auto r = train::train(full, o, a, "cfg: 1\n");
+  EXPECT_TRUE(r.completed);
+  EXPECT_EQ(r.global_step, 18);
+  // Interrupted after step 10 (the last checkpoint is at step 8), then resumed by a fresh process state.
+  {
+    ToyTask part;
+    train::TrainOptions oi = o;
+    oi.stop_after_steps = 10;
+    auto ri = train::train(part, oi, b, "cfg: 1\n");
+    EXPECT_FALSE(ri.completed);
+  }
+  ToyTask resumed;
+  auto rr = train::train(resumed, o, b, "cfg: 1\n");
+  EXPECT_TRUE(rr.resumed);
+  EXPECT_TRUE(rr.completed);
+  auto sa = train::state_dict(*full.net), sb = train::state_dict(*resumed.net);
+  ASSERT_EQ(sa.size(), sb.size());
+  for (const auto& kv : sa) EXPECT_TRUE(torch::equal(kv.second, sb.at(kv.first))) << kv.first;
+  // The logs were cut back to the checkpoint: same rows (the throughput column aside).
+  auto rows = [](const std::string& p) {
+    std::ifstream f(p);
+    std::string line, out;
+    while (std::getline(f, line)) out += line.substr(0, line.rfind(',')) + "\n";
+    return out;
+  };
+  EXPECT_EQ(rows(a + "/steps.csv"), rows(b + "/steps.csv"));
+  EXPECT_EQ(rows(a + "/epochs.csv"), rows(b + "/epochs.csv"));
+  // The checkpoint reads back: model tensors, position, configuration.
+  auto c = train::load_checkpoint(a + "/checkpoint.pt");
+  EXPECT_EQ(c.global_step, 18);
+  EXPECT_EQ(c.epoch, 3);
+  EXPECT_EQ(c.config, "cfg: 1\n");
+  EXPECT_TRUE(torch::equal(c.model.at("l1.weight"), full.net->l1->weight));
+  EXPECT_TRUE(c.model.count("bn.running_mean"));
+  // A different configuration does not silently resume.
+  ToyTask other;
+  EXPECT_THROW(train::train(other, o, b, "cfg: 2\n"), std::exception);
+}
+
+TEST(Trainer, NanLossStopsAndKeepsTheLastGoodCheckpoint) {
+  train::TrainOptions o;
+  o.epochs = 3;
+  o.checkpoint_every = 5;
+  o.plots = false;
+  const std::string d = temp_dir("nan");
+  ToyTask t(/*nan_at=*/12);
+  try {
+    train::train(t, o, d, "cfg\n");
+    FAIL() << "expected TrainingDiverged";
+  } catch (const train::TrainingDiverged& e) {
+    EXPECT_NE(std::string(e.what()).find("NaN"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("checkpoint"), std::string::npos);
+  }
+  auto c = train::load_checkpoint(d + "/checkpoint.pt");
+  EXPECT_EQ(c.global_step, 12);  // the last checkpoint (epoch 2's end) before the NaN at step 13
+  for (const auto& kv : c.model) EXPECT_TRUE(torch::isfinite(kv.second).all().item<bool>()) << kv.first;
+  // A truncated checkpoint is a clear error, not a crash.
+  {
+    std::string bytes = file_text(d + "/checkpoint.pt");
+    std::ofstream(d + "/bad.pt", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  }
+  EXPECT_THROW(train::load_checkpoint(d + "/bad.pt"), std::invalid_argument);
+}
