@@ -3,6 +3,7 @@
 #   pde   jess's PDE generator vs NumPy ETDRK4 and SciPy Radau (one Markdown table)
 #         options: see `bench/run.sh pde --help`
 #   views the Lie-symmetry view maker vs per-sample and batched Python PyTorch peers
+#   train VICReg pretraining samples/s: jess vs the same model in Python PyTorch (data pipeline included)
 #   eval  RankMe vs NumPy's SVD and the Z^T Z floor; k-NN vs the matrix-product floor
 # Builds jess first (cmake --build build) when build/ exists.
 set -euo pipefail
@@ -12,7 +13,7 @@ cd "$ROOT"
 PY=/usr/bin/python3   # Debian's interpreter: numpy, scipy, h5py come from apt
 
 usage() {
-  sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 build_jess() {
@@ -28,6 +29,11 @@ build_jess() {
 
 cmd="${1:-}"
 case "$cmd" in
+  train)
+    shift
+    build_jess
+    exec "$PY" bench/pde_train_bench.py "$@"
+    ;;
   pde)
     shift
     if [[ " $* " != *" --help "* && " $* " != *" -h "* ]]; then build_jess; fi

@@ -12,6 +12,7 @@
 #include "jess/core/runtime.h"
 #include "jess/pde/dataset.h"
 #include "jess/pde/solvers.h"
+#include "jess/pde/ssl.h"
 
 using namespace jess::pde;
 using at::indexing::Slice;
@@ -383,4 +384,33 @@ TEST(Dataset, InvalidConfigurationNamesTheKey) {
   }
   EXPECT_THROW(s.apply_overrides({"equation=navier"}), jess::ConfigError);
   EXPECT_THROW(s.apply_overrides({"nu_mn=0.1"}), jess::ConfigError);
+}
+
+// The KdV/KS regression target is the amplitude of the initial condition's Fourier modes: it must
+// equal |FFT(u0)|_l * 2 / nx of u0 rebuilt from the stored sines, and be unchanged by a shift of u0
+// (which is why it is identifiable from randomly placed crops while the phases are not).
+TEST(Regression, InitialConditionSpectrumTargetMatchesTheFft) {
+  const std::string dir = temp_dir();
+  auto o = small("kdv");
+  generate(o, dir + "/k.h5");
+  auto y = regression_target(dir + "/k.h5", "train", "ic_spectrum", 10);
+  jess::H5Reader r(dir + "/k.h5");
+  auto A = r.read_f64("/train/amplitudes"), phi = r.read_f64("/train/phases");
+  auto ell = r.read_i64("/train/wavenumbers");
+  const int64_t K = int64_t(A.size()) / 10, nx = 64;
+  ASSERT_EQ(y.size(1), 2);  // l = 1, 2 in the KdV defaults
+  for (int64_t i = 0; i < 10; ++i) {
+    for (double shift : {0.0, 0.37}) {
+      auto u0 = at::zeros({nx}, at::kDouble);
+      for (int64_t j = 0; j < K; ++j)
+        u0 += A[size_t(i * K + j)] *
+              at::sin(2 * M_PI * double(ell[size_t(i * K + j)]) * (at::arange(nx, at::kDouble) / double(nx) + shift) +
+                      phi[size_t(i * K + j)]);
+      auto amp = at::abs(at::fft_rfft(u0)) * 2.0 / double(nx);
+      for (int64_t l = 1; l <= 2; ++l) EXPECT_NEAR(y[i][l - 1].item<double>(), amp[l].item<double>(), 1e-12);
+    }
+  }
+  auto nu = regression_target(dir + "/k.h5", "test", "log_nu", 2);
+  EXPECT_EQ(nu.sizes(), (std::vector<int64_t>{2, 1}));
+  EXPECT_THROW(regression_target(dir + "/k.h5", "train", "phases", 2), std::invalid_argument);
 }

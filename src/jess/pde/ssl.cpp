@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/linear.h>
+#include <torch/cuda.h>
 #include <torch/utils.h>
 #include <sys/stat.h>
 
@@ -50,6 +51,7 @@ void PretrainOptions::describe(ConfigSchema& s) {
   s.add("batch", batch, "trajectories per batch (two views each)", check::int_at_least(2));
   encoder.describe(s, "encoder.");
   s.add("projector", projector, "projector sizes, Linear-BN-ReLU blocks then a Linear (e.g. 512-512-512)");
+  s.add("grid_channels", grid_channels, "feed log dx and log dt as constant input channels (false: zeros)");
   s.add("method", method, "SSL criterion (registered name)", check::one_of(ssl::loss_names()));
   s.add("vicreg.invariance", vicreg_invariance, "VICReg invariance weight", check::non_negative());
   s.add("vicreg.variance", vicreg_variance, "VICReg variance weight", check::non_negative());
@@ -57,6 +59,7 @@ void PretrainOptions::describe(ConfigSchema& s) {
   s.add("vicreg.epsilon", vicreg_epsilon, "VICReg epsilon inside the std", check::positive());
   augment.describe(s, "augment.");
   train.describe(s, "train.");
+  s.add("device", device, "auto (CUDA when available) | cpu | cuda", check::one_of({"auto", "cpu", "cuda"}));
   s.add("monitor", monitor, "held-out (valid split) trajectories embedded for RankMe each epoch", check::int_at_least(0));
 }
 
@@ -94,6 +97,12 @@ void PretrainOptions::resolve() {
 
 namespace {
 
+at::Device pick_device(const std::string& d) {
+  const bool cuda = torch::cuda::is_available();
+  if (d == "cuda" && !cuda) throw ConfigError("config key 'device': cuda requested but no CUDA device is available");
+  return (d == "cuda" || (d == "auto" && cuda)) ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+}
+
 struct InputStats {
   double u_mean = 0, u_std = 1, ldx_mean = 0, ldx_scale = 1, ldt_mean = 0, ldt_scale = 1;
   at::Tensor tensor() const { return at::tensor({u_mean, u_std, ldx_mean, ldx_scale, ldt_mean, ldt_scale}, at::kDouble); }
@@ -106,8 +115,9 @@ struct InputStats {
 };
 
 // Dataset statistics for input normalisation. Grid spacings vary only by the L/T jitter (and the
-// scaling symmetry), so their log is centred and divided by max(std, 0.05).
-InputStats compute_stats(const GridBatch& b) {
+// scaling symmetry), so their log is centred and divided by max(std, 0.05); without grid channels the
+// scales are infinite, which zeroes those channels.
+InputStats compute_stats(const GridBatch& b, bool grid_channels = true) {
   InputStats s;
   auto u = b.u.to(at::kDouble);
   s.u_mean = u.mean().item<double>();
@@ -117,17 +127,18 @@ InputStats compute_stats(const GridBatch& b) {
   s.ldt_mean = ldt.mean().item<double>();
   s.ldx_scale = std::max(0.05, b.dx.numel() > 1 ? ldx.std().item<double>() : 0.0);
   s.ldt_scale = std::max(0.05, b.dt.numel() > 1 ? ldt.std().item<double>() : 0.0);
+  if (!grid_channels) s.ldx_scale = s.ldt_scale = INFINITY;
   return s;
 }
 
 int64_t input_channels(const std::string& arch, int64_t crop_t) { return arch == "resnet1d" ? crop_t + 2 : 3; }
 
 at::Tensor encoder_input(const std::string& arch, const at::Tensor& u, const at::Tensor& dx, const at::Tensor& dt,
-                         const InputStats& s) {
+                         const InputStats& s, at::Device device = at::kCPU) {
   const int64_t B = u.size(0), ct = u.size(1), cx = u.size(2);
-  auto z = (u.to(at::kFloat) - s.u_mean) / s.u_std;
-  auto ldx = ((dx.to(at::kDouble).log() - s.ldx_mean) / s.ldx_scale).to(at::kFloat);
-  auto ldt = ((dt.to(at::kDouble).log() - s.ldt_mean) / s.ldt_scale).to(at::kFloat);
+  auto z = (u.to(device, at::kFloat) - s.u_mean) / s.u_std;
+  auto ldx = ((dx.to(at::kDouble).log() - s.ldx_mean) / s.ldx_scale).to(device, at::kFloat);
+  auto ldt = ((dt.to(at::kDouble).log() - s.ldt_mean) / s.ldt_scale).to(device, at::kFloat);
   if (arch == "resnet1d")
     return at::cat({z, ldx.view({B, 1, 1}).expand({B, 1, cx}), ldt.view({B, 1, 1}).expand({B, 1, cx})}, 1);
   return at::cat({z.unsqueeze(1), ldx.view({B, 1, 1, 1}).expand({B, 1, ct, cx}),
@@ -155,7 +166,7 @@ class SslModelImpl : public torch::nn::Module {
 TORCH_MODULE(SslModel);
 
 double rankme_of(const at::Tensor& z) {
-  auto d = z.to(at::kDouble).contiguous();
+  auto d = z.to(at::kCPU, at::kDouble).contiguous();
   return eval::rankme(eval::spectrum_from_rows(d.data_ptr<double>(), d.size(0), d.size(1)).singular_values);
 }
 
@@ -194,6 +205,7 @@ at::Tensor features(nn::EncoderBase& enc, const std::string& arch, const InputSt
                     int64_t crops, int64_t ct, int64_t cx, uint64_t seed, const std::string& layer = "") {
   torch::NoGradGuard ng;
   enc.eval();
+  const at::Device device = enc.parameters().front().device();
   const int64_t n = b.u.size(0);
   at::Tensor out;
   for (int64_t first = 0; first < n; first += 256) {
@@ -201,7 +213,7 @@ at::Tensor features(nn::EncoderBase& enc, const std::string& arch, const InputSt
     at::Tensor acc;
     for (int64_t k = 0; k < crops; ++k) {
       auto u = crops_of(b, first, m, k, crops, ct, cx, seed);
-      auto x = encoder_input(arch, u, b.dx.narrow(0, first, m), b.dt.narrow(0, first, m), stats);
+      auto x = encoder_input(arch, u, b.dx.narrow(0, first, m), b.dt.narrow(0, first, m), stats, device);
       at::Tensor f;
       if (layer.empty()) {
         f = enc.forward(x);
@@ -216,7 +228,7 @@ at::Tensor features(nn::EncoderBase& enc, const std::string& arch, const InputSt
       }
       acc = acc.defined() ? acc + f : f;
     }
-    acc = acc / double(crops);
+    acc = (acc / double(crops)).to(at::kCPU);
     if (!out.defined()) out = at::empty({n, acc.size(1)}, at::kFloat);
     out.narrow(0, first, m).copy_(acc);
   }
@@ -230,7 +242,7 @@ struct LoadedEncoder {
   InputStats stats;
 };
 
-LoadedEncoder load_encoder(const std::string& path) {
+LoadedEncoder load_encoder(const std::string& path, at::Device device = at::kCPU) {
   auto c = train::load_checkpoint(path);
   LoadedEncoder le;
   ConfigSchema s;
@@ -244,6 +256,7 @@ LoadedEncoder load_encoder(const std::string& path) {
   auto it = c.extra.find("input_stats");
   if (it == c.extra.end()) throw std::invalid_argument(path + ": no input_stats in the checkpoint (not a pretraining run?)");
   le.stats = InputStats::from(it->second);
+  le.model->to(device);
   le.model->eval();
   return le;
 }
@@ -252,14 +265,16 @@ LoadedEncoder load_encoder(const std::string& path) {
 
 class SslTask : public train::TrainTask {
  public:
-  SslTask(const PretrainOptions& o, GridBatch data, Equation eq, at::Tensor monitor_x)
-      : o_(o), data_(std::move(data)), eq_(eq), monitor_x_(std::move(monitor_x)) {
-    stats_ = compute_stats(data_);
+  SslTask(const PretrainOptions& o, GridBatch data, Equation eq, at::Tensor monitor_x, at::Device device)
+      : o_(o), data_(std::move(data)), eq_(eq), monitor_x_(monitor_x.defined() ? monitor_x.to(device) : monitor_x),
+        device_(device) {
+    stats_ = compute_stats(data_, o.grid_channels);
     torch::manual_seed(uint64_t(o.seed));
     model_ = SslModel(o.encoder, input_channels(o.encoder.arch, o.augment.crop_t), o.projector);
     loss_ = ssl::make_loss(o.method);
     if (auto* v = dynamic_cast<ssl::VICRegLoss*>(loss_.get()))
       v->options() = {o.vicreg_invariance, o.vicreg_variance, o.vicreg_covariance, o.vicreg_epsilon};
+    model_->to(device_);
   }
   torch::nn::Module& model() override { return *model_; }
   int64_t steps_per_epoch() const override { return data_.u.size(0) / o_.batch; }
@@ -277,9 +292,10 @@ class SslTask : public train::TrainTask {
     ViewBatch v = loader_->next();
     TORCH_CHECK(v.epoch == epoch && v.step == step, "view loader out of order");
     const auto& arch = o_.encoder.arch;
-    auto z1 = model_->projector(model_->encoder->forward(encoder_input(arch, v.view1, v.dx1, v.dt1, stats_)));
-    auto z2 = model_->projector(model_->encoder->forward(encoder_input(arch, v.view2, v.dx2, v.dt2, stats_)));
+    auto z1 = model_->projector(model_->encoder->forward(encoder_input(arch, v.view1, v.dx1, v.dt1, stats_, device_)));
+    auto z2 = model_->projector(model_->encoder->forward(encoder_input(arch, v.view2, v.dx2, v.dt2, stats_, device_)));
     ssl::LossTerms t = (*loss_)(z1, z2);
+    t.parts.emplace_back("views_ms", 1000 * v.seconds);  // data pipeline time of this batch (made ahead)
     return {t.loss, t.parts, v.view1.size(0)};
   }
   std::vector<std::pair<std::string, double>> end_of_epoch(int64_t) override {
@@ -296,6 +312,7 @@ class SslTask : public train::TrainTask {
   GridBatch data_;
   Equation eq_;
   at::Tensor monitor_x_;
+  at::Device device_;
   InputStats stats_;
   SslModel model_{nullptr};
   std::unique_ptr<ssl::JointLoss> loss_;
@@ -314,7 +331,7 @@ PretrainSummary pretrain(PretrainOptions o, const std::string& out_dir, bool res
                       std::to_string(data.u.size(0)) + " training trajectories");
   check_crop_fits(data, o.augment.crop_t, o.augment.crop_x, "augment.crop_t/crop_x");
   at::Tensor monitor_x;
-  InputStats stats = compute_stats(data);
+  InputStats stats = compute_stats(data, o.grid_channels);
   if (o.monitor > 1) {
     H5Reader r(o.data);
     if (r.exists("/valid")) {
@@ -325,7 +342,7 @@ PretrainSummary pretrain(PretrainOptions o, const std::string& out_dir, bool res
       }
     }
   }
-  SslTask task(o, data, eq, monitor_x);
+  SslTask task(o, data, eq, monitor_x, pick_device(o.device));
   train::TrainOptions to = o.train;
   if (restart) std::remove((out_dir + "/checkpoint.pt").c_str());
   to.resume = !restart;
@@ -338,7 +355,7 @@ PretrainSummary pretrain(PretrainOptions o, const std::string& out_dir, bool res
 }
 
 at::Tensor embed(const std::string& checkpoint, const std::string& data, const EmbedOptions& o) {
-  auto le = load_encoder(checkpoint);
+  auto le = load_encoder(checkpoint, pick_device("auto"));
   Equation eq;
   GridBatch b = load_split(data, o.split, &eq);
   if (equation_name(eq) != le.config.augment.equation)
@@ -372,6 +389,7 @@ void RegressOptions::describe(ConfigSchema& s) {
         "supervised baseline augmentations: auto (label-preserving symmetries: all for Burgers, crops for KdV/KS) | crops | all",
         check::one_of({"auto", "crops", "all"}));
   encoder.describe(s, "encoder.");
+  s.add("device", device, "auto (CUDA when available) | cpu | cuda", check::one_of({"auto", "cpu", "cuda"}));
   s.add("crop_t", crop_t, "view time steps (when no checkpoint fixes it)", check::positive_int());
   s.add("crop_x", crop_x, "view grid points (when no checkpoint fixes it)", check::positive_int());
 }
@@ -444,15 +462,17 @@ class SupervisedTask : public train::TrainTask {
  public:
   SupervisedTask(GridBatch fit, at::Tensor y_fit, GridBatch val, at::Tensor y_val, const std::string& kind,
                  const EncoderConfig& enc, int64_t ct, int64_t cx, const std::string& projector, AugmentOptions aug,
-                 int64_t batch, int64_t crops, uint64_t seed, Equation eq)
-      : fit_(std::move(fit)), val_(std::move(val)), y_val_(std::move(y_val)), kind_(kind), enc_(enc), ct_(ct), cx_(cx),
+                 int64_t batch, int64_t crops, uint64_t seed, Equation eq, at::Device device, bool grid_channels)
+      : device_(device), fit_(std::move(fit)), val_(std::move(val)), y_val_(std::move(y_val)), kind_(kind), enc_(enc), ct_(ct), cx_(cx),
         aug_(std::move(aug)), batch_(batch), crops_(crops), seed_(seed), eq_(eq) {
-    stats_ = compute_stats(fit_);
+    stats_ = compute_stats(fit_, grid_channels);
     y_mean_ = y_fit.mean(0, true);
     y_std_ = y_fit.std(0, true, true).clamp_min(1e-12);
     y_fit_std_ = ((y_fit - y_mean_) / y_std_).to(at::kFloat);
     torch::manual_seed(seed);
     model_ = std::make_shared<Net>(SslModel(enc, input_channels(enc.arch, ct), projector), y_fit.size(1));
+    model_->to(device_);
+    y_fit_std_ = y_fit_std_.to(device_);
   }
   struct Net : torch::nn::Module {
     Net(SslModel m, int64_t out) {
@@ -477,15 +497,15 @@ class SupervisedTask : public train::TrainTask {
   }
   train::StepOutput step(int64_t, int64_t) override {
     ViewBatch v = loader_->next();
-    auto x = encoder_input(enc_.arch, v.view1, v.dx1, v.dt1, stats_);
+    auto x = encoder_input(enc_.arch, v.view1, v.dx1, v.dt1, stats_, device_);
     auto pred = model_->head(model_->body->encoder->forward(x));
-    auto loss = at::mse_loss(pred, y_fit_std_.index_select(0, v.index));
+    auto loss = at::mse_loss(pred, y_fit_std_.index_select(0, v.index.to(device_)));
     return {loss, {}, v.view1.size(0)};
   }
   at::Tensor predict(const GridBatch& b) {
     auto f = features(*model_->body->encoder, enc_.arch, stats_, b, crops_, ct_, cx_, 0x7E57ull);
     torch::NoGradGuard ng;
-    return model_->head(f).to(at::kDouble) * y_std_ + y_mean_;
+    return model_->head(f.to(device_)).to(at::kCPU, at::kDouble) * y_std_ + y_mean_;
   }
   std::vector<std::pair<std::string, double>> end_of_epoch(int64_t epoch) override {
     const double m = headline(kind_, predict(val_), y_val_);
@@ -505,6 +525,7 @@ class SupervisedTask : public train::TrainTask {
   int64_t best_epoch() const { return best_epoch_; }
 
  private:
+  at::Device device_;
   GridBatch fit_, val_;
   at::Tensor y_val_, y_mean_, y_std_, y_fit_std_;
   std::string kind_;
@@ -550,6 +571,19 @@ void make_dirs(const std::string& dir) {
 }
 
 }  // namespace
+
+at::Tensor regression_target(const std::string& path, const std::string& split, const std::string& kind, int64_t n) {
+  H5Reader r(path);
+  int64_t lo = 1, hi = 1;
+  if (kind == "ic_spectrum") {
+    auto ell = r.read_i64("/train/wavenumbers");
+    lo = *std::min_element(ell.begin(), ell.end());
+    hi = *std::max_element(ell.begin(), ell.end());
+  } else if (kind != "log_nu") {
+    throw std::invalid_argument("unknown regression target '" + kind + "' (log_nu, ic_spectrum)");
+  }
+  return read_target(path, split, kind, n, lo, hi).y;
+}
 
 std::string RegressReport::table() const {
   std::ostringstream s;
@@ -603,13 +637,17 @@ RegressReport regress(const RegressOptions& o, const std::vector<std::string>& c
   EncoderConfig enc = o.encoder;
   int64_t ct = o.crop_t, cx = o.crop_x;
   std::string projector = "512-512-512";
+  bool grid = true;
+  const at::Device device = pick_device(o.device);
   std::vector<LoadedEncoder> ssl;
   for (const auto& c : checkpoints) {
-    ssl.push_back(load_encoder(c));
+    ssl.push_back(load_encoder(c, device));
     const auto& cfg = ssl.back().config;
     if (cfg.augment.equation != eqn)
       throw std::invalid_argument(c + " was pretrained on " + cfg.augment.equation + " but the data is " + eqn);
-    if (ssl.size() == 1) enc = cfg.encoder, ct = cfg.augment.crop_t, cx = cfg.augment.crop_x, projector = cfg.projector;
+    if (ssl.size() == 1)
+      enc = cfg.encoder, ct = cfg.augment.crop_t, cx = cfg.augment.crop_x, projector = cfg.projector,
+      grid = cfg.grid_channels;
   }
   check_crop_fits(lab, ct, cx, o.data);
 
@@ -640,7 +678,8 @@ RegressReport regress(const RegressOptions& o, const std::vector<std::string>& c
     {
       torch::manual_seed(seed + 1000);
       SslModel m(enc, input_channels(enc.arch, ct), projector);
-      InputStats st = compute_stats(lab);
+      m->to(device);
+      InputStats st = compute_stats(lab, grid);
       auto ftr = features(*m->encoder, enc.arch, st, lab, o.crops, ct, cx, 0x7E57ull);
       auto fte = features(*m->encoder, enc.arch, st, test, o.crops, ct, cx, 0x7E57ull);
       auto p = ridge_predict(ftr, ytr.y, fte, seed);
@@ -661,7 +700,7 @@ RegressReport regress(const RegressOptions& o, const std::vector<std::string>& c
       aug.resolve();
       SupervisedTask task(rows_of(lab, 0, n_fit), ytr.y.narrow(0, 0, n_fit), rows_of(lab, n_fit, n_val),
                           ytr.y.narrow(0, n_fit, n_val), kind, enc, ct, cx, projector, aug, o.supervised_batch, o.crops,
-                          seed, eq);
+                          seed, eq, device, grid);
       train::TrainOptions to;
       to.epochs = o.supervised_epochs;
       to.optimizer = "adam";

@@ -36,11 +36,13 @@ struct PretrainOptions {
   int64_t batch = 64;
   EncoderConfig encoder;
   std::string projector = "512-512-512";
+  bool grid_channels = true;         // give the encoder log dx and log dt as input channels
   std::string method = "vicreg";     // registered SSL criterion
   double vicreg_invariance = 25, vicreg_variance = 25, vicreg_covariance = 1, vicreg_epsilon = 1e-4;
   AugmentOptions augment;
   train::TrainOptions train;
   int64_t monitor = 512;             // held-out (valid split) trajectories for RankMe each epoch
+  std::string device = "auto";       // auto (cuda when available) | cpu | cuda
   std::string config_yaml;           // effective configuration (set by resolve)
 
   PretrainOptions();
@@ -84,6 +86,7 @@ struct RegressOptions {
   std::string supervised_augment = "auto";  // auto | crops | all
   EncoderConfig encoder;            // for the baselines when no checkpoint is given
   int64_t crop_t = 128, crop_x = 128;
+  std::string device = "auto";
   void describe(ConfigSchema& schema);
 };
 
@@ -101,6 +104,11 @@ struct RegressReport {
   std::string table() const;  // aligned text
   std::string json() const;
 };
+
+// The regression target of the first n trajectories of a split: log_nu -> (n, 1) log viscosity;
+// ic_spectrum -> (n, l_max - l_min + 1) amplitudes |c_l|, c_l = sum_{j: l_j = l} A_j e^{i phi_j}, of
+// the initial condition's Fourier modes (the wave numbers present in the train split).
+at::Tensor regression_target(const std::string& path, const std::string& split, const std::string& kind, int64_t n);
 
 // `checkpoints`: one pretraining checkpoint per seed (may be empty: baselines only).
 RegressReport regress(const RegressOptions& options, const std::vector<std::string>& checkpoints,

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <chrono>
 #include <sstream>
 
 #include "jess/core/hdf5_file.h"
@@ -90,6 +91,7 @@ PdeViewLoader::~PdeViewLoader() {
 int64_t PdeViewLoader::steps_per_epoch() const { return data_.u.size(0) / options_.batch; }
 
 ViewBatch PdeViewLoader::produce(int64_t epoch, int64_t step) {
+  const auto t0 = std::chrono::steady_clock::now();
   // The epoch's order is a seeded permutation (Fisher-Yates with the counter-seeded generator).
   const int64_t n = data_.u.size(0);
   std::vector<int64_t> order(static_cast<size_t>(n));
@@ -106,6 +108,7 @@ ViewBatch PdeViewLoader::produce(int64_t epoch, int64_t step) {
   v.index = idx;
   v.epoch = epoch;
   v.step = step;
+  v.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return v;
 }
 

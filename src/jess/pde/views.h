@@ -21,6 +21,7 @@ struct ViewBatch {
   at::Tensor dx1, dt1, dx2, dt2;  // (B,) grid spacing of each view
   at::Tensor index;         // (B,) trajectory indices in the split
   int64_t epoch = 0, step = 0;
+  double seconds = 0;       // time the producer spent making this batch
 };
 
 struct ViewLoaderOptions {

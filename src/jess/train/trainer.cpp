@@ -77,8 +77,9 @@ void write_file_atomic(const std::string& path, const std::vector<char>& bytes) 
 
 std::map<std::string, at::Tensor> state_dict(const torch::nn::Module& m) {
   std::map<std::string, at::Tensor> out;
-  for (const auto& kv : m.named_parameters(true)) out[kv.key()] = kv.value().detach().clone();
-  for (const auto& kv : m.named_buffers(true)) out[kv.key()] = kv.value().detach().clone();
+  // Host copies: checkpoints load anywhere (Python's torch.load without a GPU included).
+  for (const auto& kv : m.named_parameters(true)) out[kv.key()] = kv.value().detach().to(at::kCPU, false, true);
+  for (const auto& kv : m.named_buffers(true)) out[kv.key()] = kv.value().detach().to(at::kCPU, false, true);
   return out;
 }
 
