@@ -36,7 +36,7 @@ struct PretrainOptions {
   int64_t batch = 64;
   EncoderConfig encoder;
   std::string projector = "512-512-512";
-  bool grid_channels = true;         // give the encoder log dx and log dt as input channels
+  bool grid_channels = false;        // log dx, log dt as input channels (off: a shortcut, docs/pde.md)
   std::string method = "vicreg";     // registered SSL criterion
   double vicreg_invariance = 25, vicreg_variance = 25, vicreg_covariance = 1, vicreg_epsilon = 1e-4;
   AugmentOptions augment;
