@@ -140,6 +140,10 @@ check "regress prints every baseline row" bash -c "
   '$JESS' pde regress '$DIR/b.h5' -c '$DIR/full/checkpoint.pt' --out '$DIR/reg' labelled=40 seeds=1 supervised_epochs=2 supervised_batch=8 crops=1 > '$DIR/r.out' 2>&1 &&
   grep -q 'supervised (end to end)' '$DIR/r.out' && grep -q 'head refit' '$DIR/r.out' && grep -q 'SSL repr' '$DIR/r.out' &&
   grep -q 'random-init' '$DIR/r.out' && grep -q 'constant' '$DIR/r.out' && test -s '$DIR/reg/regression.json'"
+check "guillotine probes every encoder block and projector layer" bash -c "
+  '$JESS' pde guillotine '$DIR/full/checkpoint.pt' '$DIR/b.h5' labelled=40 crops=1 --json --plot '$DIR/gu.png' > '$DIR/gu.json' &&
+  '$PY' -c \"import json; r=json.load(open('$DIR/gu.json')); n=[l['layer'] for l in r['layers']]; assert n==['stem','stage1','stage2','stage3','stage4','projector1','projector2'], n\" &&
+  file '$DIR/gu.png' | grep -q PNG"
 expect_error "regress refuses log_nu on KdV" 2 "no viscosity" "$JESS" pde regress "$DIR/kdv.h5" target=log_nu supervised=false labelled=8 crop_t=8 crop_x=32
 
 echo "$pass passed, $fail failed"

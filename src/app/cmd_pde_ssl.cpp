@@ -7,6 +7,7 @@
 #include "app/commands.h"
 #include "jess/core/config.h"
 #include "jess/core/npy.h"
+#include "jess/core/plot.h"
 #include "jess/core/progress.h"
 #include "jess/pde/ssl.h"
 
@@ -97,6 +98,58 @@ void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
     auto rep = pde::regress(o, ra->checkpoints, ra->out);
     std::ofstream(ra->out + "/regression.json") << rep.json() << "\n";
     std::printf("%s\n", ra->json ? rep.json().c_str() : rep.table().c_str());
+  });
+
+  // ---- guillotine
+  struct GuillotineArgs {
+    std::string checkpoint, plot;
+    std::vector<std::string> words;
+    bool json = false;
+  };
+  auto ga = std::make_shared<GuillotineArgs>();
+  auto* gu = pde.add_subcommand("guillotine", "Probe every encoder block and projector layer of a checkpoint (Guillotine sweep)");
+  gu->footer("\nThe regression probe of `jess pde regress` (ridge, alpha by 5-fold CV on the labelled set) on the output\n"
+             "of each encoder block (pooled) and each projector layer, shallow to deep; the table, and a PNG of the\n"
+             "metric against depth with --plot. Guillotine regularisation predicts the backbone beats the projector.\n"
+             "Keys: those of `jess pde regress` (labelled, crops, target, seed, device).\n"
+             "\nExample:\n  jess pde guillotine runs/b0/checkpoint.pt burgers.h5 --plot guillotine.png\n");
+  gu->add_option("checkpoint", ga->checkpoint, "pretraining checkpoint")->required()->check(CLI::ExistingFile);
+  gu->add_option("--plot", ga->plot, "write the metric against depth (.png/.svg)");
+  gu->add_flag("--json", ga->json, "print JSON");
+  gu->add_option("args", ga->words, "DATA.h5 and key=value overrides")->required();
+  gu->callback([ga] {
+    pde::RegressOptions o;
+    ConfigSchema schema;
+    o.describe(schema);
+    auto plain = take_plain(schema, "", ga->words, 1, "one dataset file and key=value options");
+    if (!plain.empty()) o.data = plain[0];
+    auto rep = pde::guillotine(ga->checkpoint, o);
+    if (ga->json) {
+      std::printf("{\"equation\": \"%s\", \"metric\": \"%s\", \"layers\": [", rep.equation.c_str(), rep.metric.c_str());
+      for (size_t i = 0; i < rep.rows.size(); ++i)
+        std::printf("%s{\"layer\": \"%s\", \"depth\": %zu, \"dim\": %lld, \"metric\": %.8g, \"r2\": %.8g}", i ? ", " : "",
+                    rep.rows[i].layer.c_str(), i + 1, (long long)rep.rows[i].dim, rep.rows[i].metric, rep.rows[i].r2);
+      std::printf("]}\n");
+    } else {
+      std::printf("%s: %s of a linear probe on each layer (%s)\n%-4s %-12s %6s %12s %8s\n", rep.equation.c_str(),
+                  rep.metric.c_str(), rep.target.c_str(), "#", "layer", "dim", rep.metric == "NMSE" ? "NMSE" : "rel.err %", "R2");
+      for (size_t i = 0; i < rep.rows.size(); ++i)
+        std::printf("%-4zu %-12s %6lld %12.4f %8.3f\n", i + 1, rep.rows[i].layer.c_str(), (long long)rep.rows[i].dim,
+                    rep.rows[i].metric, rep.rows[i].r2);
+    }
+    if (!ga->plot.empty()) {
+      plot::Series sr;
+      sr.label = rep.metric;
+      sr.markers = true;
+      for (size_t i = 0; i < rep.rows.size(); ++i) sr.x.push_back(double(i + 1)), sr.y.push_back(rep.rows[i].metric);
+      plot::LineOptions lo;
+      lo.title = rep.equation + ": probe on each layer (1 = stem ... projector output)";
+      lo.x_label = "depth (encoder blocks, then projector layers)";
+      lo.y_label = rep.metric;
+      lo.log_y = rep.metric == "NMSE";
+      plot::lines({sr}, lo, ga->plot);
+      std::fprintf(stderr, "wrote %s\n", ga->plot.c_str());
+    }
   });
 
   // ---- embed

@@ -24,7 +24,7 @@ struct QuickstartArgs {
   std::string out = "runs/quickstart";
   int64_t seed = 0, seeds = 3;
   int64_t n = 1024;
-  int64_t epochs = 30;
+  int64_t epochs = 60;
   int64_t labelled = 512;
   int64_t supervised_epochs = 30;
   std::vector<std::string> equations = {"burgers", "kdv"};

@@ -10,6 +10,7 @@
 #include "jess/core/version.h"
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines reach a log file as they happen
   CLI::App app{
       "jess " JESS_VERSION " - joint-embedding self-supervised learning in C++.\n"
       "PDE data from fast batched spectral solvers, Lie point symmetry views of it, and label-free and\n"

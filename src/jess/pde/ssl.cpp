@@ -585,6 +585,70 @@ at::Tensor regression_target(const std::string& path, const std::string& split, 
   return read_target(path, split, kind, n, lo, hi).y;
 }
 
+GuillotineReport guillotine(const std::string& checkpoint, const RegressOptions& o) {
+  if (o.data.empty()) throw ConfigError("config key 'data': no dataset given");
+  const at::Device device = pick_device(o.device);
+  auto le = load_encoder(checkpoint, device);
+  Equation eq;
+  GridBatch train_all = load_split(o.data, "train", &eq);
+  GridBatch test = load_split(o.data, "test");
+  if (equation_name(eq) != le.config.equation)
+    throw std::invalid_argument(checkpoint + " was pretrained on " + le.config.equation + " but the data is " +
+                                equation_name(eq));
+  std::string kind = o.target;
+  if (kind == "auto") kind = (eq == Equation::burgers || eq == Equation::heat) ? "log_nu" : "ic_spectrum";
+  const int64_t n_lab = std::min<int64_t>(o.labelled, train_all.u.size(0));
+  GridBatch lab = head(train_all, n_lab);
+  const int64_t ct = le.config.augment.crop_t, cx = le.config.augment.crop_x;
+  check_crop_fits(lab, ct, cx, o.data);
+  auto ytr = regression_target(o.data, "train", kind, n_lab), yte = regression_target(o.data, "test", kind, test.u.size(0));
+  // Every block's pooled output and every projector layer, averaged over the same crops.
+  auto layers = [&](const GridBatch& b) {
+    torch::NoGradGuard ng;
+    le.model->eval();
+    std::vector<std::pair<std::string, at::Tensor>> acc;
+    const int64_t n = b.u.size(0);
+    std::vector<std::vector<at::Tensor>> parts;
+    for (int64_t first = 0; first < n; first += 256) {
+      const int64_t m = std::min<int64_t>(256, n - first);
+      std::vector<at::Tensor> sums;
+      std::vector<std::string> names;
+      for (int64_t k = 0; k < o.crops; ++k) {
+        auto u = crops_of(b, first, m, k, o.crops, ct, cx, 0x7E57ull);
+        auto x = encoder_input(le.config.encoder.arch, u, b.dx.narrow(0, first, m), b.dt.narrow(0, first, m), le.stats,
+                               device);
+        auto outs = le.model->encoder->forward_blocks(x);
+        auto proj = le.model->projector->forward_layers(outs.back().second);
+        outs.insert(outs.end(), proj.begin(), proj.end());
+        if (sums.empty()) {
+          for (auto& kv : outs) names.push_back(kv.first), sums.push_back(kv.second.to(at::kCPU, at::kDouble));
+        } else {
+          for (size_t i = 0; i < outs.size(); ++i) sums[i] += outs[i].second.to(at::kCPU, at::kDouble);
+        }
+      }
+      if (acc.empty())
+        for (auto& nm : names) acc.emplace_back(nm, at::Tensor());
+      parts.push_back(sums);
+    }
+    for (size_t i = 0; i < acc.size(); ++i) {
+      std::vector<at::Tensor> cols;
+      for (auto& p : parts) cols.push_back(p[i]);
+      acc[i].second = at::cat(cols) / double(o.crops);
+    }
+    return acc;
+  };
+  auto ftr = layers(lab), fte = layers(test);
+  GuillotineReport rep;
+  rep.equation = equation_name(eq);
+  rep.target = kind;
+  rep.metric = kind == "log_nu" ? "relative error %" : "NMSE";
+  for (size_t i = 0; i < ftr.size(); ++i) {
+    auto p = ridge_predict(ftr[i].second, ytr, fte[i].second, uint64_t(o.seed));
+    rep.rows.push_back({ftr[i].first, ftr[i].second.size(1), headline(kind, p, yte), r2_of(p, yte)});
+  }
+  return rep;
+}
+
 std::string RegressReport::table() const {
   std::ostringstream s;
   s << equation << ": " << metric << " (" << target << "), " << labelled << " labelled / " << test

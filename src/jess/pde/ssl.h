@@ -114,4 +114,17 @@ at::Tensor regression_target(const std::string& path, const std::string& split, 
 RegressReport regress(const RegressOptions& options, const std::vector<std::string>& checkpoints,
                       const std::string& out_dir);
 
+// Guillotine sweep (Bordes et al. 2023) for a pretraining checkpoint: the regression probe of
+// `regress` on the output of every encoder block and every projector layer, shallow to deep.
+struct GuillotineRow {
+  std::string layer;
+  int64_t dim = 0;
+  double metric = 0, r2 = 0;
+};
+struct GuillotineReport {
+  std::string equation, target, metric;
+  std::vector<GuillotineRow> rows;
+};
+GuillotineReport guillotine(const std::string& checkpoint, const RegressOptions& options);
+
 }  // namespace jess::pde
