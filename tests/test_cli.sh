@@ -140,6 +140,9 @@ check "regress prints every baseline row" bash -c "
   '$JESS' pde regress '$DIR/b.h5' -c '$DIR/full/checkpoint.pt' --out '$DIR/reg' labelled=40 seeds=1 supervised_epochs=2 supervised_batch=8 crops=1 > '$DIR/r.out' 2>&1 &&
   grep -q 'supervised (end to end)' '$DIR/r.out' && grep -q 'head refit' '$DIR/r.out' && grep -q 'SSL repr' '$DIR/r.out' &&
   grep -q 'random-init' '$DIR/r.out' && grep -q 'constant' '$DIR/r.out' && test -s '$DIR/reg/regression.json'"
+check "the paper's ResNet-18 encoder trains and embeds to 512-d" bash -c "
+  '$JESS' pde pretrain '$DIR/b.h5' --out '$DIR/r18' batch=8 augment.crop_t=16 augment.crop_x=32 encoder.arch=resnet18 projector=32-32 train.epochs=1 monitor=0 > /dev/null 2>&1 &&
+  '$JESS' pde embed '$DIR/r18/checkpoint.pt' '$DIR/b.h5' --split test --limit 5 --out '$DIR/z18.npy' | grep -q '5 x 512'"
 check "guillotine probes every encoder block and projector layer" bash -c "
   '$JESS' pde guillotine '$DIR/full/checkpoint.pt' '$DIR/b.h5' labelled=40 crops=1 --json --plot '$DIR/gu.png' > '$DIR/gu.json' &&
   '$PY' -c \"import json; r=json.load(open('$DIR/gu.json')); n=[l['layer'] for l in r['layers']]; assert n==['stem','stage1','stage2','stage3','stage4','projector1','projector2'], n\" &&
