@@ -56,7 +56,7 @@ std::string schema_help(const std::function<void(ConfigSchema&)>& describe) {
 }
 
 void add_pde_commands(CLI::App& app, GlobalOptions& global) {
-  auto* pde = app.add_subcommand("pde", "PDE data: generate datasets, solve initial conditions, plot, merge shards");
+  auto* pde = app.add_subcommand("pde", "PDE data and SSL: generate, solve, plot, merge, augment; pretrain, regress, guillotine, embed");
   pde->require_subcommand(1);
 
   // ---- generate

@@ -13,8 +13,9 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines reach a log file as they happen
   CLI::App app{
       "jess " JESS_VERSION " - joint-embedding self-supervised learning in C++.\n"
-      "PDE data from fast batched spectral solvers, Lie point symmetry views of it, and label-free and\n"
-      "probe evaluation of embeddings (SSL training, vision and single-cell packages follow).\n"
+      "PDE data from fast batched spectral solvers, Lie point symmetry views of it, VICReg pretraining and\n"
+      "coefficient regression from frozen features (jess pde), and label-free and probe evaluation of\n"
+      "embeddings (jess eval). Start with `jess quickstart`.\n"
       "Run `jess COMMAND --help` for each command."};
   app.set_version_flag("--version", "jess " JESS_VERSION);
   jess::app::GlobalOptions global;
