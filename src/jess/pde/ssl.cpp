@@ -386,7 +386,7 @@ void RegressOptions::describe(ConfigSchema& s) {
   s.add("supervised_lr", supervised_lr, "supervised baseline: Adam learning rate", check::positive());
   s.add("supervised_batch", supervised_batch, "supervised baseline: batch size", check::int_at_least(2));
   s.add("supervised_augment", supervised_augment,
-        "supervised baseline augmentations: auto (label-preserving symmetries: all for Burgers, crops for KdV/KS) | crops | all",
+        "supervised baseline augmentations: auto (the checkpoint's views less label-changing ones; crops without a checkpoint) | crops | all",
         check::one_of({"auto", "crops", "all"}));
   encoder.describe(s, "encoder.");
   s.add("device", device, "auto (CUDA when available) | cpu | cuda", check::one_of({"auto", "cpu", "cuda"}));
@@ -758,9 +758,14 @@ RegressReport regress(const RegressOptions& o, const std::vector<std::string>& c
       aug.crop_t = ct;
       aug.crop_x = cx;
       std::string mode = o.supervised_augment;
-      if (mode == "auto") mode = eq == Equation::burgers ? "all" : "crops";
-      if (mode == "crops") aug.galilean = aug.scaling = aug.projective = aug.psi_scaling = aug.heat_galilean =
-          aug.superposition = 0;
+      if (mode == "auto" && !ssl.empty()) {
+        // The pretraining run's own views, less those that change the label: scaling multiplies a
+        // KdV/KS field (hence its Fourier amplitudes); every Burgers generator keeps nu.
+        aug = ssl.front().config.augment;
+        if (kind == "ic_spectrum") aug.scaling = 0;
+      } else if (mode == "auto" || mode == "crops") {
+        aug.galilean = aug.scaling = aug.projective = aug.psi_scaling = aug.heat_galilean = aug.superposition = 0;
+      }
       aug.resolve();
       SupervisedTask task(rows_of(lab, 0, n_fit), ytr.y.narrow(0, 0, n_fit), rows_of(lab, n_fit, n_val),
                           ytr.y.narrow(0, n_fit, n_val), kind, enc, ct, cx, projector, aug, o.supervised_batch, o.crops,

@@ -83,7 +83,7 @@ struct RegressOptions {
   int64_t supervised_epochs = 60;
   double supervised_lr = 1e-3;
   int64_t supervised_batch = 32;
-  std::string supervised_augment = "auto";  // auto | crops | all
+  std::string supervised_augment = "auto";  // auto (the checkpoint's views less label-changing ones) | crops | all
   EncoderConfig encoder;            // for the baselines when no checkpoint is given
   int64_t crop_t = 128, crop_x = 128;
   std::string device = "auto";
