@@ -12,6 +12,7 @@
 
 #include "app/commands.h"
 #include "jess/core/config.h"
+#include "jess/core/files.h"
 #include "jess/core/progress.h"
 #include "jess/pde/dataset.h"
 #include "jess/pde/ssl.h"
@@ -30,17 +31,6 @@ struct QuickstartArgs {
   std::vector<std::string> equations = {"burgers", "kdv"};
 };
 
-void make_dir(const std::string& d) {
-  std::string cur;
-  std::stringstream ss(d);
-  std::string part;
-  if (!d.empty() && d[0] == '/') cur = "/";
-  while (std::getline(ss, part, '/')) {
-    if (part.empty()) continue;
-    cur += part + "/";
-    if (mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) throw std::runtime_error("cannot create directory '" + cur + "'");
-  }
-}
 
 std::string cell(const pde::RegressRow* r, const std::string& metric) {
   if (!r) return "-";
@@ -73,7 +63,7 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::PositiveNumber);
   q->add_option("--equations", a->equations, "equations to run (burgers, kdv, ks)");
   q->callback([a] {
-    make_dir(a->out);
+    make_directories(a->out);
     std::printf("jess quickstart -> %s  (%lld seeds, %lld trajectories, %lld pretraining epochs)\n", a->out.c_str(),
                 (long long)a->seeds, (long long)a->n, (long long)a->epochs);
     std::vector<pde::RegressReport> reports;

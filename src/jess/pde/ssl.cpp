@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "jess/core/config.h"
+#include "jess/core/files.h"
 #include "jess/core/hdf5_file.h"
 #include "jess/core/rng.h"
 #include "jess/eval/probes.h"
@@ -71,10 +72,6 @@ std::string file_equation(const std::string& path) {
   return r.attr_string("/", "equation");
 }
 
-bool file_exists(const std::string& p) {
-  struct stat st;
-  return ::stat(p.c_str(), &st) == 0;
-}
 
 }  // namespace
 
@@ -558,17 +555,6 @@ RegressRow summarise(std::string name, std::vector<double> v, std::vector<double
   return row;
 }
 
-void make_dirs(const std::string& dir) {
-  std::string cur;
-  std::stringstream ss(dir);
-  std::string part;
-  if (!dir.empty() && dir[0] == '/') cur = "/";
-  while (std::getline(ss, part, '/')) {
-    if (part.empty()) continue;
-    cur += part + "/";
-    ::mkdir(cur.c_str(), 0755);
-  }
-}
 
 }  // namespace
 
@@ -685,7 +671,7 @@ std::string RegressReport::json() const {
 RegressReport regress(const RegressOptions& o, const std::vector<std::string>& checkpoints, const std::string& out_dir) {
   if (o.data.empty()) throw ConfigError("config key 'data': no dataset given");
   if (!file_exists(o.data)) throw ConfigError("config key 'data': '" + o.data + "' does not exist");
-  make_dirs(out_dir);
+  make_directories(out_dir);
   Equation eq;
   GridBatch train_all = load_split(o.data, "train", &eq);
   GridBatch test = load_split(o.data, "test");

@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "jess/core/config.h"
+#include "jess/core/files.h"
 #include "jess/core/plot.h"
 #include "jess/core/progress.h"
 #include "jess/core/version.h"
@@ -147,23 +148,7 @@ c10::impl::GenericDict read_checkpoint_dict(const std::string& path) {
   return d;
 }
 
-bool exists(const std::string& path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
-}
 
-void make_dirs(const std::string& dir) {
-  std::string cur;
-  std::stringstream ss(dir);
-  std::string part;
-  if (!dir.empty() && dir[0] == '/') cur = "/";
-  while (std::getline(ss, part, '/')) {
-    if (part.empty()) continue;
-    cur += part + "/";
-    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-      throw std::runtime_error("cannot create directory '" + cur + "'");
-  }
-}
 
 std::string json_number(double v) {
   if (!std::isfinite(v)) return "null";
@@ -175,7 +160,7 @@ std::string json_number(double v) {
 // Keeps only the rows of a log whose global step is <= `last` (logs are cut back on resume so that a
 // resumed run's logs equal an uninterrupted run's).
 void truncate_log(const std::string& path, int64_t last, bool csv) {
-  if (!exists(path)) return;
+  if (!file_exists(path)) return;
   std::ifstream in(path);
   std::string line, kept;
   bool header = csv;
@@ -217,7 +202,7 @@ class MetricLog {
     for (const auto& kv : values) j << ", \"" << kv.first << "\": " << json_number(kv.second);
     j << "}\n";
     const std::string csv = dir_ + "/" + kind + "s.csv";
-    const bool new_file = !exists(csv);
+    const bool new_file = !file_exists(csv);
     std::ofstream c(csv, std::ios::app);
     if (new_file) {
       c << "global_step,epoch";
@@ -309,7 +294,7 @@ Checkpoint load_checkpoint(const std::string& path) {
 TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out_dir, const std::string& config_yaml,
                   const std::string& label) {
   o.validate();
-  make_dirs(out_dir);
+  make_directories(out_dir);
   torch::nn::Module& model = task.model();
   const int64_t spe = task.steps_per_epoch();
   if (spe < 1) throw std::invalid_argument("the training data gives no full batch (fewer samples than the batch size)");
@@ -339,7 +324,7 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
   int64_t start_epoch = 0, start_step = 0, g = 0;
   double epoch_loss = 0;  // running sum over the current epoch's steps (checkpointed)
   int64_t epoch_n = 0;
-  if (o.resume && exists(ckpt_path)) {
+  if (o.resume && file_exists(ckpt_path)) {
     auto d = read_checkpoint_dict(ckpt_path);
     const std::string stored = d.at("config").toStringRef();
     if (stored != config_yaml)
@@ -414,7 +399,7 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
         std::ostringstream s;
         s << what << " at epoch " << epoch + 1 << ", step " << step + 1 << " (global step " << g + 1
           << "); stopped before the update. ";
-        if (exists(ckpt_path)) s << "The last good checkpoint is kept: " << ckpt_path << ". ";
+        if (file_exists(ckpt_path)) s << "The last good checkpoint is kept: " << ckpt_path << ". ";
         s << "Try a lower train.lr or set train.clip_grad_norm.";
         bar.finish();
         throw TrainingDiverged(s.str());
