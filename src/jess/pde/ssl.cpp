@@ -260,6 +260,19 @@ LoadedEncoder load_encoder(const std::string& path, at::Device device = at::kCPU
 
 // ------------------------------------------------------------------ pretraining task
 
+// A view loader whose first batch is (epoch, step): how a task positions its data stream (resume).
+std::unique_ptr<PdeViewLoader> loader_at(const GridBatch& data, Equation eq, const AugmentOptions& augment,
+                                         int64_t batch, uint64_t seed, int64_t epoch, int64_t step, bool single_view) {
+  ViewLoaderOptions lo;
+  lo.augment = augment;
+  lo.batch = batch;
+  lo.seed = seed;
+  lo.start_epoch = epoch;
+  lo.start_step = step;
+  lo.single_view = single_view;
+  return std::make_unique<PdeViewLoader>(data, eq, lo);
+}
+
 class SslTask : public train::TrainTask {
  public:
   SslTask(const PretrainOptions& o, GridBatch data, Equation eq, at::Tensor monitor_x, at::Device device)
@@ -277,13 +290,7 @@ class SslTask : public train::TrainTask {
   int64_t steps_per_epoch() const override { return data_.u.size(0) / o_.batch; }
   void seek(int64_t epoch, int64_t step) override {
     loader_.reset();
-    ViewLoaderOptions lo;
-    lo.augment = o_.augment;
-    lo.batch = o_.batch;
-    lo.seed = uint64_t(o_.seed);
-    lo.start_epoch = epoch;
-    lo.start_step = step;
-    loader_ = std::make_unique<PdeViewLoader>(data_, eq_, lo);
+    loader_ = loader_at(data_, eq_, o_.augment, o_.batch, uint64_t(o_.seed), epoch, step, /*single_view=*/false);
   }
   train::StepOutput step(int64_t epoch, int64_t step) override {
     ViewBatch v = loader_->next();
@@ -483,14 +490,7 @@ class SupervisedTask : public train::TrainTask {
   int64_t steps_per_epoch() const override { return fit_.u.size(0) / batch_; }
   void seek(int64_t epoch, int64_t step) override {
     loader_.reset();
-    ViewLoaderOptions lo;
-    lo.augment = aug_;
-    lo.batch = batch_;
-    lo.seed = seed_;
-    lo.start_epoch = epoch;
-    lo.start_step = step;
-    lo.single_view = true;
-    loader_ = std::make_unique<PdeViewLoader>(fit_, eq_, lo);
+    loader_ = loader_at(fit_, eq_, aug_, batch_, seed_, epoch, step, /*single_view=*/true);
   }
   train::StepOutput step(int64_t, int64_t) override {
     ViewBatch v = loader_->next();
