@@ -147,6 +147,38 @@ check "guillotine probes every encoder block and projector layer" bash -c "
   '$JESS' pde guillotine '$DIR/full/checkpoint.pt' '$DIR/b.h5' labelled=40 crops=1 --json --plot '$DIR/gu.png' > '$DIR/gu.json' &&
   '$PY' -c \"import json; r=json.load(open('$DIR/gu.json')); n=[l['layer'] for l in r['layers']]; assert n==['stem','stage1','stage2','stage3','stage4','projector1','projector2'], n\" &&
   file '$DIR/gu.png' | grep -q PNG"
+# ---- neural time-stepping: baseline, SSL-conditioned, oracle; the metric recomputed in Python; resume
+STEP="time_history=8 time_future=8 width=8 n_test=6 n_valid=4 batch=8 train.epochs=2 train.lr_milestones=1"
+check "pretrain an encoder on 8-step views for time-stepping" "$JESS" pde pretrain "$DIR/b.h5" --out "$DIR/enc8" batch=8 augment.crop_t=8 augment.crop_x=32 encoder.width=4 projector=16-16 train.epochs=1 monitor=0
+check "timestep compares none, ssl and coefficient and writes its plots" bash -c "
+  '$JESS' pde timestep '$DIR/b.h5' --out '$DIR/ts' --conditions none,ssl,coefficient --encoder '$DIR/enc8/checkpoint.pt' $STEP save_rollout=true > '$DIR/ts.out' 2>&1 &&
+  grep -q 'baseline (no conditioning)' '$DIR/ts.out' && grep -q 'SSL repr. conditioning' '$DIR/ts.out' && grep -q 'true coefficient' '$DIR/ts.out' &&
+  file '$DIR/ts/error_vs_time.png' | grep -q PNG && file '$DIR/ts/ssl_seed0/trajectory.png' | grep -q PNG &&
+  grep -q rollout_valid '$DIR/ts/none_seed0/epochs.csv'"
+check "the rollout error recomputed in Python from rollout.npy and the test split" "$PY" - "$DIR/b.h5" "$DIR/ts/ssl_seed0" <<'PYEOF'
+import sys, json, numpy as np, h5py
+f = h5py.File(sys.argv[1], 'r'); u = f['test']['pde_40-64'][:6].astype(np.float64)
+run = sys.argv[2]; r = json.load(open(run + '/rollout.json')); p = np.load(run + '/rollout.npy').astype(np.float64)
+assert p.shape == (6, 24, 64), p.shape            # rolled out from [8, 16): 3 blocks of 8 steps
+truth = u[:, 16:40]
+per_traj = ((p - truth) ** 2).mean(-1) / (truth ** 2).mean(-1)
+assert abs(per_traj.sum(1).mean() - r['rollout_error']) < 1e-5 * r['rollout_error'], (per_traj.sum(1).mean(), r)
+assert np.allclose(per_traj.mean(0), r['per_step'], rtol=1e-5) and r['first_step'] == 16
+assert r['ci95'][0] <= r['rollout_error'] <= r['ci95'][1]
+PYEOF
+check "a killed timestep run resumes to the same weights" bash -c "
+  '$JESS' pde timestep '$DIR/b.h5' --out '$DIR/tsa' condition=coefficient $STEP > /dev/null 2>&1 &&
+  JESS_TEST_KILL_AT_STEP=7 '$JESS' pde timestep '$DIR/b.h5' --out '$DIR/tsb' condition=coefficient $STEP > /dev/null 2>&1; test \$? -eq 137 &&
+  '$JESS' pde timestep '$DIR/b.h5' --out '$DIR/tsb' condition=coefficient $STEP > /dev/null 2>&1 &&
+  '$PY' -c \"
+import torch
+a, b = (torch.load(d + '/coefficient_seed0/checkpoint.pt') for d in ('$DIR/tsa', '$DIR/tsb'))
+assert a['global_step'] == b['global_step'] == 12 and all(torch.equal(a['model'][k], b['model'][k]) for k in a['model'])
+assert 'inject7.map.weight' in a['model']
+\" && cmp '$DIR/tsa/timestep.json' '$DIR/tsb/timestep.json'"
+expect_error "ssl conditioning needs an encoder" 2 "needs 'encoder'" "$JESS" pde timestep "$DIR/b.h5" --out "$DIR/x" condition=ssl $STEP
+expect_error "an encoder of longer views than the window is refused" 2 "augment.crop_t=8" "$JESS" pde timestep "$DIR/b.h5" --out "$DIR/x" condition=ssl encoder="$DIR/full/checkpoint.pt" $STEP
+expect_error "a window longer than the trajectories is refused" 2 "exceeds" "$JESS" pde timestep "$DIR/b.h5" --out "$DIR/x" $STEP time_history=30 time_future=20
 expect_error "regress refuses log_nu on KdV" 2 "no viscosity" "$JESS" pde regress "$DIR/kdv.h5" target=log_nu supervised=false labelled=8 crop_t=8 crop_x=32
 
 echo "$pass passed, $fail failed"

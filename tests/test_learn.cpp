@@ -7,6 +7,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "jess/core/config.h"
 #include "jess/nn/encoders.h"
 #include "jess/ssl/loss.h"
 #include "jess/ssl/vicreg.h"
@@ -169,6 +170,22 @@ TEST(Schedule, WarmupThenCosineToTheFloor) {
   EXPECT_NEAR(train::learning_rate(o, 50, spe), 0.1, 1e-12);
   o.schedule = "constant";
   EXPECT_EQ(train::learning_rate(o, 33, spe), 1.0);
+}
+
+TEST(Schedule, StepDecayAtMilestoneEpochsAsMultiStepLR) {
+  train::TrainOptions o;
+  o.epochs = 20;
+  o.lr = 1e-4;
+  o.schedule = "step";
+  o.lr_milestones = "0, 5,10";  // LPSDA: [unrolling, 5, 10, 15], gamma 0.4
+  o.lr_gamma = 0.4;
+  const int64_t spe = 7;
+  EXPECT_NEAR(train::learning_rate(o, 0, spe), 0.4e-4, 1e-18);          // milestone 0 applies at once
+  EXPECT_NEAR(train::learning_rate(o, 5 * spe - 1, spe), 0.4e-4, 1e-18);  // last step of epoch 4
+  EXPECT_NEAR(train::learning_rate(o, 5 * spe, spe), 0.16e-4, 1e-18);     // epoch 5
+  EXPECT_NEAR(train::learning_rate(o, 19 * spe, spe), 0.064e-4, 1e-18);
+  o.lr_milestones = "5,x";
+  EXPECT_THROW(o.validate(), ConfigError);
 }
 
 namespace {

@@ -178,6 +178,7 @@ void add_pde_commands(CLI::App& app, GlobalOptions& global) {
     std::printf("wrote %s\n", pde::show_augmentations(aa->file, aa->split, aa->index, o, uint64_t(aa->seed), aa->out).c_str());
   });
   add_pde_ssl_commands(*pde, global);
+  add_pde_timestep_command(*pde, global);
 }
 
 }  // namespace jess::app

@@ -16,6 +16,7 @@
 #include "jess/core/progress.h"
 #include "jess/pde/dataset.h"
 #include "jess/pde/ssl.h"
+#include "jess/pde/timestep.h"
 #include "jess/pde/views.h"
 
 namespace jess::app {
@@ -28,6 +29,11 @@ struct QuickstartArgs {
   int64_t epochs = 60;
   int64_t labelled = 512;
   int64_t supervised_epochs = 30;
+  // Time-stepping (Mialon et al. §5.2) at CPU scale: see docs/pde.md for the measured trade-off.
+  int64_t timestep_epochs = 6;
+  int64_t timestep_width = 64;
+  double timestep_windows = 4;
+  int64_t timestep_test = 256;
   std::vector<std::string> equations = {"burgers", "kdv"};
 };
 
@@ -36,6 +42,14 @@ std::string cell(const pde::RegressRow* r, const std::string& metric) {
   if (!r) return "-";
   std::ostringstream s;
   s << std::fixed << std::setprecision(metric == "NMSE" ? 3 : 2) << r->mean << " ± " << r->std;
+  return s.str();
+}
+
+std::string cell(const pde::TimestepComparison::Row* r) {
+  if (!r) return "-";
+  std::ostringstream s;
+  const int digits = r->mean >= 10 ? 1 : r->mean >= 1 ? 2 : 3;
+  s << std::fixed << std::setprecision(digits) << r->mean << " ± " << r->std;
   return s.str();
 }
 }  // namespace
@@ -62,11 +76,19 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
   q->add_option("--supervised-epochs", a->supervised_epochs, "supervised baseline epochs (best on validation kept)")
       ->check(CLI::PositiveNumber);
   q->add_option("--equations", a->equations, "equations to run (burgers, kdv, ks)");
+  q->add_option("--timestep-epochs", a->timestep_epochs, "time-stepping solver epochs (0: skip the time-stepping rows)")
+      ->check(CLI::NonNegativeNumber);
+  q->add_option("--timestep-width", a->timestep_width, "time-stepping CNN width (the reference: 128)")
+      ->check(CLI::PositiveNumber);
+  q->add_option("--timestep-windows", a->timestep_windows, "training windows per trajectory and epoch")
+      ->check(CLI::PositiveNumber);
+  q->add_option("--timestep-test", a->timestep_test, "test trajectories rolled out")->check(CLI::PositiveNumber);
   q->callback([a] {
     make_directories(a->out);
     std::printf("jess quickstart -> %s  (%lld seeds, %lld trajectories, %lld pretraining epochs)\n", a->out.c_str(),
                 (long long)a->seeds, (long long)a->n, (long long)a->epochs);
     std::vector<pde::RegressReport> reports;
+    std::vector<pde::TimestepComparison> steppers;
     for (const auto& eq : a->equations) {
       if (eq != "burgers" && eq != "kdv" && eq != "ks")
         throw ConfigError("--equations: '" + eq + "' has no regression target (burgers, kdv, ks)");
@@ -115,6 +137,41 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
       std::ofstream(a->out + "/" + eq + "_regress/regression.json") << rep.json() << "\n";
       std::printf("%s\n", rep.table().c_str());
       reports.push_back(rep);
+      if (a->timestep_epochs > 0) {
+        // Time-stepping: SSL encoders whose views span the solver's input window (20 steps), then the
+        // solver without conditioning, with the SSL representation, and with the true coefficient.
+        std::vector<std::string> encoders;
+        for (int64_t k = 0; k < a->seeds; ++k) {
+          pde::PretrainOptions p;
+          p.data = path;
+          p.seed = a->seed + k;
+          p.train.epochs = std::max<int64_t>(1, a->epochs / 2);
+          p.augment.crop_t = 20;
+          if (eq == "burgers") p.augment.galilean = p.augment.projective = p.augment.superposition = 0;
+          const std::string dir = a->out + "/" + eq + "_ssl20_seed" + std::to_string(p.seed);
+          auto r = pde::pretrain(p, dir, /*restart=*/false);
+          std::printf("[%s] SSL encoder for time-stepping, seed %lld: %s, held-out RankMe %.1f\n", eq.c_str(),
+                      (long long)p.seed, format_duration(r.train.seconds).c_str(), r.rankme);
+          encoders.push_back(r.checkpoint);
+        }
+        pde::TimestepOptions t;
+        t.data = path;
+        t.seed = a->seed;
+        t.n_train = a->n;
+        t.n_test = a->timestep_test;
+        t.width = a->timestep_width;
+        t.windows_per_trajectory = a->timestep_windows;
+        t.train.epochs = a->timestep_epochs;
+        // The step decay at 40 %, 70 % and 90 % of training (the reference: epochs 5, 10, 15 of 20).
+        const int64_t E = a->timestep_epochs;
+        t.train.lr_milestones = std::to_string(std::max<int64_t>(1, E * 4 / 10)) + "," +
+                                std::to_string(std::max<int64_t>(1, E * 7 / 10)) + "," +
+                                std::to_string(std::max<int64_t>(1, E * 9 / 10));
+        auto cmp = pde::compare_timestep(t, {"none", "ssl", "coefficient"}, a->seeds, encoders,
+                                         a->out + "/" + eq + "_timestep");
+        std::printf("%s\n", cmp.table().c_str());
+        steppers.push_back(cmp);
+      }
     }
     // Table 1 shape: methods as rows, equations as columns.
     std::ostringstream t;
@@ -135,12 +192,30 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
       }
       t << "\n";
     }
+    if (!steppers.empty()) {
+      t << "| *time-stepping: normalised rollout error* | ";
+      for (size_t i = 0; i < reports.size(); ++i) t << " | ";
+      t << "\n";
+      for (const char* c : {"none", "ssl", "coefficient"}) {
+        t << "| " << pde::condition_label(c) << " | ";
+        for (const auto& r : reports) {
+          const pde::TimestepComparison::Row* row = nullptr;
+          for (const auto& cmp : steppers)
+            if (cmp.equation == r.equation)
+              for (const auto& x : cmp.rows)
+                if (x.condition == c) row = &x;
+          t << cell(row) << " | ";
+        }
+        t << "\n";
+      }
+    }
     std::ofstream(a->out + "/table.md") << t.str();
     std::ofstream js(a->out + "/results.json");
     js << "[";
     for (size_t i = 0; i < reports.size(); ++i) js << (i ? ",\n " : "") << reports[i].json();
+    for (const auto& cmp : steppers) js << ",\n " << cmp.json();
     js << "]\n";
-    std::printf("Regression from frozen features, mean ± std over %lld seeds (lower is better):\n%s\nwrote %s/table.md, "
+    std::printf("Regression from frozen features and time-stepping, mean ± std over %lld seeds (lower is better):\n%s\nwrote %s/table.md, "
                 "%s/results.json\n",
                 (long long)a->seeds, t.str().c_str(), a->out.c_str(), a->out.c_str());
   });

@@ -23,6 +23,7 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global);
 void add_eval_commands(CLI::App& app, GlobalOptions& global);
 
 void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global);  // pretrain | regress | embed
+void add_pde_timestep_command(CLI::App& pde, GlobalOptions& global);
 
 // Splits positional words into key=value overrides and plain arguments.
 void split_overrides(const std::vector<std::string>& words, std::vector<std::string>& overrides,

@@ -258,6 +258,44 @@ LoadedEncoder load_encoder(const std::string& path, at::Device device = at::kCPU
   return le;
 }
 
+}  // namespace
+
+// ------------------------------------------------------------------ frozen encoder
+
+struct FrozenEncoder::State {
+  LoadedEncoder le;
+  at::Device device = at::kCPU;
+};
+
+FrozenEncoder::FrozenEncoder(const std::string& checkpoint, const std::string& device) : state_(new State) {
+  state_->device = pick_device(device);
+  state_->le = load_encoder(checkpoint, state_->device);
+}
+FrozenEncoder::~FrozenEncoder() = default;
+int64_t FrozenEncoder::dim() const { return state_->le.model->encoder->output_dim(); }
+int64_t FrozenEncoder::crop_t() const { return state_->le.config.augment.crop_t; }
+const std::string& FrozenEncoder::equation() const { return state_->le.config.equation; }
+const std::string& FrozenEncoder::arch() const { return state_->le.config.encoder.arch; }
+
+at::Tensor FrozenEncoder::operator()(const at::Tensor& window, const at::Tensor& dx, const at::Tensor& dt) {
+  const auto& arch = state_->le.config.encoder.arch;
+  at::Tensor u = window;
+  if (arch == "resnet1d") {
+    const int64_t ct = crop_t();
+    if (u.size(1) < ct)
+      throw std::invalid_argument("the encoder was pretrained on crops of " + std::to_string(ct) +
+                                  " time steps, but the window has " + std::to_string(u.size(1)) +
+                                  " (pretrain with augment.crop_t at most the solver's time_history)");
+    u = u.narrow(1, u.size(1) - ct, ct);
+  }
+  torch::NoGradGuard ng;
+  state_->le.model->eval();
+  auto x = encoder_input(arch, u, dx, dt, state_->le.stats, state_->device);
+  return state_->le.model->encoder->forward(x).to(at::kCPU, at::kFloat);
+}
+
+namespace {
+
 // ------------------------------------------------------------------ pretraining task
 
 // A view loader whose first batch is (epoch, step): how a task positions its data stream (resume).

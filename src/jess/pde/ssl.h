@@ -8,6 +8,7 @@
 // encoder sees the view's scale (a scaling symmetry changes dx and dt). resnet1d reads time as channels
 // ((crop_t + 2) x crop_x); resnet18 reads a 3-channel (t, x) image.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,27 @@ struct EmbedOptions {
   std::string layer;
 };
 at::Tensor embed(const std::string& checkpoint, const std::string& data, const EmbedOptions& options);
+
+// A pretraining checkpoint's frozen encoder applied to windows of trajectories (time-stepping
+// conditioning, pde/timestep.h). The window (B, t, x) is standardised with the checkpoint's statistics;
+// resnet1d reads its last crop_t time steps as channels (t >= crop_t required) over any x length (the
+// encoder is convolutional with global pooling); resnet18 reads the whole (t, x) window.
+class FrozenEncoder {
+ public:
+  FrozenEncoder(const std::string& checkpoint, const std::string& device = "auto");
+  ~FrozenEncoder();
+  FrozenEncoder(const FrozenEncoder&) = delete;
+  FrozenEncoder& operator=(const FrozenEncoder&) = delete;
+  at::Tensor operator()(const at::Tensor& window, const at::Tensor& dx, const at::Tensor& dt);  // (B, D) float32, CPU
+  int64_t dim() const;
+  int64_t crop_t() const;
+  const std::string& equation() const;
+  const std::string& arch() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // Downstream regression of a coefficient from frozen features, against its baselines.
 struct RegressOptions {

@@ -36,9 +36,12 @@ void TrainOptions::describe(ConfigSchema& s, const std::string& p) {
   s.add(p + "lr", lr, "peak learning rate", check::positive());
   s.add(p + "weight_decay", weight_decay, "weight decay (not on biases and normalisation parameters)",
         check::non_negative());
-  s.add(p + "schedule", schedule, "constant | warmup_cosine (per step)", check::one_of({"constant", "warmup_cosine"}));
+  s.add(p + "schedule", schedule, "constant | warmup_cosine (per step) | step (x lr_gamma at each milestone epoch)",
+        check::one_of({"constant", "warmup_cosine", "step"}));
   s.add(p + "warmup_epochs", warmup_epochs, "linear warm-up length for warmup_cosine", check::non_negative());
   s.add(p + "final_lr_fraction", final_lr_fraction, "cosine floor as a fraction of lr", check::in_range(0, 1));
+  s.add(p + "lr_milestones", lr_milestones, "step schedule: comma-separated epochs where lr is multiplied by lr_gamma");
+  s.add(p + "lr_gamma", lr_gamma, "step schedule: factor at each milestone", check::in_range(0, 1));
   s.add(p + "clip_grad_norm", clip_grad_norm, "clip the global gradient norm to this (0: off)", check::non_negative());
   s.add(p + "checkpoint_every", checkpoint_every, "steps between checkpoints (0: at epoch ends only)",
         check::int_at_least(0));
@@ -46,7 +49,27 @@ void TrainOptions::describe(ConfigSchema& s, const std::string& p) {
   s.add(p + "plots", plots, "write PNG plots of the loss and the epoch metrics");
 }
 
+std::vector<int64_t> TrainOptions::milestones() const {
+  std::vector<int64_t> out;
+  std::string item;
+  std::istringstream in(lr_milestones);
+  while (std::getline(in, item, ',')) {
+    if (item.find_first_not_of(" ") == std::string::npos) continue;
+    size_t used = 0;
+    int64_t m = -1;
+    try {
+      m = std::stoll(item, &used);
+    } catch (const std::exception&) {
+    }
+    if (m < 0 || item.find_first_not_of(" ", used) != std::string::npos)
+      throw ConfigError("train.lr_milestones: '" + item + "' is not a non-negative epoch number (e.g. 5,10,15)");
+    out.push_back(m);
+  }
+  return out;
+}
+
 void TrainOptions::validate() const {
+  milestones();
   if (schedule == "warmup_cosine" && warmup_epochs >= double(epochs))
     throw ConfigError("train.warmup_epochs (" + format_double(warmup_epochs) + ") must be below train.epochs (" +
                       std::to_string(epochs) + ")");
@@ -271,6 +294,13 @@ class MetricLog {
 
 double learning_rate(const TrainOptions& o, int64_t g, int64_t steps_per_epoch) {
   if (o.schedule == "constant") return o.lr;
+  if (o.schedule == "step") {  // MultiStepLR: lr * gamma^(milestones passed), per epoch
+    const int64_t epoch = g / std::max<int64_t>(1, steps_per_epoch);
+    double lr = o.lr;
+    for (int64_t m : o.milestones())
+      if (epoch >= m) lr *= o.lr_gamma;
+    return lr;
+  }
   const double total = double(o.epochs * steps_per_epoch);
   const double warm = o.warmup_epochs * double(steps_per_epoch);
   if (double(g) < warm) return o.lr * (double(g) + 1) / warm;  // linear warm-up (Goyal et al. 2017)

@@ -36,9 +36,11 @@ struct TrainOptions {
   std::string optimizer = "adamw";   // adamw | adam
   double lr = 3e-4;
   double weight_decay = 1e-6;
-  std::string schedule = "constant";  // constant | warmup_cosine
+  std::string schedule = "constant";  // constant | warmup_cosine | step
   double warmup_epochs = 0;
   double final_lr_fraction = 0;       // cosine floor as a fraction of lr
+  std::string lr_milestones = "5,10,15";  // step schedule: epochs at which lr is multiplied by lr_gamma
+  double lr_gamma = 0.4;
   double clip_grad_norm = 0;          // 0: no clipping
   int64_t checkpoint_every = 0;       // steps between checkpoints (0: only at epoch ends)
   int64_t log_every = 10;             // steps between metric rows
@@ -48,6 +50,7 @@ struct TrainOptions {
 
   void describe(ConfigSchema& schema, const std::string& prefix = "train.");
   void validate() const;
+  std::vector<int64_t> milestones() const;  // parsed lr_milestones (ConfigError when malformed)
 };
 
 struct StepOutput {
