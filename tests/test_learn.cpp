@@ -9,6 +9,7 @@
 
 #include "jess/core/config.h"
 #include "jess/nn/encoders.h"
+#include "jess/ssl/criteria.h"
 #include "jess/ssl/loss.h"
 #include "jess/ssl/vicreg.h"
 #include "jess/train/trainer.h"
@@ -310,4 +311,164 @@ TEST(Trainer, NanLossStopsAndKeepsTheLastGoodCheckpoint) {
     std::ofstream(d + "/bad.pt", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   }
   EXPECT_THROW(train::load_checkpoint(d + "/bad.pt"), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------- the other joint-embedding criteria
+
+namespace {
+std::unique_ptr<ssl::JointLoss> loss_with(const std::string& name, const std::vector<std::string>& overrides = {}) {
+  auto l = ssl::make_loss(name);
+  ConfigSchema s;
+  l->describe(s, "");
+  s.apply_overrides(overrides);
+  return l;
+}
+
+// InfoNCE family by loops (cosine similarities over the 2B samples).
+double infonce_by_hand(const at::Tensor& z1, const at::Tensor& z2, double tau, const std::string& variant) {
+  auto z = torch::cat({z1, z2}).to(torch::kDouble);
+  const int64_t m = z.size(0), n = m / 2;
+  double total = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t p = i < n ? i + n : i - n;
+    auto cosine = [&](int64_t a, int64_t b) {
+      return (z[a] * z[b]).sum().item<double>() / (z[a].norm().item<double>() * z[b].norm().item<double>());
+    };
+    double denominator = variant == "dcl" ? 0 : std::exp(cosine(i, p) / tau);
+    for (int64_t k = 0; k < m; ++k) {
+      if (k == i || k == p) continue;
+      double s = cosine(i, k);
+      if (variant == "simclr_abs") s = std::abs(s);
+      if (variant == "simclr_sq") s = s * s;
+      denominator += std::exp(s / tau);
+    }
+    total += -cosine(i, p) / tau + std::log(denominator);
+  }
+  return total / double(m);
+}
+}  // namespace
+
+TEST(Criteria, InfoNceFamilyEqualsHandValues) {
+  const double tau = 0.5;
+  // Orthogonal samples, identical views: every negative cosine is 0.
+  auto e = torch::tensor({{1.0, 0.0}, {0.0, 1.0}}, torch::kDouble);
+  EXPECT_NEAR(loss_with("simclr", {"temperature=0.5"})->operator()(e, e).loss.item<double>(),
+              std::log(1 + 2 * std::exp(-1 / tau)), 1e-12);
+  // Opposite samples (cosine -1 between them): raw, |.|, (.)^2 and decoupled negatives differ.
+  auto a = torch::tensor({{1.0, 0.0}, {-1.0, 0.0}}, torch::kDouble), b = torch::tensor({{2.0, 0.0}, {-3.0, 0.0}}, torch::kDouble);
+  EXPECT_NEAR(loss_with("simclr", {"temperature=0.5"})->operator()(a, b).loss.item<double>(), std::log(1 + 2 * std::exp(-2 / tau)), 1e-12);
+  EXPECT_NEAR(loss_with("simclr_abs", {"temperature=0.5"})->operator()(a, b).loss.item<double>(), std::log(3.0), 1e-12);
+  EXPECT_NEAR(loss_with("simclr_sq", {"temperature=0.5"})->operator()(a, b).loss.item<double>(), std::log(3.0), 1e-12);
+  EXPECT_NEAR(loss_with("dcl", {"temperature=0.5"})->operator()(a, b).loss.item<double>(), std::log(2.0) - 2 / tau, 1e-12);
+  torch::manual_seed(11);
+  auto x = torch::randn({6, 4}, torch::kDouble), y = x + 0.3 * torch::randn({6, 4}, torch::kDouble);
+  for (const char* v : {"simclr", "simclr_abs", "simclr_sq", "dcl"})
+    EXPECT_NEAR(loss_with(v, {"temperature=0.2"})->operator()(x, y).loss.item<double>(), infonce_by_hand(x, y, 0.2, v), 1e-10) << v;
+}
+
+TEST(Criteria, BarlowTwinsEqualsHandValues) {
+  // Standardised, uncorrelated columns: C = I / (1 + eps) for identical views, -I / (1 + eps) for opposite.
+  auto z = torch::tensor({{1.0, 1.0}, {1.0, -1.0}, {-1.0, 1.0}, {-1.0, -1.0}}, torch::kDouble);
+  const double c = 1 / (1 + 1e-5);
+  auto bt = loss_with("barlow_twins");
+  EXPECT_NEAR(bt->operator()(z, z).loss.item<double>(), 2 * (1 - c) * (1 - c), 1e-14);
+  EXPECT_NEAR(bt->operator()(z, -z).loss.item<double>(), 2 * (1 + c) * (1 + c), 1e-12);
+  // General case against a loop over the cross-correlation entries.
+  torch::manual_seed(12);
+  auto x = torch::randn({8, 3}, torch::kDouble), y = torch::randn({8, 3}, torch::kDouble);
+  auto std_ = [](const at::Tensor& t) {
+    auto cc = t - t.mean(0, true);
+    return cc / torch::sqrt(cc.pow(2).mean(0, true) + 1e-5);
+  };
+  auto xs = std_(x), ys = std_(y);
+  double expected = 0;
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j) {
+      double cij = 0;
+      for (int k = 0; k < 8; ++k) cij += xs[k][i].item<double>() * ys[k][j].item<double>() / 8;
+      expected += i == j ? (1 - cij) * (1 - cij) : 0.02 * cij * cij;
+    }
+  EXPECT_NEAR(loss_with("barlow_twins", {"off_diagonal=0.02"})->operator()(x, y).loss.item<double>(), expected, 1e-12);
+}
+
+TEST(Criteria, VICRegExpAndCtrEqualTheirLoops) {
+  torch::manual_seed(13);
+  auto x = torch::randn({6, 4}, torch::kDouble), y = torch::randn({6, 4}, torch::kDouble);
+  const double tau = 0.3, eps = 1e-4;
+  auto by_hand = [&](bool transposed) {
+    auto terms = [&](at::Tensor z, double& var, double& cov) {
+      if (transposed) z = z.t();
+      const int64_t b = z.size(0), d = z.size(1);
+      auto zc = z - z.mean(0, true);
+      for (int64_t j = 0; j < d; ++j) {
+        const double v = (zc.select(1, j).pow(2).sum().item<double>()) / double(b - 1);
+        var += std::max(0.0, 1 - std::sqrt(v + eps)) / double(d);
+      }
+      for (int64_t i = 0; i < d; ++i) {
+        double s = 0;
+        for (int64_t j = 0; j < d; ++j)
+          if (j != i) s += std::exp((zc.select(1, i) * zc.select(1, j)).sum().item<double>() / double(b - 1) / tau);
+        cov += std::log(s) / double(d);
+      }
+    };
+    double v1 = 0, v2 = 0, c1 = 0, c2 = 0;
+    terms(x, v1, c1);
+    terms(y, v2, c2);
+    const double inv = (x - y).pow(2).mean().item<double>();
+    return 2 * inv + 3 * (v1 + v2) / 2 + 0.5 * (c1 + c2);
+  };
+  const std::vector<std::string> o = {"invariance=2", "variance=3", "covariance=0.5", "temperature=0.3"};
+  EXPECT_NEAR(loss_with("vicreg_exp", o)->operator()(x, y).loss.item<double>(), by_hand(false), 1e-10);
+  EXPECT_NEAR(loss_with("vicreg_ctr", o)->operator()(x, y).loss.item<double>(), by_hand(true), 1e-10);
+}
+
+// Theorem 3.3 of the duality paper: L_nc + sum_j ||K_j,.||^4 = L_c + sum_i ||K_.,i||^4 (K = Z^T).
+TEST(Criteria, DualityIdentityHolds) {
+  auto z = torch::tensor({{1.0, 2.0}, {3.0, 4.0}}, torch::kDouble);  // by hand: L_c = 2 * 11^2, L_nc = 2 * 14^2
+  EXPECT_DOUBLE_EQ(ssl::sample_contrastive_criterion(z).item<double>(), 242.0);
+  EXPECT_DOUBLE_EQ(ssl::dimension_contrastive_criterion(z).item<double>(), 392.0);
+  for (int64_t seed : {1, 2, 3}) {
+    torch::manual_seed(uint64_t(seed));
+    auto k = torch::randn({9 + seed, 5 * seed}, torch::kDouble);
+    const double lhs = (ssl::dimension_contrastive_criterion(k) + k.pow(2).sum(0).pow(2).sum()).item<double>();
+    const double rhs = (ssl::sample_contrastive_criterion(k) + k.pow(2).sum(1).pow(2).sum()).item<double>();
+    EXPECT_NEAR(lhs, rhs, 1e-9 * std::abs(rhs)) << seed;
+  }
+}
+
+TEST(Criteria, ByolAndSimSiamStopTheTargetGradient) {
+  auto p = torch::tensor({{1.0, 0.0}, {1.0, 1.0}}, torch::kDouble).requires_grad_(true);
+  auto t = torch::tensor({{0.0, 1.0}, {2.0, 2.0}}, torch::kDouble).requires_grad_(true);
+  EXPECT_NEAR(ssl::byol_criterion(p, t).item<double>(), (2.0 + 0.0) / 2, 1e-12);     // 2 - 2 cos: 2 and 0
+  EXPECT_NEAR(ssl::simsiam_criterion(p, t).item<double>(), -(0.0 + 1.0) / 2, 1e-12);  // -cos: 0 and -1
+  ssl::byol_criterion(p, t).backward();
+  EXPECT_TRUE(p.grad().defined());
+  EXPECT_FALSE(t.grad().defined());
+}
+
+TEST(Criteria, EveryRegisteredLossHasFiniteDifferenceGradients) {
+  torch::manual_seed(14);
+  const double h = 1e-6;
+  for (const auto& name : ssl::loss_names()) {
+    auto loss = ssl::make_loss(name);
+    EXPECT_EQ(loss->name(), name);
+    auto a = (torch::randn({5, 3}, torch::kDouble) * 0.7).requires_grad_(true);
+    auto b = (torch::randn({5, 3}, torch::kDouble) * 0.7).requires_grad_(true);
+    (*loss)(a, b).loss.backward();
+    for (auto* t : {&a, &b}) {
+      auto g = t->grad().clone();
+      for (int64_t i = 0; i < t->size(0); ++i)
+        for (int64_t j = 0; j < t->size(1); ++j) {
+          torch::NoGradGuard ng;
+          auto p = t->detach().clone(), m = t->detach().clone();
+          p[i][j] += h;
+          m[i][j] -= h;
+          auto value = [&](const at::Tensor& x) {
+            return (t == &a ? (*loss)(x, b.detach()) : (*loss)(a.detach(), x)).loss.item<double>();
+          };
+          const double fd = (value(p) - value(m)) / (2 * h);
+          EXPECT_NEAR(g[i][j].item<double>(), fd, 2e-6 * std::max(1.0, std::abs(fd))) << name << " " << i << "," << j;
+        }
+    }
+  }
 }

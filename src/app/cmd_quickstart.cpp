@@ -32,7 +32,7 @@ struct QuickstartArgs {
   // Time-stepping (Mialon et al. §5.2) at CPU scale: see docs/pde.md for the measured trade-off.
   int64_t timestep_epochs = 6;
   int64_t timestep_width = 64;
-  double timestep_windows = 4;
+  double timestep_windows = 2;
   int64_t timestep_test = 256;
   std::vector<std::string> equations = {"burgers", "kdv"};
 };
@@ -63,7 +63,10 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
   q->footer(
       "\nSteps (outputs in --out): burgers.h5/kdv.h5 (+ PNGs of trajectories and symmetry views); per equation and\n"
       "seed a pretraining run <eq>_ssl_seed<k>/ (checkpoint.pt, metrics, loss/RankMe plots); <eq>_regress/ (the\n"
-      "supervised baselines' runs, regression.json); table.md and results.json. About 10 minutes on 2 cores.\n"
+      "supervised baselines' runs, regression.json); then time-stepping: per seed an encoder on 20-step views\n"
+      "<eq>_ssl20_seed<k>/ and <eq>_timestep/ (CNN solvers without conditioning, with the SSL representation, with\n"
+      "the true coefficient; rollout plots); table.md and results.json. About 25 minutes on 2 cores\n"
+      "(--timestep-epochs 0: the regression only, about 10 minutes).\n"
       "Burgers views here use crops, the space shift and the scaling symmetry (the ablation in docs/pde.md:\n"
       "Galilean views lower RankMe and the probe; projective and superposition views cost ~20x more per view\n"
       "on the CPU). KdV views use crops and all its symmetries.\n");
@@ -107,23 +110,30 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
       std::string aug = pde::show_augmentations(path, "train", 0, ao, uint64_t(a->seed), "");
       std::printf("[%s] %lld trajectories in %s -> %s (%s, %s)\n", eq.c_str(), (long long)s.trajectories,
                   format_duration(s.seconds).c_str(), path.c_str(), png.c_str(), aug.c_str());
-      std::vector<std::string> checkpoints;
-      for (int64_t k = 0; k < a->seeds; ++k) {
-        pde::PretrainOptions p;
-        p.data = path;
-        p.seed = a->seed + k;
-        p.train.epochs = a->epochs;
-        // Burgers: crops, space shift and scaling. The Galilean boost is left out: its views lower the
-        // held-out RankMe (label-free) and, in the ablation, double the probe's error (docs/pde.md);
-        // projective and superposition views cost ~20x more per view on the CPU.
-        if (eq == "burgers") p.augment.galilean = p.augment.projective = p.augment.superposition = 0;
-        const std::string dir = a->out + "/" + eq + "_ssl_seed" + std::to_string(p.seed);
-        auto r = pde::pretrain(p, dir, /*restart=*/false);
-        std::printf("[%s] SSL seed %lld: %lld steps in %s (%.0f samples/s), held-out RankMe %.1f -> %s\n", eq.c_str(),
-                    (long long)p.seed, (long long)r.train.global_step, format_duration(r.train.seconds).c_str(),
-                    r.train.samples_per_second, r.rankme, r.checkpoint.c_str());
-        checkpoints.push_back(r.checkpoint);
-      }
+      // One VICReg encoder per seed on views of crop_t time steps (128 for the regression, 20 for
+      // time-stepping). Burgers: crops, space shift and scaling. The Galilean boost is left out: its
+      // views lower the held-out RankMe (label-free) and, in the ablation, double the probe's error
+      // (docs/pde.md); projective and superposition views cost ~20x more per view on the CPU.
+      auto pretrain_seeds = [&](int64_t crop_t, int64_t epochs, const std::string& tag) {
+        std::vector<std::string> checkpoints;
+        for (int64_t k = 0; k < a->seeds; ++k) {
+          pde::PretrainOptions p;
+          p.data = path;
+          p.seed = a->seed + k;
+          p.train.epochs = epochs;
+          p.augment.crop_t = crop_t;
+          if (eq == "burgers") p.augment.galilean = p.augment.projective = p.augment.superposition = 0;
+          const std::string dir = a->out + "/" + eq + "_" + tag + "_seed" + std::to_string(p.seed);
+          auto r = pde::pretrain(p, dir, /*restart=*/false);
+          std::printf("[%s] SSL seed %lld (%lld-step views): %lld steps in %s (%.0f samples/s), held-out RankMe %.1f -> %s\n",
+                      eq.c_str(), (long long)p.seed, (long long)crop_t, (long long)r.train.global_step,
+                      format_duration(r.train.seconds).c_str(), r.train.samples_per_second, r.rankme,
+                      r.checkpoint.c_str());
+          checkpoints.push_back(r.checkpoint);
+        }
+        return checkpoints;
+      };
+      const std::vector<std::string> checkpoints = pretrain_seeds(128, a->epochs, "ssl");
       pde::RegressOptions ro;
       ro.data = path;
       ro.labelled = a->labelled;
@@ -140,20 +150,7 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
       if (a->timestep_epochs > 0) {
         // Time-stepping: SSL encoders whose views span the solver's input window (20 steps), then the
         // solver without conditioning, with the SSL representation, and with the true coefficient.
-        std::vector<std::string> encoders;
-        for (int64_t k = 0; k < a->seeds; ++k) {
-          pde::PretrainOptions p;
-          p.data = path;
-          p.seed = a->seed + k;
-          p.train.epochs = std::max<int64_t>(1, a->epochs / 2);
-          p.augment.crop_t = 20;
-          if (eq == "burgers") p.augment.galilean = p.augment.projective = p.augment.superposition = 0;
-          const std::string dir = a->out + "/" + eq + "_ssl20_seed" + std::to_string(p.seed);
-          auto r = pde::pretrain(p, dir, /*restart=*/false);
-          std::printf("[%s] SSL encoder for time-stepping, seed %lld: %s, held-out RankMe %.1f\n", eq.c_str(),
-                      (long long)p.seed, format_duration(r.train.seconds).c_str(), r.rankme);
-          encoders.push_back(r.checkpoint);
-        }
+        const auto encoders = pretrain_seeds(20, std::max<int64_t>(1, a->epochs / 2), "ssl20");
         pde::TimestepOptions t;
         t.data = path;
         t.seed = a->seed;

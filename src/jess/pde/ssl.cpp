@@ -92,13 +92,13 @@ void PretrainOptions::resolve() {
 
 // ------------------------------------------------------------------ model and inputs
 
-namespace {
-
 at::Device pick_device(const std::string& d) {
   const bool cuda = torch::cuda::is_available();
   if (d == "cuda" && !cuda) throw ConfigError("config key 'device': cuda requested but no CUDA device is available");
   return (d == "cuda" || (d == "auto" && cuda)) ? at::Device(at::kCUDA) : at::Device(at::kCPU);
 }
+
+namespace {
 
 struct InputStats {
   double u_mean = 0, u_std = 1, ldx_mean = 0, ldx_scale = 1, ldt_mean = 0, ldt_scale = 1;

@@ -165,12 +165,6 @@ at::Tensor autoregressive_rollout(NeuralSolverBase& solver, const at::Tensor& wi
 
 namespace {
 
-at::Device pick_device(const std::string& d) {
-  const bool cuda = torch::cuda::is_available();
-  if (d == "cuda" && !cuda) throw ConfigError("config key 'device': cuda requested but no CUDA device is available");
-  return (d == "cuda" || (d == "auto" && cuda)) ? at::Device(at::kCUDA) : at::Device(at::kCPU);
-}
-
 // Normalisation of the solver's inputs and of the condition, from the training split.
 struct Normaliser {
   double u_mean = 0, u_std = 1, ldx_mean = 0, ldx_scale = 1, ldt_mean = 0, ldt_scale = 1;

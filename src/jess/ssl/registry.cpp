@@ -2,6 +2,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "jess/ssl/criteria.h"
 #include "jess/ssl/loss.h"
 #include "jess/ssl/vicreg.h"
 
@@ -11,6 +12,13 @@ namespace {
 const std::map<std::string, std::unique_ptr<JointLoss> (*)()>& registry() {
   static const std::map<std::string, std::unique_ptr<JointLoss> (*)()> r = {
       {"vicreg", &make_vicreg},
+      {"vicreg_exp", &make_vicreg_exp},
+      {"vicreg_ctr", &make_vicreg_ctr},
+      {"simclr", &make_simclr},
+      {"simclr_abs", &make_simclr_abs},
+      {"simclr_sq", &make_simclr_sq},
+      {"dcl", &make_dcl},
+      {"barlow_twins", &make_barlow_twins},
   };
   return r;
 }
