@@ -1,0 +1,45 @@
+#pragma once
+// IDX files (LeCun's MNIST format, also Fashion-MNIST's): a 4-byte magic (0, 0, type, ndims), ndims
+// big-endian int32 sizes, then the data big-endian in row-major order. Read plain or gzipped (zlib
+// reads both). Torch-free header.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace jess::vision {
+
+class IdxError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct IdxArray {
+  uint8_t type = 0x08;         // 0x08 u8, 0x09 i8, 0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64
+  std::vector<int64_t> dims;
+  std::vector<uint8_t> bytes;  // type 0x08 (images, labels): the data as stored
+  std::vector<double> values;  // other types: every element converted to double (exact for all of them)
+  int64_t count() const;
+};
+
+// Throws IdxError naming the file and what is wrong (missing, not IDX, unknown type, truncated,
+// trailing bytes, absurd sizes).
+IdxArray read_idx(const std::string& path);
+
+// Writes an IDX file of unsigned bytes (tests, tools), plain or gzipped by the ".gz" suffix.
+void write_idx_u8(const std::string& path, const std::vector<int64_t>& dims, const std::vector<uint8_t>& data);
+
+// An image classification split: images (n, height, width) as bytes, labels in [0, classes).
+struct ImageSet {
+  int64_t n = 0, height = 0, width = 0, channels = 1;
+  std::vector<uint8_t> pixels;  // n * channels * height * width, row-major (n, c, h, w)
+  std::vector<int64_t> labels;
+  int64_t classes = 0;
+};
+
+// Fashion-MNIST (Debian's dataset-fashion-mnist: /usr/share/datasets/fashion-mnist) or MNIST-layout
+// files in `dir`: split "train" (60,000) or "test" (10,000). Checks that images and labels agree.
+ImageSet load_mnist_layout(const std::string& dir, const std::string& split);
+const char* default_fashion_mnist_dir();
+
+}  // namespace jess::vision
