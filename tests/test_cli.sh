@@ -181,5 +181,10 @@ expect_error "an encoder of longer views than the window is refused" 2 "augment.
 expect_error "a window longer than the trajectories is refused" 2 "exceeds" "$JESS" pde timestep "$DIR/b.h5" --out "$DIR/x" $STEP time_history=30 time_future=20
 expect_error "regress refuses log_nu on KdV" 2 "no viscosity" "$JESS" pde regress "$DIR/kdv.h5" target=log_nu supervised=false labelled=8 crop_t=8 crop_x=32
 
+# ---- vision
+check "vision augment --show writes a PNG grid of Fashion-MNIST views" bash -c "'$JESS' vision augment --show --count 2 --views 2 local_crops=1 --out '$DIR/views.png' && file '$DIR/views.png' | grep -q PNG"
+expect_error "vision augment refuses images past the split" 2 "exceeds the 10000 images" "$JESS" vision augment --show --split test --index 9999 --count 2 --out "$DIR/x.png"
+expect_error "vision augment names a bad augmentation key" 2 "view1.flip" "$JESS" vision augment --show view1.flip=2 --out "$DIR/x.png"
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

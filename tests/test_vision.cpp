@@ -7,6 +7,9 @@
 #include <fstream>
 #include <numeric>
 
+#include <ATen/ATen.h>
+
+#include "jess/vision/augment.h"
 #include "jess/vision/idx.h"
 
 using namespace jess::vision;
@@ -100,4 +103,102 @@ TEST(Idx, ReadsFashionMnist) {
   const std::vector<uint8_t> row14(train.pixels.begin() + 14 * 28, train.pixels.begin() + 14 * 28 + 8);
   EXPECT_EQ(row14, (std::vector<uint8_t>{0, 0, 1, 4, 6, 7, 2, 0}));
   EXPECT_EQ(load_mnist_layout(default_fashion_mnist_dir(), "test").n, 10000);
+}
+
+// ---------------------------------------------------------------- augmentations
+
+namespace {
+ViewAugment nothing(int64_t size) {  // identity pipeline: full crop, no flip/jitter/blur/solarise/erase
+  ViewAugment o;
+  o.size = size;
+  o.scale_min = o.scale_max = 1;
+  o.ratio_min = o.ratio_max = 1;
+  o.flip = o.jitter = o.blur = o.solarize = o.erase = 0;
+  return o;
+}
+at::Tensor ramp(int64_t B, int64_t C, int64_t H, int64_t W) {
+  return (at::arange(B * C * H * W, at::kFloat) / double(B * C * H * W)).view({B, C, H, W});
+}
+}  // namespace
+
+TEST(Augment, IdentityFlipAndSolariseAreExact) {
+  auto x = ramp(3, 1, 8, 8);
+  auto o = nothing(8);
+  EXPECT_LT((augment_view(x, o, 1, 0) - x).abs().max().item<double>(), 1e-6);
+  o.flip = 1;
+  EXPECT_LT((augment_view(x, o, 1, 0) - x.flip(3)).abs().max().item<double>(), 1e-6);
+  o.flip = 0;
+  o.solarize = 1;
+  EXPECT_LT((augment_view(x, o, 1, 0) - at::where(x >= 0.5, 1 - x, x)).abs().max().item<double>(), 1e-6);
+}
+
+TEST(Augment, CropsAreWindowsOfTheImage) {
+  // Area 1/4, ratio 1, output = crop side: every view is exactly one 4 x 4 window of the 8 x 8 image.
+  auto x = ramp(5, 1, 8, 8);
+  auto o = nothing(4);
+  o.scale_min = o.scale_max = 0.25;
+  auto v = augment_view(x, o, 7, 3);
+  int distinct_positions = 0;
+  std::vector<bool> seen(25, false);
+  for (int64_t i = 0; i < 5; ++i) {
+    int found = -1;
+    for (int t = 0; t <= 4 && found < 0; ++t)
+      for (int l = 0; l <= 4 && found < 0; ++l)
+        if ((v[i][0] - x[i][0].narrow(0, t, 4).narrow(1, l, 4)).abs().max().item<double>() < 1e-6) found = t * 5 + l;
+    ASSERT_GE(found, 0) << "view " << i << " is not a window";
+    if (!seen[size_t(found)]) seen[size_t(found)] = true, ++distinct_positions;
+  }
+  EXPECT_GE(distinct_positions, 2);  // positions are drawn, not fixed
+}
+
+TEST(Augment, JitterBlurAndErasingBehave) {
+  auto x = ramp(4, 1, 16, 16) * 0.5 + 0.1;
+  auto o = nothing(16);
+  o.jitter = 1, o.contrast = 0;  // brightness only: one factor per image in [0.6, 1.4]
+  auto v = augment_view(x, o, 2, 0);
+  for (int64_t i = 0; i < 4; ++i) {
+    auto ratio = v[i] / x[i];
+    EXPECT_LT((ratio - ratio.mean()).abs().max().item<double>(), 1e-5);
+    EXPECT_GE(ratio.mean().item<double>(), 0.6 - 1e-6);
+    EXPECT_LE(ratio.mean().item<double>(), 1.4 + 1e-6);
+  }
+  // Blur: a constant image stays constant; an impulse spreads symmetrically and keeps its mass.
+  o = nothing(40);
+  o.blur = 1;
+  o.sigma_min = o.sigma_max = 1.0;
+  auto flat = at::full({2, 1, 40, 40}, 0.3f);
+  EXPECT_LT((augment_view(flat, o, 3, 0) - 0.3).abs().max().item<double>(), 1e-6);
+  auto impulse = at::zeros({1, 1, 40, 40});
+  impulse[0][0][20][20] = 1;
+  auto b = augment_view(impulse, o, 3, 0)[0][0];
+  EXPECT_NEAR(b.sum().item<double>(), 1.0, 1e-5);
+  EXPECT_LT(b[20][20].item<double>(), 0.5);
+  EXPECT_NEAR(b[19][20].item<double>(), b[21][20].item<double>(), 1e-7);
+  EXPECT_NEAR(b[20][19].item<double>(), b[19][20].item<double>(), 1e-7);
+  // Erasing: a zeroed rectangle of 2-33 % of the area.
+  o = nothing(20);
+  o.erase = 1;
+  auto ones = at::ones({6, 1, 20, 20});
+  auto e = augment_view(ones, o, 4, 0);
+  for (int64_t i = 0; i < 6; ++i) {
+    const double zero = (e[i] == 0).to(at::kDouble).mean().item<double>();
+    EXPECT_GT(zero, 0.0);
+    EXPECT_LT(zero, 0.45);
+  }
+}
+
+TEST(Augment, ViewsAreSeededAndMultiCropAddsSmallViews) {
+  auto x = ramp(4, 1, 28, 28);
+  AugmentConfig c;
+  c.local_crops = 3;
+  auto a = make_image_views(x, c, 9, 5), b = make_image_views(x, c, 9, 5), d = make_image_views(x, c, 9, 6);
+  ASSERT_EQ(a.size(), 5u);
+  for (size_t k = 0; k < a.size(); ++k) EXPECT_TRUE(at::equal(a[k], b[k]));
+  EXPECT_FALSE(at::equal(a[0], d[0]));
+  EXPECT_FALSE(at::equal(a[0], a[1]));
+  EXPECT_EQ(a[0].sizes(), (at::IntArrayRef{4, 1, 28, 28}));
+  EXPECT_EQ(a[4].sizes(), (at::IntArrayRef{4, 1, 12, 12}));
+  // A different batch composition does not change an image's views (draws are per image index).
+  auto first = make_image_views(x.narrow(0, 0, 2), c, 9, 5);
+  EXPECT_TRUE(at::equal(first[1], a[1].narrow(0, 0, 2)));
 }

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] { jess::init_runtime(global.threads); });
   jess::app::add_pde_commands(app, global);
   jess::app::add_eval_commands(app, global);
+  jess::app::add_vision_commands(app, global);
   jess::app::add_quickstart_command(app, global);
   try {
     app.parse(argc, argv);

@@ -225,6 +225,41 @@ void heatmaps(const std::vector<Heatmap>& panels, const HeatmapOptions& opt, con
   });
 }
 
+void image_grid(const std::vector<Image>& images, int columns, int scale, const std::string& title,
+                const std::string& path) {
+  if (images.empty()) throw PlotError("no images to draw");
+  for (const auto& im : images)
+    if (im.height <= 0 || im.width <= 0 || (im.channels != 1 && im.channels != 3) ||
+        im.values.size() != size_t(im.channels * im.height * im.width))
+      throw PlotError("image '" + im.label + "' has inconsistent size");
+  const int ncol = std::max(1, std::min<int>(columns, int(images.size())));
+  const int nrow = int((images.size() + ncol - 1) / ncol);
+  int64_t ch = 0, cw = 0;
+  for (const auto& im : images) ch = std::max(ch, im.height), cw = std::max(cw, im.width);
+  const double pad = 6, label_h = 16, title_h = title.empty() ? 4 : 30;
+  const double cell_w = double(cw * scale) + pad, cell_h = double(ch * scale) + pad + label_h;
+  const int W = int(ncol * cell_w + pad), H = int(title_h + nrow * cell_h + pad);
+  render(path, W, H, [&](cairo_t* cr) {
+    if (!title.empty()) text(cr, W / 2.0, 8, title, 14, 0.5, 0, true);
+    for (size_t i = 0; i < images.size(); ++i) {
+      const auto& im = images[i];
+      const double x0 = pad + double(i % ncol) * cell_w, y0 = title_h + double(i / ncol) * cell_h;
+      const int64_t hw = im.height * im.width;
+      for (int64_t r = 0; r < im.height; ++r)
+        for (int64_t c = 0; c < im.width; ++c) {
+          auto at = [&](int64_t k) { return std::clamp(im.values[size_t(k * hw + r * im.width + c)], 0.0, 1.0); };
+          if (im.channels == 1)
+            cairo_set_source_rgb(cr, at(0), at(0), at(0));
+          else
+            cairo_set_source_rgb(cr, at(0), at(1), at(2));
+          cairo_rectangle(cr, x0 + double(c * scale), y0 + double(r * scale), scale, scale);
+          cairo_fill(cr);
+        }
+      if (!im.label.empty()) text(cr, x0 + double(im.width * scale) / 2, y0 + double(im.height * scale) + 2, im.label, 10, 0.5, 0);
+    }
+  });
+}
+
 void lines(const std::vector<Series>& series, const LineOptions& opt, const std::string& path) {
   if (series.empty()) throw PlotError("nothing to plot");
   auto tx = [&](double v) { return opt.log_x ? std::log10(v) : v; };

@@ -46,6 +46,16 @@ struct LineOptions {
 
 void lines(const std::vector<Series>& series, const LineOptions& options, const std::string& path);
 
+// A grid of images (grey or RGB, values in [0, 1]), drawn pixel-exact at `scale`, with a label under
+// each and a title: what augmentation pipelines produce, for looking at.
+struct Image {
+  int64_t height = 0, width = 0, channels = 1;  // 1 (grey) or 3 (RGB)
+  std::vector<double> values;                   // channels x height x width, row 0 at the top
+  std::string label;
+};
+void image_grid(const std::vector<Image>& images, int columns, int scale, const std::string& title,
+                const std::string& path);
+
 // Perceptually uniform colour map (viridis), t in [0, 1].
 std::array<uint8_t, 3> viridis(double t);
 // Round tick positions covering [lo, hi].
