@@ -9,6 +9,7 @@
 
 #include "jess/core/config.h"
 #include "jess/nn/encoders.h"
+#include "jess/optim/lars.h"
 #include "jess/ssl/criteria.h"
 #include "jess/ssl/loss.h"
 #include "jess/ssl/vicreg.h"
@@ -237,8 +238,11 @@ std::string file_text(const std::string& p) {
 }
 }  // namespace
 
-TEST(Trainer, KilledAndResumedRunEndsWithTheSameWeights) {
+class TrainerResume : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TrainerResume, KilledAndResumedRunEndsWithTheSameWeights) {
   train::TrainOptions o;
+  o.optimizer = GetParam();
   o.epochs = 3;
   o.lr = 1e-2;
   o.weight_decay = 0.01;
@@ -247,7 +251,7 @@ TEST(Trainer, KilledAndResumedRunEndsWithTheSameWeights) {
   o.checkpoint_every = 4;
   o.log_every = 1;
   o.plots = false;
-  const std::string a = temp_dir("full"), b = temp_dir("resumed");
+  const std::string a = temp_dir("full_" + GetParam()), b = temp_dir("resumed_" + GetParam());
   ToyTask full;
   auto r = train::train(full, o, a, "cfg: 1\n");
   EXPECT_TRUE(r.completed);
@@ -287,6 +291,8 @@ TEST(Trainer, KilledAndResumedRunEndsWithTheSameWeights) {
   ToyTask other;
   EXPECT_THROW(train::train(other, o, b, "cfg: 2\n"), std::exception);
 }
+
+INSTANTIATE_TEST_SUITE_P(Optimizers, TrainerResume, ::testing::Values("adamw", "lars"));
 
 TEST(Trainer, NanLossStopsAndKeepsTheLastGoodCheckpoint) {
   train::TrainOptions o;
@@ -471,4 +477,36 @@ TEST(Criteria, EveryRegisteredLossHasFiniteDifferenceGradients) {
         }
     }
   }
+}
+
+// ---------------------------------------------------------------- LARS
+
+TEST(Lars, OneStepEqualsTheHandValueAndExcludesBiases) {
+  auto w = torch::tensor({{3.0, 4.0}}, torch::kDouble).requires_grad_(true);  // |w| = 5
+  auto b = torch::tensor({1.0}, torch::kDouble).requires_grad_(true);
+  auto z = torch::zeros({1, 2}, torch::kDouble).requires_grad_(true);          // zero norm: trust ratio 1
+  optim::LarsOptions o(1.0);
+  o.momentum(0.9).weight_decay(0.1).eta(0.001);
+  optim::Lars opt(optim::lars_groups({w, b, z}, o), o);
+  auto set_grads = [&] {
+    w.mutable_grad() = torch::tensor({{0.6, 0.8}}, torch::kDouble);
+    b.mutable_grad() = torch::tensor({0.5}, torch::kDouble);
+    z.mutable_grad() = torch::tensor({{0.1, 0.2}}, torch::kDouble);
+  };
+  set_grads();
+  opt.step();
+  // w: g + 0.1 w = (0.9, 1.2), |.| = 1.5, q = 0.001 * 5 / 1.5; m = q g'; w -= m
+  const double q = 0.001 * 5 / 1.5;
+  EXPECT_NEAR(w[0][0].item<double>(), 3 - q * 0.9, 1e-15);
+  EXPECT_NEAR(w[0][1].item<double>(), 4 - q * 1.2, 1e-15);
+  EXPECT_NEAR(b[0].item<double>(), 0.5, 1e-15);  // no decay, no trust ratio
+  EXPECT_NEAR(z[0][1].item<double>(), -0.2, 1e-15);
+  // Second step: momentum 0.9 m1 + q2 g2'.
+  const double w0 = w[0][0].item<double>(), w1 = w[0][1].item<double>();
+  set_grads();
+  opt.step();
+  const double g0 = 0.6 + 0.1 * w0, g1 = 0.8 + 0.1 * w1;
+  const double q2 = 0.001 * std::sqrt(w0 * w0 + w1 * w1) / std::sqrt(g0 * g0 + g1 * g1);
+  EXPECT_NEAR(w[0][0].item<double>(), w0 - (0.9 * q * 0.9 + q2 * g0), 1e-14);
+  EXPECT_NEAR(b[0].item<double>(), 0.5 - (0.9 * 0.5 + 0.5), 1e-14);
 }

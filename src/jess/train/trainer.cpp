@@ -27,12 +27,16 @@
 #include "jess/core/plot.h"
 #include "jess/core/progress.h"
 #include "jess/core/version.h"
+#include "jess/optim/lars.h"
 
 namespace jess::train {
 
 void TrainOptions::describe(ConfigSchema& s, const std::string& p) {
   s.add(p + "epochs", epochs, "passes over the training data", check::positive_int());
-  s.add(p + "optimizer", optimizer, "adamw | adam", check::one_of({"adamw", "adam"}));
+  s.add(p + "optimizer", optimizer, "adamw | adam | lars (SSL recipes: momentum, trust ratio; biases/norms excluded)",
+        check::one_of({"adamw", "adam", "lars"}));
+  s.add(p + "momentum", momentum, "lars: momentum", check::in_range(0, 1));
+  s.add(p + "lars_eta", lars_eta, "lars: trust coefficient eta", check::positive());
   s.add(p + "lr", lr, "peak learning rate", check::positive());
   s.add(p + "weight_decay", weight_decay, "weight decay (not on biases and normalisation parameters)",
         check::non_negative());
@@ -342,6 +346,10 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
     groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay)));
     groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(o.lr).weight_decay(0)));
     opt = std::make_unique<torch::optim::AdamW>(std::move(groups), torch::optim::AdamWOptions(o.lr));
+  } else if (o.optimizer == "lars") {
+    opt = std::make_unique<optim::Lars>(
+        optim::lars_groups(all, optim::LarsOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay).eta(o.lars_eta)),
+        optim::LarsOptions(o.lr));
   } else {
     std::vector<torch::optim::OptimizerParamGroup> groups;
     groups.emplace_back(decay, std::make_unique<torch::optim::AdamOptions>(torch::optim::AdamOptions(o.lr).weight_decay(o.weight_decay)));

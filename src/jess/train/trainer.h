@@ -33,7 +33,9 @@ namespace jess::train {
 
 struct TrainOptions {
   int64_t epochs = 30;
-  std::string optimizer = "adamw";   // adamw | adam
+  std::string optimizer = "adamw";   // adamw | adam | lars
+  double momentum = 0.9;             // lars
+  double lars_eta = 0.001;           // lars trust coefficient
   double lr = 3e-4;
   double weight_decay = 1e-6;
   std::string schedule = "constant";  // constant | warmup_cosine | step
