@@ -186,5 +186,19 @@ check "vision augment --show writes a PNG grid of Fashion-MNIST views" bash -c "
 expect_error "vision augment refuses images past the split" 2 "exceeds the 10000 images" "$JESS" vision augment --show --split test --index 9999 --count 2 --out "$DIR/x.png"
 expect_error "vision augment names a bad augmentation key" 2 "view1.flip" "$JESS" vision augment --show view1.flip=2 --out "$DIR/x.png"
 
+VTINY="n_train=128 batch=32 width=2 projector=16-16 predictor=8 n_bank=128 n_monitor=64 train.epochs=1 train.warmup_epochs=0"
+check "jess train (image SSL) logs k-NN, probe and RankMe, and resumes" bash -c "
+  '$JESS' train method=simclr $VTINY --out '$DIR/v' > /dev/null 2>&1 && grep -q 'knn_top1,probe_top1,rankme' '$DIR/v/epochs.csv' &&
+  '$JESS' train method=simclr $VTINY --out '$DIR/v' | grep -q 'resumed.*k-NN top-1'"
+check "byol keeps its EMA teacher out of the optimiser and in the checkpoint" bash -c "
+  '$JESS' train method=byol $VTINY --out '$DIR/vb' > /dev/null 2>&1 &&
+  '$PY' -c \"
+import torch
+m = torch.load('$DIR/vb/checkpoint.pt')['model']
+assert 'teacher_backbone.conv1.weight' in m and 'predictor.0.weight' in m and 'probe.weight' in m
+assert not torch.equal(m['teacher_backbone.conv1.weight'], m['backbone.conv1.weight'])  # EMA lags the student
+\""
+expect_error "jess train validates the criterion's keys" 2 "temperature" "$JESS" train method=simclr loss=temperature=-1 --out "$DIR/x"
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -30,9 +30,9 @@ struct QuickstartArgs {
   int64_t labelled = 512;
   int64_t supervised_epochs = 30;
   // Time-stepping (Mialon et al. §5.2) at CPU scale: see docs/pde.md for the measured trade-off.
-  int64_t timestep_epochs = 6;
+  int64_t timestep_epochs = 10;
   int64_t timestep_width = 64;
-  double timestep_windows = 2;
+  double timestep_windows = 4;
   int64_t timestep_test = 256;
   std::vector<std::string> equations = {"burgers", "kdv"};
 };

@@ -8,6 +8,8 @@
 #include "jess/core/config.h"
 #include "jess/vision/augment.h"
 #include "jess/vision/idx.h"
+#include "jess/vision/ssl.h"
+#include "jess/core/progress.h"
 
 namespace jess::app {
 
@@ -49,6 +51,47 @@ void add_vision_commands(CLI::App& app, GlobalOptions& global) {
     auto path = vision::show_image_augmentations(images, c, uint64_t(a->seed), a->views, a->out);
     std::printf("wrote %s (%lld images x (1 + %lld views))\n", path.c_str(), (long long)a->count,
                 (long long)(a->views * (2 + c.local_crops)));
+  });
+  (void)global;
+}
+
+void add_train_command(CLI::App& app, GlobalOptions& global) {
+  struct Args {
+    std::string config, out = "runs/ssl";
+    int64_t seed = -1;
+    bool restart = false, print_config = false;
+    std::vector<std::string> words;
+  };
+  auto a = std::make_shared<Args>();
+  static vision::VisionSslOptions defaults;
+  auto* t = app.add_subcommand("train", "Joint-embedding SSL on images (VICReg, SimCLR, Barlow Twins, BYOL, SimSiam, ...)");
+  t->footer(schema_help([](ConfigSchema& s) { defaults.describe(s); }) + "\nCriterion keys (config key 'loss'):\n" +
+            vision::vision_method_help() +
+            "\nOutputs in --out: checkpoint.pt, metrics (online k-NN / linear probe accuracy and RankMe each epoch),\n"
+            "training_*.png. Resumed exactly when --out holds a checkpoint of the same configuration.\n"
+            "\nExamples:\n  jess train --config configs/fmnist/simclr.yaml\n  jess train method=barlow_twins train.epochs=5 --out runs/bt\n");
+  t->add_option("--config", a->config, "YAML file of configuration keys")->check(CLI::ExistingFile);
+  t->add_option("--out,-o", a->out, "run directory");
+  t->add_option("--seed", a->seed, "seed (overrides the config's)");
+  t->add_flag("--restart", a->restart, "start afresh even if --out holds a checkpoint");
+  t->add_flag("--print-config", a->print_config, "print the effective configuration and exit");
+  t->add_option("args", a->words, "key=value overrides");
+  t->callback([a] {
+    vision::VisionSslOptions o;
+    ConfigSchema schema;
+    o.describe(schema);
+    configure(schema, a->config, a->words);
+    if (a->seed >= 0) o.seed = a->seed;
+    if (a->print_config) {
+      o.resolve();
+      std::printf("%s", o.config_yaml.c_str());
+      return;
+    }
+    auto s = vision::pretrain_vision(o, a->out, a->restart);
+    std::printf("%s%s: %lld steps in %s (%.0f images/s); test k-NN top-1 %.2f %%, online linear probe %.2f %%, RankMe %.1f -> %s\n",
+                o.method.c_str(), s.train.resumed ? " (resumed)" : "", (long long)s.train.global_step,
+                format_duration(s.train.seconds).c_str(), s.train.samples_per_second, 100 * s.knn_top1,
+                100 * s.probe_top1, s.rankme, s.train.checkpoint.c_str());
   });
   (void)global;
 }

@@ -105,11 +105,16 @@ at::Tensor BasicBlock2dImpl::forward(const at::Tensor& x) {
 ResNet18Impl::ResNet18Impl(const ResNet18Options& o) {
   using namespace torch::nn;
   if (o.in_channels < 1) throw std::invalid_argument("ResNet18: in_channels must be positive");
-  conv1 = register_module("conv1", Conv2d(Conv2dOptions(o.in_channels, 64, 7).stride(2).padding(3).bias(false)));
-  bn1 = register_module("bn1", BatchNorm2d(64));
+  if (o.width < 1) throw std::invalid_argument("ResNet18: width must be positive");
+  width_ = o.width;
+  cifar_stem_ = o.cifar_stem;
+  const int64_t w = o.width;
+  conv1 = register_module("conv1", cifar_stem_ ? Conv2d(Conv2dOptions(o.in_channels, w, 3).stride(1).padding(1).bias(false))
+                                               : Conv2d(Conv2dOptions(o.in_channels, w, 7).stride(2).padding(3).bias(false)));
+  bn1 = register_module("bn1", BatchNorm2d(w));
   init_conv(conv1->weight);
-  int64_t in = 64;
-  const int64_t widths[4] = {64, 128, 256, 512};
+  int64_t in = w;
+  const int64_t widths[4] = {w, 2 * w, 4 * w, 8 * w};
   for (int s = 0; s < 4; ++s) {
     Sequential layer;
     layer->push_back(BasicBlock2d(in, widths[s], s == 0 ? 1 : 2));
@@ -119,15 +124,20 @@ ResNet18Impl::ResNet18Impl(const ResNet18Options& o) {
   }
 }
 
+at::Tensor ResNet18Impl::stem(const at::Tensor& x) {
+  auto h = torch::relu(bn1(conv1(x)));
+  return cifar_stem_ ? h : F::max_pool2d(h, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
+}
+
 at::Tensor ResNet18Impl::forward(const at::Tensor& x) {
-  auto h = F::max_pool2d(torch::relu(bn1(conv1(x))), F::MaxPool2dFuncOptions(3).stride(2).padding(1));
+  auto h = stem(x);
   for (auto& l : layers_) h = l->forward(h);
   return h.mean({-2, -1});
 }
 
 NamedOutputs ResNet18Impl::forward_blocks(const at::Tensor& x) {
   NamedOutputs out;
-  auto h = F::max_pool2d(torch::relu(bn1(conv1(x))), F::MaxPool2dFuncOptions(3).stride(2).padding(1));
+  auto h = stem(x);
   out.emplace_back("stem", h.mean({-2, -1}));
   for (size_t s = 0; s < layers_.size(); ++s) {
     h = layers_[s]->forward(h);
@@ -144,12 +154,13 @@ std::shared_ptr<EncoderBase> make_encoder(const EncoderOptions& o) {
     r.blocks_per_stage = o.blocks_per_stage;
     return ResNet1d(r).ptr();
   }
-  if (o.arch == "resnet18") {
+  if (o.arch == "resnet18" || o.arch == "resnet18_cifar") {
     ResNet18Options r;
     r.in_channels = o.in_channels;
+    if (o.arch == "resnet18_cifar") r.cifar_stem = true, r.width = o.width;
     return ResNet18(r).ptr();
   }
-  throw std::invalid_argument("unknown encoder architecture '" + o.arch + "' (resnet1d, resnet18)");
+  throw std::invalid_argument("unknown encoder architecture '" + o.arch + "' (resnet1d, resnet18, resnet18_cifar)");
 }
 
 std::vector<int64_t> parse_layer_sizes(const std::string& text) {

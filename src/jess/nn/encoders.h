@@ -72,6 +72,8 @@ TORCH_MODULE(ResNet1d);
 
 struct ResNet18Options {
   int64_t in_channels = 3;
+  bool cifar_stem = false;  // 3x3 stride-1 stem without max-pool (CIFAR / 28x28 images)
+  int64_t width = 64;       // first stage; stages w, 2w, 4w, 8w (output 8w)
 };
 
 class BasicBlock2dImpl : public torch::nn::Module {
@@ -90,16 +92,20 @@ class ResNet18Impl : public EncoderBase {
   explicit ResNet18Impl(const ResNet18Options& options);
   at::Tensor forward(const at::Tensor& x) override;
   NamedOutputs forward_blocks(const at::Tensor& x) override;
-  int64_t output_dim() const override { return 512; }
+  int64_t output_dim() const override { return 8 * width_; }
 
  private:
+  at::Tensor stem(const at::Tensor& x);
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
   std::vector<torch::nn::Sequential> layers_;
+  int64_t width_ = 64;
+  bool cifar_stem_ = false;
 };
 TORCH_MODULE(ResNet18);
 
-// "resnet1d" or "resnet18"; `in_channels` from the domain's input layout.
+// "resnet1d", "resnet18" (ImageNet stem, width 64), "resnet18_cifar" (3x3 stem, no max-pool, width
+// from `width`); `in_channels` from the domain's input layout.
 struct EncoderOptions {
   std::string arch = "resnet1d";
   int64_t in_channels = 1;

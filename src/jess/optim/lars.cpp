@@ -80,12 +80,8 @@ void Lars::load(torch::serialize::InputArchive& archive) {
   torch::optim::serialize<LarsParamState, LarsOptions>(archive, *this);
 }
 
-std::vector<torch::optim::OptimizerParamGroup> lars_groups(const std::vector<torch::Tensor>& params, const LarsOptions& o) {
-  std::vector<torch::Tensor> adapted, plain;
-  for (const auto& p : params) {
-    if (!p.requires_grad()) continue;
-    (p.dim() > 1 ? adapted : plain).push_back(p);
-  }
+std::vector<torch::optim::OptimizerParamGroup> lars_groups(const std::vector<torch::Tensor>& adapted,
+                                                           const std::vector<torch::Tensor>& plain, const LarsOptions& o) {
   std::vector<torch::optim::OptimizerParamGroup> groups;
   auto a = std::make_unique<LarsOptions>(o);
   a->adapt(true);
@@ -94,6 +90,15 @@ std::vector<torch::optim::OptimizerParamGroup> lars_groups(const std::vector<tor
   b->adapt(false).weight_decay(0);
   groups.emplace_back(plain, std::move(b));
   return groups;
+}
+
+std::vector<torch::optim::OptimizerParamGroup> lars_groups(const std::vector<torch::Tensor>& params, const LarsOptions& o) {
+  std::vector<torch::Tensor> adapted, plain;
+  for (const auto& p : params) {
+    if (!p.requires_grad()) continue;
+    (p.dim() > 1 ? adapted : plain).push_back(p);
+  }
+  return lars_groups(adapted, plain, o);
 }
 
 }  // namespace jess::optim

@@ -43,7 +43,10 @@ class Lars : public torch::optim::Optimizer {
   void load(torch::serialize::InputArchive& archive) override;
 };
 
-// The recipes' grouping: weights (dim > 1) adapted and decayed; biases and norms (dim <= 1) not.
+// Two groups: `adapted` (weight decay and trust ratio) and `plain` (neither: biases, norms, probes).
+std::vector<torch::optim::OptimizerParamGroup> lars_groups(const std::vector<torch::Tensor>& adapted,
+                                                           const std::vector<torch::Tensor>& plain, const LarsOptions& o);
+// The recipes' split of `params`: dimension > 1 adapted, the rest (biases, norms) plain.
 std::vector<torch::optim::OptimizerParamGroup> lars_groups(const std::vector<torch::Tensor>& params, const LarsOptions& o);
 
 }  // namespace jess::optim

@@ -296,6 +296,32 @@ class MetricLog {
 
 }  // namespace
 
+namespace {
+// The epoch metrics of the last row of epochs.csv (a finished run resumed: no epoch ran here).
+std::vector<std::pair<std::string, double>> last_logged_epoch_metrics(const std::string& dir) {
+  std::ifstream in(dir + "/epochs.csv");
+  std::string header, line, last;
+  if (!std::getline(in, header)) return {};
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  auto split = [](const std::string& t) {
+    std::vector<std::string> out;
+    std::stringstream ss(t);
+    std::string c;
+    while (std::getline(ss, c, ',')) out.push_back(c);
+    return out;
+  };
+  auto names = split(header), values = split(last);
+  std::vector<std::pair<std::string, double>> m;
+  for (size_t i = 0; i < names.size() && i < values.size(); ++i) {
+    if (names[i] == "global_step" || names[i] == "epoch" || names[i] == "loss" || names[i] == "seconds") continue;
+    double v = 0;
+    if (parse_double(values[i], v)) m.emplace_back(names[i], v);
+  }
+  return m;
+}
+}  // namespace
+
 double learning_rate(const TrainOptions& o, int64_t g, int64_t steps_per_epoch) {
   if (o.schedule == "constant") return o.lr;
   if (o.schedule == "step") {  // MultiStepLR: lr * gamma^(milestones passed), per epoch
@@ -333,11 +359,13 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
   const int64_t spe = task.steps_per_epoch();
   if (spe < 1) throw std::invalid_argument("the training data gives no full batch (fewer samples than the batch size)");
 
-  // Optimiser: no weight decay on biases and normalisation parameters (tensors of dimension <= 1).
+  // Optimiser: no weight decay on biases and normalisation parameters (tensors of dimension <= 1), nor
+  // on what the task declares plain.
   std::vector<at::Tensor> decay, no_decay, all;
-  for (const auto& p : model.parameters(true)) {
+  for (const auto& kv : model.named_parameters(true)) {
+    const auto& p = kv.value();
     if (!p.requires_grad()) continue;
-    (p.dim() > 1 ? decay : no_decay).push_back(p);
+    (task.plain_parameter(kv.key(), p) ? no_decay : decay).push_back(p);
     all.push_back(p);
   }
   std::unique_ptr<torch::optim::Optimizer> opt;
@@ -348,7 +376,8 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
     opt = std::make_unique<torch::optim::AdamW>(std::move(groups), torch::optim::AdamWOptions(o.lr));
   } else if (o.optimizer == "lars") {
     opt = std::make_unique<optim::Lars>(
-        optim::lars_groups(all, optim::LarsOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay).eta(o.lars_eta)),
+        optim::lars_groups(decay, no_decay,
+                           optim::LarsOptions(o.lr).momentum(o.momentum).weight_decay(o.weight_decay).eta(o.lars_eta)),
         optim::LarsOptions(o.lr));
   } else {
     std::vector<torch::optim::OptimizerParamGroup> groups;
@@ -511,6 +540,7 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
     if (g == kill_at) std::_Exit(137);
   }
   bar.finish();
+  if (result.last_epoch_metrics.empty()) result.last_epoch_metrics = last_logged_epoch_metrics(out_dir);
   result.completed = true;
   result.global_step = g;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -71,6 +71,9 @@ class TrainTask {
   virtual StepOutput step(int64_t epoch, int64_t step) = 0;
   // Label-free (or validation) metrics at the end of an epoch, in eval mode and without gradients.
   virtual std::vector<std::pair<std::string, double>> end_of_epoch(int64_t epoch) { return {}; }
+  // Parameters without weight decay (and, under LARS, without the trust ratio): by default biases and
+  // normalisation parameters (dimension <= 1); a task may add e.g. an online probe's weights.
+  virtual bool plain_parameter(const std::string& name, const at::Tensor& p) const { return p.dim() <= 1; }
   // Extra tensors stored with the checkpoint (e.g. input normalisation statistics).
   virtual std::map<std::string, at::Tensor> extra_state() const { return {}; }
 };

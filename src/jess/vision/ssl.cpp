@@ -1,0 +1,336 @@
+#include "jess/vision/ssl.h"
+
+#include <ATen/ATen.h>
+#include <torch/cuda.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/utils.h>
+
+#include <cmath>
+#include <numeric>
+#include <sstream>
+
+#include "jess/core/config.h"
+#include "jess/core/rng.h"
+#include "jess/eval/probes.h"
+#include "jess/eval/rankme.h"
+#include "jess/nn/encoders.h"
+#include "jess/ssl/criteria.h"
+#include "jess/ssl/loss.h"
+#include "jess/vision/idx.h"
+
+namespace jess::vision {
+
+std::vector<std::string> vision_method_names() {
+  auto names = ssl::loss_names();
+  names.push_back("byol");
+  names.push_back("simsiam");
+  return names;
+}
+
+std::string vision_method_help() {
+  std::ostringstream s;
+  for (const auto& n : ssl::loss_names()) {
+    ConfigSchema schema;
+    ssl::make_loss(n)->describe(schema, "");
+    s << "  " << n << ":";
+    for (const auto& k : schema.keys()) s << " " << k;
+    s << "\n";
+  }
+  s << "  byol, simsiam: (no criterion keys; predictor, ema_start, ema_end)\n";
+  return s.str();
+}
+
+VisionSslOptions::VisionSslOptions() {
+  data = default_fashion_mnist_dir();
+  train.epochs = 10;
+  train.optimizer = "lars";
+  train.weight_decay = 1e-6;
+  train.schedule = "warmup_cosine";
+  train.warmup_epochs = 1;
+  train.final_lr_fraction = 0.001;
+}
+
+void VisionSslOptions::describe(ConfigSchema& s) {
+  s.add("data", data, "directory of MNIST-layout IDX files (default: Debian's Fashion-MNIST)");
+  s.add("n_train", n_train, "training images (0: all)", check::int_at_least(0));
+  s.add("n_bank", n_bank, "train images in the per-epoch k-NN bank", check::positive_int());
+  s.add("n_monitor", n_monitor, "test images evaluated each epoch (k-NN, online probe, RankMe)", check::positive_int());
+  s.add("method", method, "SSL method", check::one_of(vision_method_names()));
+  s.add("loss", loss, "the criterion's hyperparameters, e.g. \"temperature=0.2\" or \"invariance=25,covariance=1\"");
+  s.add("backbone", backbone, "resnet18_cifar (3x3 stem, no max-pool) | resnet18 (ImageNet stem)",
+        check::one_of({"resnet18_cifar", "resnet18"}));
+  s.add("width", width, "resnet18_cifar: first-stage channels (64: standard; output 8 x width)", check::positive_int());
+  s.add("projector", projector, "projector sizes, Linear-BN-ReLU blocks then a Linear");
+  s.add("predictor", predictor, "byol/simsiam: predictor hidden sizes (its output matches the projector)");
+  s.add("ema_start", ema_start, "byol: teacher momentum at the first step", check::in_range(0, 1));
+  s.add("ema_end", ema_end, "byol: teacher momentum at the last step (cosine schedule)", check::in_range(0, 1));
+  s.add("batch", batch, "images per batch (two views each)", check::int_at_least(2));
+  s.add("base_lr", base_lr, "learning rate per 256 images: lr = base_lr * batch / 256", check::positive());
+  s.add("seed", seed, "seed of the initialisation, the data order and the augmentations", check::int_at_least(0));
+  s.add("device", device, "auto (CUDA when available) | cpu | cuda", check::one_of({"auto", "cpu", "cuda"}));
+  augment.describe(s, "augment.");
+  train.describe(s, "train.");
+}
+
+namespace {
+std::unique_ptr<ssl::JointLoss> make_criterion(const std::string& method, const std::string& overrides) {
+  auto c = ssl::make_loss(method);
+  ConfigSchema s;
+  c->describe(s, "");
+  std::vector<std::string> kv;
+  std::istringstream in(overrides);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty()) kv.push_back(item);
+  s.apply_overrides(kv);
+  c->validate();
+  return c;
+}
+}  // namespace
+
+void VisionSslOptions::resolve() {
+  augment.validate();
+  train.validate();
+  nn::parse_layer_sizes(projector);
+  nn::parse_layer_sizes(predictor);
+  const bool distill = method == "byol" || method == "simsiam";
+  if (distill && !loss.empty()) throw ConfigError("config key 'loss': " + method + " has no criterion hyperparameters");
+  if (!distill) {
+    try {
+      make_criterion(method, loss);
+    } catch (const ConfigError& e) {
+      throw ConfigError(std::string("config key 'loss' (") + method + "): " + e.what());
+    }
+  }
+  if (ema_start > ema_end) throw ConfigError("config key 'ema_start' must not exceed 'ema_end'");
+  train.lr = base_lr * double(batch) / 256.0;  // Goyal et al.'s linear scaling, as the SSL recipes
+  ConfigSchema s;
+  describe(s);
+  config_yaml = s.to_yaml();
+}
+
+namespace {
+
+at::Device pick(const std::string& d) {
+  const bool cuda = torch::cuda::is_available();
+  if (d == "cuda" && !cuda) throw ConfigError("config key 'device': cuda requested but no CUDA device is available");
+  return (d == "cuda" || (d == "auto" && cuda)) ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+}
+
+// An MLP: Linear-BN-ReLU for each hidden size, then Linear to `out`.
+torch::nn::Sequential mlp(int64_t in, const std::vector<int64_t>& hidden, int64_t out) {
+  torch::nn::Sequential m;
+  for (int64_t h : hidden) {
+    m->push_back(torch::nn::Linear(in, h));
+    m->push_back(torch::nn::BatchNorm1d(h));
+    m->push_back(torch::nn::ReLU());
+    in = h;
+  }
+  m->push_back(torch::nn::Linear(in, out));
+  return m;
+}
+
+class VisionSslModelImpl : public torch::nn::Module {
+ public:
+  VisionSslModelImpl(const VisionSslOptions& o, int64_t channels, int64_t classes) {
+    nn::EncoderOptions eo;
+    eo.arch = o.backbone;
+    eo.in_channels = channels;
+    eo.width = o.width;
+    backbone = register_module("backbone", nn::make_encoder(eo));
+    nn::ProjectorOptions po;
+    po.input_dim = backbone->output_dim();
+    po.sizes = nn::parse_layer_sizes(o.projector);
+    projector = register_module("projector", nn::Projector(po));
+    const int64_t z = projector->output_dim();
+    if (o.method == "byol" || o.method == "simsiam")
+      predictor = register_module("predictor", mlp(z, nn::parse_layer_sizes(o.predictor), z));
+    probe = register_module("probe", torch::nn::Linear(backbone->output_dim(), classes));
+    if (o.method == "byol") {
+      // The teacher: a copy of backbone + projector updated by EMA, never by the optimiser.
+      teacher_backbone = register_module("teacher_backbone", nn::make_encoder(eo));
+      teacher_projector = register_module("teacher_projector", nn::Projector(po));
+      copy_into_teacher(1.0);
+      for (auto& p : teacher_backbone->parameters()) p.set_requires_grad(false);
+      for (auto& p : teacher_projector->parameters()) p.set_requires_grad(false);
+    }
+  }
+  // teacher <- m teacher + (1 - m) student (parameters and BN buffers; m = 1 - w for w = weight of the student)
+  void copy_into_teacher(double student_weight) {
+    torch::NoGradGuard ng;
+    auto blend = [&](torch::nn::Module& t, torch::nn::Module& s) {
+      auto tp = t.parameters(), sp = s.parameters();
+      for (size_t i = 0; i < tp.size(); ++i) tp[i].mul_(1 - student_weight).add_(sp[i], student_weight);
+      auto tb = t.buffers(), sb = s.buffers();
+      for (size_t i = 0; i < tb.size(); ++i) tb[i].copy_(sb[i]);
+    };
+    blend(*teacher_backbone, *backbone);
+    blend(*teacher_projector, *projector);
+  }
+  std::shared_ptr<nn::EncoderBase> backbone, teacher_backbone;
+  nn::Projector projector{nullptr}, teacher_projector{nullptr};
+  torch::nn::Sequential predictor{nullptr};
+  torch::nn::Linear probe{nullptr};
+};
+TORCH_MODULE(VisionSslModel);
+
+class VisionSslTask : public train::TrainTask {
+ public:
+  VisionSslTask(const VisionSslOptions& o, ImageSet train, ImageSet test, at::Device device)
+      : o_(o), train_(std::move(train)), test_(std::move(test)), device_(device) {
+    images_ = at::from_blob(train_.pixels.data(), {train_.n, train_.channels, train_.height, train_.width}, at::kByte);
+    labels_ = at::tensor(train_.labels, at::kLong);
+    auto f = images_.to(at::kFloat) / 255.0;
+    mean_ = f.mean().item<double>();
+    std_ = f.std().item<double>();
+    torch::manual_seed(uint64_t(o.seed));
+    model_ = VisionSslModel(o, train_.channels, train_.classes);
+    model_->to(device_);
+    if (o.method != "byol" && o.method != "simsiam") criterion_ = make_criterion(o.method, o.loss);
+    steps_ = train_.n / o.batch;
+  }
+  torch::nn::Module& model() override { return *model_; }
+  int64_t steps_per_epoch() const override { return steps_; }
+  void seek(int64_t, int64_t) override {}
+
+  train::StepOutput step(int64_t epoch, int64_t step) override {
+    const int64_t g = epoch * steps_ + step;
+    if (o_.method == "byol" && g > 0) {
+      // EMA after the previous optimiser step; momentum by a cosine from ema_start to ema_end (BYOL).
+      const double total = double(o_.train.epochs * steps_);
+      const double m = o_.ema_end - (o_.ema_end - o_.ema_start) * (std::cos(M_PI * double(g - 1) / total) + 1) / 2;
+      model_->copy_into_teacher(1 - m);
+    }
+    auto index = batch_indices(epoch, step);
+    auto x = images_.index_select(0, index).to(at::kFloat) / 255.0;
+    auto views = make_image_views(x, o_.augment, uint64_t(o_.seed), g);
+    std::vector<at::Tensor> feats, z;
+    for (auto& v : views) {
+      feats.push_back(model_->backbone->forward(((v - mean_) / std_).to(device_)));
+      z.push_back(model_->projector->forward(feats.back()));
+    }
+    at::Tensor loss;
+    std::vector<std::pair<std::string, double>> parts;
+    int64_t pairs = 0;
+    auto add = [&](const at::Tensor& l) {
+      loss = loss.defined() ? loss + l : l;
+      ++pairs;
+    };
+    for (size_t a = 0; a < 2; ++a)
+      for (size_t b = a + 1; b < views.size(); ++b) {
+        if (o_.method == "byol" || o_.method == "simsiam") {
+          auto pa = model_->predictor->forward(z[a]), pb = model_->predictor->forward(z[b]);
+          at::Tensor ta, tb;
+          if (o_.method == "byol") {
+            torch::NoGradGuard ng;
+            ta = model_->teacher_projector->forward(model_->teacher_backbone->forward(((views[a] - mean_) / std_).to(device_)));
+            tb = model_->teacher_projector->forward(model_->teacher_backbone->forward(((views[b] - mean_) / std_).to(device_)));
+            add(ssl::byol_criterion(pa, tb) + ssl::byol_criterion(pb, ta));
+          } else {
+            add((ssl::simsiam_criterion(pa, z[b]) + ssl::simsiam_criterion(pb, z[a])) / 2);
+          }
+        } else {
+          auto t = (*criterion_)(z[a], z[b]);
+          add(t.loss);
+          if (parts.empty()) parts = t.parts;
+        }
+      }
+    loss = loss / double(pairs);
+    // Online linear probe on the detached backbone features of the first view (stop-gradient).
+    auto y = labels_.index_select(0, index).to(device_);
+    auto logits = model_->probe->forward(feats[0].detach());
+    auto ce = at::cross_entropy_loss(logits, y);
+    parts.emplace_back("ssl_loss", loss.item<double>());
+    parts.emplace_back("probe_loss", ce.item<double>());
+    return {loss + ce, parts, o_.batch};
+  }
+
+  std::vector<std::pair<std::string, double>> end_of_epoch(int64_t) override {
+    auto bank = features(images_, std::min<int64_t>(o_.n_bank, train_.n));
+    auto test_images = at::from_blob(test_.pixels.data(), {test_.n, test_.channels, test_.height, test_.width}, at::kByte);
+    const int64_t q = std::min<int64_t>(o_.n_monitor, test_.n);
+    auto query = features(test_images, q);
+    auto test_labels = at::tensor(test_.labels, at::kLong).narrow(0, 0, q);
+    auto scores = eval::knn_scores(bank, labels_.narrow(0, 0, bank.size(0)), query, 20, 0.07, train_.classes);
+    const double knn = eval::topk_accuracy(scores, test_labels, 1);
+    torch::NoGradGuard ng;
+    auto pred = model_->probe->forward(query.to(device_)).argmax(1).to(at::kCPU);
+    const double probe = pred.eq(test_labels).to(at::kDouble).mean().item<double>();
+    auto d = query.to(at::kDouble).contiguous();
+    const double rm = eval::rankme(eval::spectrum_from_rows(d.data_ptr<double>(), d.size(0), d.size(1)).singular_values);
+    return {{"knn_top1", knn}, {"probe_top1", probe}, {"rankme", rm}};
+  }
+  std::map<std::string, at::Tensor> extra_state() const override {
+    return {{"input_stats", at::tensor({mean_, std_}, at::kDouble)}};
+  }
+  // The online probe learns at the plain rate (no trust ratio, no decay), as solo-learn's classifier.
+  bool plain_parameter(const std::string& name, const at::Tensor& p) const override {
+    return p.dim() <= 1 || name.rfind("probe.", 0) == 0;
+  }
+ private:
+  at::Tensor batch_indices(int64_t epoch, int64_t step) {
+    if (perm_epoch_ != epoch) {  // a permutation per epoch, drawn from (seed, epoch) only
+      perm_.resize(size_t(train_.n));
+      std::iota(perm_.begin(), perm_.end(), 0);
+      Rng r(uint64_t(o_.seed), 0x1A6Eull, uint64_t(epoch));
+      for (int64_t i = train_.n - 1; i > 0; --i) std::swap(perm_[size_t(i)], perm_[size_t(r.integer(0, i))]);
+      perm_epoch_ = epoch;
+    }
+    return at::tensor(std::vector<int64_t>(perm_.begin() + step * o_.batch, perm_.begin() + (step + 1) * o_.batch), at::kLong);
+  }
+  at::Tensor features(const at::Tensor& images, int64_t n) {
+    torch::NoGradGuard ng;
+    model_->eval();
+    std::vector<at::Tensor> out;
+    for (int64_t f = 0; f < n; f += 512) {
+      const int64_t m = std::min<int64_t>(512, n - f);
+      auto x = (images.narrow(0, f, m).to(at::kFloat) / 255.0 - mean_) / std_;
+      out.push_back(model_->backbone->forward(x.to(device_)).to(at::kCPU));
+    }
+    model_->train();
+    return at::cat(out);
+  }
+
+  const VisionSslOptions& o_;
+  ImageSet train_, test_;
+  at::Tensor images_, labels_;
+  at::Device device_;
+  double mean_ = 0, std_ = 1;
+  VisionSslModel model_{nullptr};
+  std::unique_ptr<ssl::JointLoss> criterion_;
+  int64_t steps_ = 1;
+  std::vector<int64_t> perm_;
+  int64_t perm_epoch_ = -1;
+};
+
+}  // namespace
+
+VisionSslSummary pretrain_vision(VisionSslOptions o, const std::string& out_dir, bool restart) {
+  o.resolve();
+  ImageSet train = load_mnist_layout(o.data, "train"), test = load_mnist_layout(o.data, "test");
+  if (o.n_train > 0 && o.n_train < train.n) {
+    const int64_t per = train.channels * train.height * train.width;
+    train.pixels.resize(size_t(o.n_train * per));
+    train.labels.resize(size_t(o.n_train));
+    train.n = o.n_train;
+  }
+  if (o.batch > train.n) throw ConfigError("config key 'batch' exceeds the " + std::to_string(train.n) + " training images");
+  VisionSslTask task(o, std::move(train), std::move(test), pick(o.device));
+  train::TrainOptions to = o.train;
+  if (restart) std::remove((out_dir + "/checkpoint.pt").c_str());
+  to.resume = !restart;
+  VisionSslSummary s;
+  s.train = train::train(task, to, out_dir, o.config_yaml, "ssl " + o.method);
+  for (const auto& kv : s.train.last_epoch_metrics) {
+    if (kv.first == "knn_top1") s.knn_top1 = kv.second;
+    if (kv.first == "probe_top1") s.probe_top1 = kv.second;
+    if (kv.first == "rankme") s.rankme = kv.second;
+  }
+  return s;
+}
+
+}  // namespace jess::vision

@@ -1,0 +1,59 @@
+#pragma once
+// Joint-embedding SSL on images (issue 7): a backbone (ResNet-18 with the CIFAR stem, any width),
+// projector, and a method: any registered criterion on (projector(view 1), projector(view 2)) -
+// vicreg, simclr, barlow_twins, the duality variants - or the self-distillation methods byol (EMA
+// teacher, predictor; momentum 0.996 -> 1 by a cosine over training) and simsiam (predictor,
+// stop-gradient). Multi-crop: each global view is also paired with every local view. An online
+// linear probe on the detached backbone features trains alongside (stop-gradient); each epoch ends
+// with the online probe's and a weighted k-NN's (k = 20, T = 0.07) test accuracy and RankMe.
+// Optimiser and schedule from the shared trainer (default: LARS, lr = base_lr * batch / 256,
+// warm-up + cosine).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "jess/train/trainer.h"
+#include "jess/vision/augment.h"
+
+namespace jess {
+class ConfigSchema;
+}
+
+namespace jess::vision {
+
+struct VisionSslOptions {
+  std::string data;                   // MNIST-layout IDX directory (default: Debian's Fashion-MNIST)
+  int64_t n_train = 0;                // training images (0: all)
+  int64_t n_bank = 5000, n_monitor = 2000;  // k-NN bank (train) and monitored test images per epoch
+  std::string method = "vicreg";      // registered criterion | byol | simsiam
+  std::string loss;                   // the criterion's hyperparameters: "temperature=0.2,..." (see --help)
+  std::string backbone = "resnet18_cifar";
+  int64_t width = 16;                 // first-stage channels (64: the standard ResNet-18)
+  std::string projector = "1024-1024-1024";
+  std::string predictor = "256";      // byol / simsiam hidden size(s); the output matches the projector
+  double ema_start = 0.996, ema_end = 1.0;
+  int64_t batch = 256;
+  double base_lr = 0.3;               // lr = base_lr * batch / 256
+  int64_t seed = 0;
+  std::string device = "auto";
+  AugmentConfig augment;
+  train::TrainOptions train;
+  std::string config_yaml;
+
+  VisionSslOptions();
+  void describe(ConfigSchema& schema);
+  void resolve();
+};
+
+struct VisionSslSummary {
+  train::TrainResult train;
+  double knn_top1 = 0, probe_top1 = 0, rankme = 0;  // last epoch
+};
+
+VisionSslSummary pretrain_vision(VisionSslOptions options, const std::string& out_dir, bool restart = false);
+
+// The method names accepted by `method`, and each criterion's hyperparameter help.
+std::vector<std::string> vision_method_names();
+std::string vision_method_help();
+
+}  // namespace jess::vision
