@@ -164,6 +164,7 @@ truth = u[:, 16:40]
 per_traj = ((p - truth) ** 2).mean(-1) / (truth ** 2).mean(-1)
 assert abs(per_traj.sum(1).mean() - r['rollout_error']) < 1e-5 * r['rollout_error'], (per_traj.sum(1).mean(), r)
 assert np.allclose(per_traj.mean(0), r['per_step'], rtol=1e-5) and r['first_step'] == 16
+assert np.allclose(per_traj.sum(1), r['per_trajectory'], rtol=1e-5) and abs(np.median(per_traj.sum(1)) - r['median']) < 1e-5 * r['median']
 assert r['ci95'][0] <= r['rollout_error'] <= r['ci95'][1]
 PYEOF
 check "a killed timestep run resumes to the same weights" bash -c "

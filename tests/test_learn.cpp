@@ -85,13 +85,12 @@ TEST(VICReg, EqualsHandComputedValue) {
   EXPECT_NEAR(l2(a, b).loss.item<double>(), vicreg_by_hand(rows_of(a), rows_of(b), 2.0, 3.0, 0.5, 1e-3), 1e-12);
 }
 
-TEST(VICReg, GradientMatchesFiniteDifferences) {
-  torch::manual_seed(5);
-  auto a = (torch::randn({6, 4}, torch::kDouble) * 0.4).requires_grad_(true);
-  auto b = (torch::randn({6, 4}, torch::kDouble) * 0.4).requires_grad_(true);
-  ssl::VICRegLoss loss;
-  auto L = loss(a, b).loss;
-  L.backward();
+// Central finite differences of a criterion against its autograd gradient, entry by entry (float64).
+static void expect_finite_difference_gradients(const ssl::JointLoss& loss, at::Tensor a, at::Tensor b, double tolerance,
+                                        const std::string& what) {
+  a = a.detach().requires_grad_(true);
+  b = b.detach().requires_grad_(true);
+  loss(a, b).loss.backward();
   const double h = 1e-6;
   for (auto* t : {&a, &b}) {
     auto g = t->grad().clone();
@@ -101,12 +100,19 @@ TEST(VICReg, GradientMatchesFiniteDifferences) {
         auto p = t->detach().clone(), m = t->detach().clone();
         p[i][j] += h;
         m[i][j] -= h;
-        const double fd = (t == &a ? loss(p, b.detach()).loss.item<double>() - loss(m, b.detach()).loss.item<double>()
-                                   : loss(a.detach(), p).loss.item<double>() - loss(a.detach(), m).loss.item<double>()) /
-                          (2 * h);
-        EXPECT_NEAR(g[i][j].item<double>(), fd, 1e-6 * std::max(1.0, std::abs(fd)));
+        auto value = [&](const at::Tensor& x) {
+          return (t == &a ? loss(x, b.detach()) : loss(a.detach(), x)).loss.item<double>();
+        };
+        const double fd = (value(p) - value(m)) / (2 * h);
+        EXPECT_NEAR(g[i][j].item<double>(), fd, tolerance * std::max(1.0, std::abs(fd))) << what << " " << i << "," << j;
       }
   }
+}
+
+TEST(VICReg, GradientMatchesFiniteDifferences) {
+  torch::manual_seed(5);
+  auto a = torch::randn({6, 4}, torch::kDouble) * 0.4, b = torch::randn({6, 4}, torch::kDouble) * 0.4;
+  expect_finite_difference_gradients(ssl::VICRegLoss(), a, b, 1e-6, "vicreg");
 }
 
 TEST(VICReg, CollapseCostsTheVarianceTerm) {
@@ -454,28 +460,11 @@ TEST(Criteria, ByolAndSimSiamStopTheTargetGradient) {
 
 TEST(Criteria, EveryRegisteredLossHasFiniteDifferenceGradients) {
   torch::manual_seed(14);
-  const double h = 1e-6;
   for (const auto& name : ssl::loss_names()) {
     auto loss = ssl::make_loss(name);
     EXPECT_EQ(loss->name(), name);
-    auto a = (torch::randn({5, 3}, torch::kDouble) * 0.7).requires_grad_(true);
-    auto b = (torch::randn({5, 3}, torch::kDouble) * 0.7).requires_grad_(true);
-    (*loss)(a, b).loss.backward();
-    for (auto* t : {&a, &b}) {
-      auto g = t->grad().clone();
-      for (int64_t i = 0; i < t->size(0); ++i)
-        for (int64_t j = 0; j < t->size(1); ++j) {
-          torch::NoGradGuard ng;
-          auto p = t->detach().clone(), m = t->detach().clone();
-          p[i][j] += h;
-          m[i][j] -= h;
-          auto value = [&](const at::Tensor& x) {
-            return (t == &a ? (*loss)(x, b.detach()) : (*loss)(a.detach(), x)).loss.item<double>();
-          };
-          const double fd = (value(p) - value(m)) / (2 * h);
-          EXPECT_NEAR(g[i][j].item<double>(), fd, 2e-6 * std::max(1.0, std::abs(fd))) << name << " " << i << "," << j;
-        }
-    }
+    auto a = torch::randn({5, 3}, torch::kDouble) * 0.7, b = torch::randn({5, 3}, torch::kDouble) * 0.7;
+    expect_finite_difference_gradients(*loss, a, b, 2e-6, name);
   }
 }
 

@@ -299,6 +299,10 @@ RolloutReport report_of(const Rollout& r, int64_t resamples, uint64_t seed) {
   rep.per_step.assign(per_step.data_ptr<double>(), per_step.data_ptr<double>() + per_step.numel());
   rep.steps = r.steps;
   rep.summary = bootstrap_mean(rep.per_trajectory, resamples, seed);
+  auto sorted = rep.per_trajectory;
+  std::sort(sorted.begin(), sorted.end());
+  const size_t n = sorted.size();
+  rep.median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   return rep;
 }
 
@@ -495,8 +499,9 @@ TimestepRun timestep(TimestepOptions o, const std::string& out_dir, bool restart
   js << std::setprecision(8) << "{\"equation\": \"" << o.equation << "\", \"condition\": \"" << o.condition
      << "\", \"seed\": " << o.seed << ", \"test_trajectories\": " << test.u.size(0)
      << ", \"rollout_error\": " << run.test.summary.mean << ", \"bootstrap_std\": " << run.test.summary.std
-     << ", \"ci95\": [" << run.test.summary.lo << ", " << run.test.summary.hi << "], \"per_step\": "
-     << json_list(run.test.per_step) << ", \"first_step\": " << run.test.steps.front() << "}\n";
+     << ", \"ci95\": [" << run.test.summary.lo << ", " << run.test.summary.hi << "], \"median\": " << run.test.median
+     << ", \"per_step\": " << json_list(run.test.per_step) << ", \"first_step\": " << run.test.steps.front()
+     << ", \"per_trajectory\": " << json_list(run.test.per_trajectory) << "}\n";
   std::ofstream(out_dir + "/rollout.json") << js.str();
   if (o.save_rollout) {
     auto p = r.prediction.contiguous();
@@ -524,12 +529,12 @@ TimestepRun timestep(TimestepOptions o, const std::string& out_dir, bool restart
 std::string TimestepComparison::table() const {
   std::ostringstream s;
   s << equation << ": normalised rollout error over " << predicted_steps << " predicted steps, " << test_trajectories
-    << " test trajectories (mean ± std over seeds; lower is better)\n";
+    << " test trajectories (mean over trajectories, ± std over seeds; median over trajectories; lower is better)\n";
   size_t w = 0;
   for (const auto& r : rows) w = std::max(w, r.label.size());
   for (const auto& r : rows) {
     s << "  " << std::left << std::setw(int(w) + 2) << r.label << std::fixed << std::setprecision(4) << r.mean
-      << " ± " << r.std << "   (seeds:";
+      << " ± " << r.std << "   median " << r.median << "   (seeds:";
     for (double v : r.values) s << " " << std::setprecision(4) << v;
     s << ")\n";
   }
@@ -542,8 +547,8 @@ std::string TimestepComparison::json() const {
     << "\"test\": " << test_trajectories << ", \"predicted_steps\": " << predicted_steps << ", \"rows\": [";
   for (size_t i = 0; i < rows.size(); ++i)
     s << (i ? ", " : "") << "{\"condition\": \"" << rows[i].condition << "\", \"name\": \"" << rows[i].label
-      << "\", \"mean\": " << rows[i].mean << ", \"std\": " << rows[i].std << ", \"values\": " << json_list(rows[i].values)
-      << "}";
+      << "\", \"mean\": " << rows[i].mean << ", \"std\": " << rows[i].std << ", \"median\": " << rows[i].median
+      << ", \"values\": " << json_list(rows[i].values) << ", \"medians\": " << json_list(rows[i].medians) << "}";
   s << "]}";
   return s.str();
 }
@@ -581,6 +586,8 @@ TimestepComparison compare_timestep(const TimestepOptions& base, const std::vect
       cmp.test_trajectories = int64_t(run.test.per_trajectory.size());
       cmp.predicted_steps = int64_t(run.test.steps.size());
       row.values.push_back(run.test.summary.mean);
+      row.medians.push_back(run.test.median);
+      row.median += run.test.median / double(seeds);
       if (curve.empty()) curve.assign(run.test.per_step.size(), 0.0);
       for (size_t s = 0; s < curve.size(); ++s) curve[s] += run.test.per_step[s] / double(seeds);
       if (curves.empty() || curves.back().label != row.label) {

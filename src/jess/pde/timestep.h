@@ -77,6 +77,7 @@ struct RolloutReport {
   std::vector<int64_t> steps;          // time indices of the predicted steps
   std::vector<double> per_step;        // mean over trajectories of mean_x err^2 / mean_x u^2 at each step
   BootstrapSummary summary;
+  double median = 0;                   // over trajectories (robust to a few unstable rollouts)
 };
 
 struct TimestepRun {
@@ -99,8 +100,9 @@ struct TimestepComparison {
   std::vector<TimestepRun> runs;
   struct Row {
     std::string condition, label;
-    std::vector<double> values;  // mean rollout error per seed
-    double mean = 0, std = 0;
+    std::vector<double> values;   // mean rollout error per seed
+    std::vector<double> medians;  // median over trajectories per seed
+    double mean = 0, std = 0, median = 0;  // median: mean over seeds of the medians
   };
   std::vector<Row> rows;
   std::string table() const;
