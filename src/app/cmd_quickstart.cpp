@@ -65,7 +65,7 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
       "seed a pretraining run <eq>_ssl_seed<k>/ (checkpoint.pt, metrics, loss/RankMe plots); <eq>_regress/ (the\n"
       "supervised baselines' runs, regression.json); then time-stepping: per seed an encoder on 20-step views\n"
       "<eq>_ssl20_seed<k>/ and <eq>_timestep/ (CNN solvers without conditioning, with the SSL representation, with\n"
-      "the true coefficient; rollout plots); table.md and results.json. About 25 minutes on 2 cores\n"
+      "the true coefficient; rollout plots); table.md and results.json. About 35 minutes on 2 cores\n"
       "(--timestep-epochs 0: the regression only, about 10 minutes).\n"
       "Burgers views here use crops, the space shift and the scaling symmetry (the ablation in docs/pde.md:\n"
       "Galilean views lower RankMe and the probe; projective and superposition views cost ~20x more per view\n"
@@ -154,7 +154,7 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
         pde::TimestepOptions t;
         t.data = path;
         t.seed = a->seed;
-        t.n_train = a->n;
+        // n_train stays at the reference's 512 training trajectories (LPSDA); --n sets the SSL data.
         t.n_test = a->timestep_test;
         t.width = a->timestep_width;
         t.windows_per_trajectory = a->timestep_windows;
