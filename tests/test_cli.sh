@@ -5,6 +5,7 @@ set -uo pipefail
 JESS=${1:?usage: test_cli.sh PATH/TO/jess}
 PY=/usr/bin/python3
 DIR=$(mktemp -d /tmp/jess_cli_XXXXXX)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 trap 'rm -rf "$DIR"' EXIT
 pass=0
 fail=0
@@ -199,6 +200,8 @@ m = torch.load('$DIR/vb/checkpoint.pt')['model']
 assert 'teacher_backbone.conv1.weight' in m and 'predictor.0.weight' in m and 'probe.weight' in m
 assert not torch.equal(m['teacher_backbone.conv1.weight'], m['backbone.conv1.weight'])  # EMA lags the student
 \""
+check "every configs/fmnist method config is valid" bash -c "
+  for f in '$ROOT'/configs/fmnist/*.yaml; do '$JESS' train --config \$f --print-config | grep -q \"method: \$(basename \$f .yaml)\" || exit 1; done"
 expect_error "jess train validates the criterion's keys" 2 "temperature" "$JESS" train method=simclr loss=temperature=-1 --out "$DIR/x"
 
 echo "$pass passed, $fail failed"
