@@ -41,12 +41,16 @@ struct MergeArgs {
 }  // namespace
 
 // Fills `schema` from an optional YAML file, then the key=value words; any other word is an error.
-void configure(ConfigSchema& schema, const std::string& yaml_file, const std::vector<std::string>& words) {
-  if (!yaml_file.empty()) schema.load_yaml_file(yaml_file);
+std::vector<std::string> configure(ConfigSchema& schema, const std::string& yaml_file,
+                                   const std::vector<std::string>& words, size_t max_plain, const std::string& what) {
   std::vector<std::string> overrides, plain;
   split_overrides(words, overrides, plain);
-  if (!plain.empty()) throw ConfigError("unexpected argument '" + plain[0] + "' (configuration is given as key=value)");
+  if (plain.size() > max_plain)
+    throw ConfigError("unexpected argument '" + plain[max_plain] + "' (" +
+                      (max_plain == 0 ? std::string("configuration is given as key=value") : "expected " + what) + ")");
+  if (!yaml_file.empty()) schema.load_yaml_file(yaml_file);
   schema.apply_overrides(overrides);
+  return plain;
 }
 
 std::string schema_help(const std::function<void(ConfigSchema&)>& describe) {

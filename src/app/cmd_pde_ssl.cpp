@@ -13,18 +13,6 @@
 
 namespace jess::app {
 
-namespace {
-// Positional words: key=value overrides and at most `max_plain` plain words (files).
-std::vector<std::string> take_plain(ConfigSchema& schema, const std::string& config, const std::vector<std::string>& words,
-                                    size_t max_plain, const std::string& what) {
-  std::vector<std::string> overrides, plain;
-  split_overrides(words, overrides, plain);
-  if (plain.size() > max_plain) throw ConfigError("unexpected argument '" + plain[max_plain] + "' (expected " + what + ")");
-  if (!config.empty()) schema.load_yaml_file(config);
-  schema.apply_overrides(overrides);
-  return plain;
-}
-}  // namespace
 
 void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
   // ---- pretrain
@@ -53,7 +41,7 @@ void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
     pde::PretrainOptions o;
     ConfigSchema schema;
     o.describe(schema);
-    auto plain = take_plain(schema, pa->config, pa->words, 1, "one dataset file and key=value options");
+    auto plain = configure(schema, pa->config, pa->words, 1, "one dataset file and key=value options");
     if (!plain.empty()) o.data = plain[0];
     if (pa->seed >= 0) o.seed = pa->seed;
     if (pa->print_config) {
@@ -93,7 +81,7 @@ void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
     pde::RegressOptions o;
     ConfigSchema schema;
     o.describe(schema);
-    auto plain = take_plain(schema, ra->config, ra->words, 1, "one dataset file and key=value options");
+    auto plain = configure(schema, ra->config, ra->words, 1, "one dataset file and key=value options");
     if (!plain.empty()) o.data = plain[0];
     auto rep = pde::regress(o, ra->checkpoints, ra->out);
     std::ofstream(ra->out + "/regression.json") << rep.json() << "\n";
@@ -121,7 +109,7 @@ void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
     pde::RegressOptions o;
     ConfigSchema schema;
     o.describe(schema);
-    auto plain = take_plain(schema, "", ga->words, 1, "one dataset file and key=value options");
+    auto plain = configure(schema, "", ga->words, 1, "one dataset file and key=value options");
     if (!plain.empty()) o.data = plain[0];
     auto rep = pde::guillotine(ga->checkpoint, o);
     if (ga->json) {

@@ -62,11 +62,7 @@ void add_pde_timestep_command(CLI::App& pde, GlobalOptions& global) {
     pde::TimestepOptions o;
     ConfigSchema schema;
     o.describe(schema);
-    std::vector<std::string> overrides, plain;
-    split_overrides(a->words, overrides, plain);
-    if (plain.size() > 1) throw ConfigError("unexpected argument '" + plain[1] + "' (expected one dataset file)");
-    if (!a->config.empty()) schema.load_yaml_file(a->config);
-    schema.apply_overrides(overrides);
+    auto plain = configure(schema, a->config, a->words, 1, "one dataset file and key=value options");
     if (!plain.empty()) o.data = plain[0];
     auto conditions = split_commas(a->conditions);
     if (conditions.empty()) conditions.push_back(o.condition);  // the configuration's `condition` key

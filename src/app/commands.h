@@ -30,8 +30,11 @@ void add_pde_timestep_command(CLI::App& pde, GlobalOptions& global);
 // Splits positional words into key=value overrides and plain arguments.
 void split_overrides(const std::vector<std::string>& words, std::vector<std::string>& overrides,
                      std::vector<std::string>& plain);
-// Fills `schema` from an optional YAML file, then the key=value words; any other word is an error.
-void configure(ConfigSchema& schema, const std::string& yaml_file, const std::vector<std::string>& words);
+// Fills `schema` from an optional YAML file, then the key=value words, and returns the other (plain)
+// words: at most `max_plain` of them (`what` names them in the error), none by default.
+std::vector<std::string> configure(ConfigSchema& schema, const std::string& yaml_file,
+                                   const std::vector<std::string>& words, size_t max_plain = 0,
+                                   const std::string& what = "");
 // "Configuration keys ..." help text of a schema.
 std::string schema_help(const std::function<void(ConfigSchema&)>& describe);
 

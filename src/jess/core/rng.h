@@ -3,6 +3,8 @@
 // that a trajectory's parameters are the same whether it is generated alone, in a batch, or in another
 // shard. Header-only and exactly specified (unlike std:: distributions, which differ by library).
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace jess {
 
@@ -39,5 +41,14 @@ class Rng {
  private:
   uint64_t state_;
 };
+
+// A permutation of 0..n-1 by Fisher-Yates with Rng(seed, stream, index): e.g. an epoch's data order.
+inline std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed, uint64_t stream, uint64_t index) {
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[size_t(i)] = i;
+  Rng rng(seed, stream, index);
+  for (int64_t i = n - 1; i > 0; --i) std::swap(order[size_t(i)], order[size_t(rng.integer(0, i))]);
+  return order;
+}
 
 }  // namespace jess

@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/linear.h>
-#include <torch/cuda.h>
 #include <torch/utils.h>
 #include <sys/stat.h>
 
@@ -14,6 +13,7 @@
 #include <sstream>
 
 #include "jess/core/config.h"
+#include "jess/core/device.h"
 #include "jess/core/files.h"
 #include "jess/core/hdf5_file.h"
 #include "jess/core/rng.h"
@@ -91,12 +91,6 @@ void PretrainOptions::resolve() {
 }
 
 // ------------------------------------------------------------------ model and inputs
-
-at::Device pick_device(const std::string& d) {
-  const bool cuda = torch::cuda::is_available();
-  if (d == "cuda" && !cuda) throw ConfigError("config key 'device': cuda requested but no CUDA device is available");
-  return (d == "cuda" || (d == "auto" && cuda)) ? at::Device(at::kCUDA) : at::Device(at::kCPU);
-}
 
 namespace {
 

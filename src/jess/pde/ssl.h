@@ -71,9 +71,6 @@ struct EmbedOptions {
 };
 at::Tensor embed(const std::string& checkpoint, const std::string& data, const EmbedOptions& options);
 
-// auto: CUDA when LibTorch has it, else the CPU; cuda without a device is a ConfigError.
-at::Device pick_device(const std::string& device);
-
 // A pretraining checkpoint's frozen encoder applied to windows of trajectories (time-stepping
 // conditioning, pde/timestep.h). The window (B, t, x) is standardised with the checkpoint's statistics;
 // resnet1d reads its last crop_t time steps as channels (t >= crop_t required) over any x length (the

@@ -1,7 +1,6 @@
 #include "jess/pde/timestep.h"
 
 #include <ATen/ATen.h>
-#include <torch/cuda.h>
 #include <torch/nn/module.h>
 #include <torch/utils.h>
 
@@ -15,6 +14,7 @@
 #include <sstream>
 
 #include "jess/core/config.h"
+#include "jess/core/device.h"
 #include "jess/core/files.h"
 #include "jess/core/hdf5_file.h"
 #include "jess/core/npy.h"
@@ -385,11 +385,7 @@ class TimestepTask : public train::TrainTask {
  private:
   const std::vector<int64_t>& permutation(int64_t epoch, int64_t pass) {
     if (perm_epoch_ != epoch || perm_pass_ != pass) {
-      const int64_t n = data_.u.size(0);
-      perm_.resize(size_t(n));
-      std::iota(perm_.begin(), perm_.end(), 0);
-      Rng r(uint64_t(o_.seed), 0x9E4Dull, uint64_t(epoch * 1000003 + pass));
-      for (int64_t i = n - 1; i > 0; --i) std::swap(perm_[size_t(i)], perm_[size_t(r.integer(0, i))]);
+      perm_ = seeded_permutation(data_.u.size(0), uint64_t(o_.seed), 0x9E4Dull, uint64_t(epoch * 1000003 + pass));
       perm_epoch_ = epoch, perm_pass_ = pass;
     }
     return perm_;

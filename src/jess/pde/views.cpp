@@ -94,10 +94,7 @@ ViewBatch PdeViewLoader::produce(int64_t epoch, int64_t step) {
   const auto t0 = std::chrono::steady_clock::now();
   // The epoch's order is a seeded permutation (Fisher-Yates with the counter-seeded generator).
   const int64_t n = data_.u.size(0);
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) order[size_t(i)] = i;
-  Rng rng(options_.seed, 0xE90C4ull, uint64_t(epoch));
-  for (int64_t i = n - 1; i > 0; --i) std::swap(order[size_t(i)], order[size_t(rng.integer(0, i))]);
+  const auto order = seeded_permutation(n, options_.seed, 0xE90C4ull, uint64_t(epoch));
   auto idx = at::tensor(std::vector<int64_t>(order.begin() + step * options_.batch,
                                              order.begin() + (step + 1) * options_.batch),
                         at::kLong);

@@ -1,7 +1,6 @@
 #include "jess/vision/ssl.h"
 
 #include <ATen/ATen.h>
-#include <torch/cuda.h>
 #include <torch/nn/module.h>
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
@@ -14,6 +13,7 @@
 #include <sstream>
 
 #include "jess/core/config.h"
+#include "jess/core/device.h"
 #include "jess/core/rng.h"
 #include "jess/eval/probes.h"
 #include "jess/eval/rankme.h"
@@ -114,12 +114,6 @@ void VisionSslOptions::resolve() {
 }
 
 namespace {
-
-at::Device pick(const std::string& d) {
-  const bool cuda = torch::cuda::is_available();
-  if (d == "cuda" && !cuda) throw ConfigError("config key 'device': cuda requested but no CUDA device is available");
-  return (d == "cuda" || (d == "auto" && cuda)) ? at::Device(at::kCUDA) : at::Device(at::kCPU);
-}
 
 // An MLP: Linear-BN-ReLU for each hidden size, then Linear to `out`.
 torch::nn::Sequential mlp(int64_t in, const std::vector<int64_t>& hidden, int64_t out) {
@@ -274,10 +268,7 @@ class VisionSslTask : public train::TrainTask {
  private:
   at::Tensor batch_indices(int64_t epoch, int64_t step) {
     if (perm_epoch_ != epoch) {  // a permutation per epoch, drawn from (seed, epoch) only
-      perm_.resize(size_t(train_.n));
-      std::iota(perm_.begin(), perm_.end(), 0);
-      Rng r(uint64_t(o_.seed), 0x1A6Eull, uint64_t(epoch));
-      for (int64_t i = train_.n - 1; i > 0; --i) std::swap(perm_[size_t(i)], perm_[size_t(r.integer(0, i))]);
+      perm_ = seeded_permutation(train_.n, uint64_t(o_.seed), 0x1A6Eull, uint64_t(epoch));
       perm_epoch_ = epoch;
     }
     return at::tensor(std::vector<int64_t>(perm_.begin() + step * o_.batch, perm_.begin() + (step + 1) * o_.batch), at::kLong);
@@ -319,7 +310,7 @@ VisionSslSummary pretrain_vision(VisionSslOptions o, const std::string& out_dir,
     train.n = o.n_train;
   }
   if (o.batch > train.n) throw ConfigError("config key 'batch' exceeds the " + std::to_string(train.n) + " training images");
-  VisionSslTask task(o, std::move(train), std::move(test), pick(o.device));
+  VisionSslTask task(o, std::move(train), std::move(test), pick_device(o.device));
   train::TrainOptions to = o.train;
   if (restart) std::remove((out_dir + "/checkpoint.pt").c_str());
   to.resume = !restart;
