@@ -202,11 +202,19 @@ class VisionSslTask : public train::TrainTask {
     auto index = batch_indices(epoch, step);
     auto x = images_.index_select(0, index).to(at::kFloat) / 255.0;
     auto views = make_image_views(x, o_.augment, uint64_t(o_.seed), g);
-    std::vector<at::Tensor> feats, z;
+    std::vector<at::Tensor> inputs, feats, z, targets(views.size());
     for (auto& v : views) {
-      feats.push_back(model_->backbone->forward(((v - mean_) / std_).to(device_)));
+      inputs.push_back(((v - mean_) / std_).to(device_));
+      feats.push_back(model_->backbone->forward(inputs.back()));
       z.push_back(model_->projector->forward(feats.back()));
     }
+    auto teacher = [&](size_t k) -> const at::Tensor& {  // BYOL target of view k, computed once
+      if (!targets[k].defined()) {
+        torch::NoGradGuard ng;
+        targets[k] = model_->teacher_projector->forward(model_->teacher_backbone->forward(inputs[k]));
+      }
+      return targets[k];
+    };
     at::Tensor loss;
     std::vector<std::pair<std::string, double>> parts;
     int64_t pairs = 0;
@@ -218,11 +226,9 @@ class VisionSslTask : public train::TrainTask {
       for (size_t b = a + 1; b < views.size(); ++b) {
         if (o_.method == "byol" || o_.method == "simsiam") {
           auto pa = model_->predictor->forward(z[a]), pb = model_->predictor->forward(z[b]);
-          at::Tensor ta, tb;
           if (o_.method == "byol") {
-            torch::NoGradGuard ng;
-            ta = model_->teacher_projector->forward(model_->teacher_backbone->forward(((views[a] - mean_) / std_).to(device_)));
-            tb = model_->teacher_projector->forward(model_->teacher_backbone->forward(((views[b] - mean_) / std_).to(device_)));
+            const auto& ta = teacher(a);
+            const auto& tb = teacher(b);
             add(ssl::byol_criterion(pa, tb) + ssl::byol_criterion(pb, ta));
           } else {
             add((ssl::simsiam_criterion(pa, z[b]) + ssl::simsiam_criterion(pb, z[a])) / 2);
