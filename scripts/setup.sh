@@ -8,8 +8,8 @@ PKGS=(
   build-essential cmake ninja-build clang
   libtorch-dev libgloo-dev libopenblas0-openmp
   libhdf5-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev libcairo2-dev fonts-dejavu-core libfftw3-dev
-  libgtest-dev libbenchmark-dev
-  python3-torch python3-numpy python3-scipy python3-h5py
+  libgtest-dev libbenchmark-dev libboost-graph-dev
+  python3-torch python3-numpy python3-scipy python3-h5py python3-sklearn
   dataset-fashion-mnist
 )
 
@@ -39,3 +39,23 @@ for alt in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
     echo "[setup] $name -> $M/$alt" >&2
   fi
 done
+
+# Single-cell data (jess cells): the R data files of Debian's r-bioc-hsmmsinglecell (HSMM myoblasts)
+# and r-bioc-monocle (lung), unpacked into data/cells/ without installing R: jess reads R's
+# serialisation format itself.
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CELLS="$ROOT/data/cells"
+if [[ ! -f "$CELLS/HSMMSingleCell/data/HSMM_expr_matrix.rda" || ! -f "$CELLS/monocle/extdata/lung_exprs_data.RData" ]]; then
+  echo "[setup] fetching single-cell data (r-bioc-hsmmsinglecell, r-bioc-monocle; 18 MB) into data/cells" >&2
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq r-bioc-hsmmsinglecell r-bioc-monocle 2>/dev/null) || {
+    $SUDO apt-get update -qq
+    (cd "$tmp" && apt-get download -qq r-bioc-hsmmsinglecell r-bioc-monocle)
+  }
+  mkdir -p "$tmp/x" "$CELLS"
+  for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$tmp/x"; done
+  rm -rf "$CELLS/HSMMSingleCell" "$CELLS/monocle"
+  cp -r "$tmp/x/usr/lib/R/site-library/HSMMSingleCell" "$CELLS/"
+  cp -r "$tmp/x/usr/lib/R/site-library/monocle" "$CELLS/"
+  rm -rf "$tmp"
+fi
