@@ -4,6 +4,7 @@
 #         options: see `bench/run.sh pde --help`
 #   views the Lie-symmetry view maker vs per-sample and batched Python PyTorch peers
 #   train VICReg pretraining samples/s: jess vs the same model in Python PyTorch (data pipeline included)
+#   vision VICReg/SimCLR image SSL images/s on Fashion-MNIST: jess vs Python PyTorch + torchvision (augmentation included)
 #   eval  RankMe vs NumPy's SVD and the Z^T Z floor; k-NN vs the matrix-product floor
 # Builds jess first (cmake --build build) when build/ exists.
 set -euo pipefail
@@ -13,7 +14,7 @@ cd "$ROOT"
 PY=/usr/bin/python3   # Debian's interpreter: numpy, scipy, h5py come from apt
 
 usage() {
-  sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 build_jess() {
@@ -33,6 +34,14 @@ case "$cmd" in
     shift
     build_jess
     exec "$PY" bench/pde_train_bench.py "$@"
+    ;;
+  vision)
+    shift
+    build_jess
+    # The Python peer gets the same allocator and thread settings jess applies to itself.
+    export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456
+    export OMP_NUM_THREADS=2
+    exec "$PY" bench/vision_train_bench.py "$@"
     ;;
   pde)
     shift

@@ -206,6 +206,41 @@ assert ((t - s).abs().max() / s.abs().max()).item() > 1e-6
 \""
 check "every configs/fmnist method config is valid" bash -c "
   for f in '$ROOT'/configs/fmnist/*.yaml; do '$JESS' train --config \$f --print-config | grep -q \"method: \$(basename \$f .yaml)\" || exit 1; done"
+check "vision eval probes every layer, deterministically, and writes eval.json and a Guillotine plot" bash -c "
+  '$JESS' vision eval '$DIR/v' --n-train 300 --n-test 200 --plot '$DIR/g.png' > '$DIR/e1.txt' &&
+  cp '$DIR/v/eval.json' '$DIR/e1.json' && '$JESS' vision eval '$DIR/v' --n-train 300 --n-test 200 > /dev/null &&
+  cmp '$DIR/e1.json' '$DIR/v/eval.json' && file '$DIR/g.png' | grep -q PNG &&
+  '$PY' -c \"
+import json
+r = json.load(open('$DIR/v/eval.json'))
+names = [l['layer'] for l in r['layers']]
+assert names == ['stem', 'layer1', 'layer2', 'layer3', 'layer4', 'projector1', 'projector2'], names
+rep = [l for l in r['layers'] if l['representation']]
+assert len(rep) == 1 and rep[0]['layer'] == 'layer4' and rep[0]['dim'] == 16  # 8 x width 2
+assert r['n_train'] == 300 and r['n_test'] == 200
+for l in r['layers']:
+    assert 0 <= l['linear_top1'] <= 1 and 0 <= l['knn_top1'] <= 1 and 1 <= l['rankme'] <= l['dim'] + 1e-6, l
+    assert l['linear_top1'] > 0.2  # 10 classes: chance is 0.1
+\""
+check "vision eval of a random initialisation, and select judges RankMe against accuracy" bash -c "
+  printf 'width: 2\\nprojector: 16-16\\n' > '$DIR/ri.yaml' &&
+  '$JESS' vision eval --random-init '$DIR/ri.yaml' --n-train 300 --n-test 200 --json '$DIR/ri.json' > /dev/null &&
+  '$JESS' vision eval '$DIR/vb' --representation-only --n-train 300 --n-test 200 > /dev/null &&
+  '$JESS' eval select --json '$DIR/v' '$DIR/vb' > '$DIR/sel.json' 2> /dev/null &&
+  '$PY' -c \"
+import json
+s = json.load(open('$DIR/sel.json'))
+runs = s['runs']
+assert runs[0]['rankme'] >= runs[1]['rankme'] and s['summary']['selected'] == runs[0]['run']
+best = max(r['linear_top1'] for r in runs)
+assert abs(s['summary']['linear_lost_points'] - 100 * (best - runs[0]['linear_top1'])) < 1e-9
+assert abs(abs(s['summary']['spearman_rankme_linear']) - 1) < 1e-12  # two runs: +-1
+ri = json.load(open('$DIR/ri.json'))
+assert ri[0]['source'].startswith('random init') and len(ri[0]['layers']) == 7
+\""
+check "eval curves plots a metric of several runs" bash -c "'$JESS' eval curves '$DIR/v' '$DIR/vb' --metric knn_top1 --out '$DIR/c.png' | grep -q '2 runs' && file '$DIR/c.png' | grep -q PNG"
+expect_error "eval curves names the available columns" 1 "knn_top1" "$JESS" eval curves "$DIR/v" --metric nope --out "$DIR/c.png"
+expect_error "vision eval refuses a checkpoint of another command" 1 "not a checkpoint of jess train" "$JESS" vision eval "$DIR/full/checkpoint.pt"
 expect_error "jess train validates the criterion's keys" 2 "temperature" "$JESS" train method=simclr loss=temperature=-1 --out "$DIR/x"
 
 echo "$pass passed, $fail failed"

@@ -105,6 +105,7 @@ TEST(RankMe, StreamingFromNpyEqualsInMemory) {
   std::system(("rm -rf " + dir).c_str());
 }
 
+#include "jess/eval/correlation.h"
 #include "jess/eval/probes.h"
 
 TEST(Probes, LogisticProbeSeparatesSeparableData) {
@@ -197,4 +198,18 @@ TEST(Probes, ConfidenceIntervalAndMetrics) {
   auto scores = at::tensor({0.1, 0.5, 0.4, 0.9, 0.05, 0.05}, at::kDouble).view({2, 3});
   EXPECT_DOUBLE_EQ(topk_accuracy(scores, at::tensor({int64_t(2), int64_t(0)}), 1), 0.5);
   EXPECT_DOUBLE_EQ(topk_accuracy(scores, at::tensor({int64_t(2), int64_t(1)}), 2), 1.0);
+}
+
+// ---- rank correlation (RankMe selection sweeps; cells metrics)
+TEST(Spearman, AverageRanksOfTies) {
+  EXPECT_EQ(jess::eval::average_ranks({3, 1, 3, 2, 3}), (std::vector<double>{4, 1, 4, 2, 4}));
+}
+
+TEST(Spearman, EqualsScipyOnTiedData) {
+  // scipy.stats.spearmanr on the same vectors: 0.8207826816681233 and 0.6323529411764706.
+  EXPECT_NEAR(jess::eval::spearman({1, 2, 3, 4, 5}, {5, 6, 7, 8, 7}), 0.8207826816681233, 1e-12);
+  EXPECT_NEAR(jess::eval::spearman({0.1, 0.4, 0.4, 0.9, 0.2, 0.3}, {10, 30, 20, 20, 5, 1}), 0.6323529411764706, 1e-12);
+  EXPECT_DOUBLE_EQ(jess::eval::spearman({1, 2, 3}, {30, 20, 10}), -1.0);
+  EXPECT_TRUE(std::isnan(jess::eval::spearman({1, 1, 1}, {1, 2, 3})));
+  EXPECT_THROW(jess::eval::spearman({1, 2}, {1, 2, 3}), std::invalid_argument);
 }

@@ -3,10 +3,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cmath>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "app/commands.h"
+#include "jess/core/files.h"
 #include "jess/core/plot.h"
+#include "jess/eval/correlation.h"
 #include "jess/eval/probes.h"
 #include "jess/eval/rankme.h"
 #include "jess/core/npy.h"
@@ -226,19 +231,44 @@ void add_eval_commands(CLI::App& app, GlobalOptions& global) {
     bool json = false;
   };
   auto sa = std::make_shared<SelectArgs>();
-  auto* se = ev->add_subcommand("select", "Rank runs by RankMe of their embeddings and choose the highest");
-  se->footer("\nEach run is Z.npy or METHOD:Z.npy. RankMe selects among runs of the same method only: comparing\n"
-             "different methods prints a warning (RankMe is not a method selector).\n");
-  se->add_option("runs", sa->runs, "embedding files")->required();
+  auto* se = ev->add_subcommand("select", "Rank runs by RankMe and choose the highest (and, given accuracies, judge the choice)");
+  se->footer("\nEach run is Z.npy or METHOD:Z.npy (embeddings), or a run directory holding eval.json (written by\n"
+             "`jess vision eval`): then the representation's RankMe and probe accuracies are read from it, and the\n"
+             "Spearman correlation between RankMe and accuracy and the accuracy lost by choosing with RankMe\n"
+             "instead of labels are printed (RankMe paper: < 0.5 point on ImageNet). RankMe selects among runs\n"
+             "of the same method only: comparing different methods prints a warning.\n"
+             "\nExample:\n  jess eval select runs/sweep/cov_*\n");
+  se->add_option("runs", sa->runs, "embedding files or run directories")->required();
   se->add_flag("--json", sa->json, "print JSON");
   se->callback([sa] {
     struct Row {
       std::string method, path;
-      double score;
+      double score, linear = NAN, knn = NAN;
     };
     std::vector<Row> rows;
     std::set<std::string> methods;
     for (const auto& r : sa->runs) {
+      if (is_directory(r)) {
+        const std::string f = r + "/eval.json";
+        std::ifstream in(f);
+        if (!in) throw std::invalid_argument(r + " holds no eval.json: run `jess vision eval " + r + "` first");
+        nlohmann::json j;
+        try {
+          in >> j;
+        } catch (const std::exception& e) {
+          throw std::invalid_argument(f + ": not valid JSON (" + e.what() + ")");
+        }
+        bool found = false;
+        for (const auto& l : j.at("layers"))
+          if (l.value("representation", false)) {
+            rows.push_back({j.value("method", std::string()), r, l.at("rankme").get<double>(), l.at("linear_top1").get<double>(),
+                            l.at("knn_top1").get<double>()});
+            found = true;
+          }
+        if (!found) throw std::invalid_argument(f + ": no representation layer");
+        methods.insert(rows.back().method);
+        continue;
+      }
       auto colon = r.find(':');
       std::string method = colon == std::string::npos ? "" : r.substr(0, colon);
       std::string path = colon == std::string::npos ? r : r.substr(colon + 1);
@@ -248,14 +278,97 @@ void add_eval_commands(CLI::App& app, GlobalOptions& global) {
     if (methods.size() > 1)
       std::fprintf(stderr, "warning: runs of different methods are compared; RankMe ranks runs of one method\n");
     std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.score > b.score; });
+    const bool judged = std::all_of(rows.begin(), rows.end(), [](const Row& r) { return !std::isnan(r.linear); });
     nlohmann::json j = nlohmann::json::array();
-    for (const auto& r : rows) j.push_back({{"run", r.path}, {"method", r.method}, {"rankme", r.score}});
-    if (sa->json) {
-      std::printf("%s\n", j.dump(2).c_str());
-    } else {
-      for (size_t i = 0; i < rows.size(); ++i)
-        std::printf("%2zu. RankMe %10.3f  %s%s\n", i + 1, rows[i].score, rows[i].path.c_str(), i == 0 ? "   <- selected" : "");
+    for (const auto& r : rows) {
+      nlohmann::json row = {{"run", r.path}, {"method", r.method}, {"rankme", r.score}};
+      if (judged) row["linear_top1"] = r.linear, row["knn_top1"] = r.knn;
+      j.push_back(row);
     }
+    nlohmann::json summary;
+    if (judged && rows.size() >= 2) {
+      std::vector<double> score, lin, knn;
+      for (const auto& r : rows) score.push_back(r.score), lin.push_back(r.linear), knn.push_back(r.knn);
+      const double best_lin = *std::max_element(lin.begin(), lin.end()), best_knn = *std::max_element(knn.begin(), knn.end());
+      summary = {{"spearman_rankme_linear", eval::spearman(score, lin)},
+                 {"spearman_rankme_knn", eval::spearman(score, knn)},
+                 {"selected", rows[0].path},
+                 {"linear_lost_points", 100 * (best_lin - rows[0].linear)},
+                 {"knn_lost_points", 100 * (best_knn - rows[0].knn)}};
+    }
+    if (sa->json) {
+      std::printf("%s\n", (summary.is_null() ? j : nlohmann::json{{"runs", j}, {"summary", summary}}).dump(2).c_str());
+      return;
+    }
+    for (size_t i = 0; i < rows.size(); ++i) {
+      std::printf("%2zu. RankMe %10.3f", i + 1, rows[i].score);
+      if (judged) std::printf("   linear %6.2f %%   k-NN %6.2f %%", 100 * rows[i].linear, 100 * rows[i].knn);
+      std::printf("  %s%s\n", rows[i].path.c_str(), i == 0 ? "   <- selected" : "");
+    }
+    if (!summary.is_null())
+      std::printf("Spearman(RankMe, linear) = %.3f, Spearman(RankMe, k-NN) = %.3f; choosing by RankMe instead of labels "
+                  "loses %.2f points (linear) and %.2f points (k-NN)\n",
+                  summary["spearman_rankme_linear"].get<double>(), summary["spearman_rankme_knn"].get<double>(),
+                  summary["linear_lost_points"].get<double>(), summary["knn_lost_points"].get<double>());
+  });
+
+  // ---- training curves of several runs in one plot
+  struct CurveArgs {
+    std::vector<std::string> runs;
+    std::string metric = "knn_top1", out = "curves.png", title;
+  };
+  auto ca = std::make_shared<CurveArgs>();
+  auto* cu = ev->add_subcommand("curves", "Plot one per-epoch metric of several training runs (their epochs.csv) together");
+  cu->footer("\nEach RUN is a run directory (epochs.csv) or NAME=RUN. Metrics: the columns of epochs.csv, e.g. loss,\n"
+             "knn_top1, probe_top1, rankme.\n\nExample:\n  jess eval curves runs/fmnist/* --metric knn_top1 --out curves.png\n");
+  cu->add_option("runs", ca->runs, "run directories")->required();
+  cu->add_option("--metric", ca->metric, "column of epochs.csv");
+  cu->add_option("--out,-o", ca->out, "PNG or SVG file");
+  cu->add_option("--title", ca->title, "plot title");
+  cu->callback([ca] {
+    std::vector<plot::Series> series;
+    const bool percent = ca->metric.find("top") != std::string::npos;
+    for (const auto& spec : ca->runs) {
+      auto eq = spec.find('=');
+      std::string name = eq == std::string::npos ? spec : spec.substr(0, eq);
+      const std::string dir = eq == std::string::npos ? spec : spec.substr(eq + 1);
+      if (eq == std::string::npos) {
+        while (name.size() > 1 && name.back() == '/') name.pop_back();
+        name = name.substr(name.find_last_of('/') + 1);
+      }
+      if (!is_directory(dir)) continue;  // e.g. the logs beside run directories in a glob
+      std::ifstream in(dir + "/epochs.csv");
+      if (!in) throw std::invalid_argument(dir + " has no epochs.csv (not a training run?)");
+      std::string line;
+      std::getline(in, line);
+      std::vector<std::string> head;
+      std::stringstream hs(line);
+      for (std::string c; std::getline(hs, c, ',');) head.push_back(c);
+      auto col = std::find(head.begin(), head.end(), ca->metric), ep = std::find(head.begin(), head.end(), "epoch");
+      if (col == head.end() || ep == head.end())
+        throw std::invalid_argument(dir + "/epochs.csv has no column '" + ca->metric + "' (columns: " + line + ")");
+      plot::Series s;
+      s.label = name;
+      s.markers = true;
+      while (std::getline(in, line)) {
+        std::vector<std::string> cells;
+        std::stringstream ls(line);
+        for (std::string c; std::getline(ls, c, ',');) cells.push_back(c);
+        if (cells.size() != head.size()) continue;
+        s.x.push_back(std::stod(cells[size_t(ep - head.begin())]) + 1);
+        s.y.push_back(std::stod(cells[size_t(col - head.begin())]) * (percent ? 100 : 1));
+      }
+      series.push_back(s);
+    }
+    if (series.empty()) throw std::invalid_argument("no run directories among the arguments");
+    plot::LineOptions lo;
+    lo.title = ca->title.empty() ? ca->metric + " during training" : ca->title;
+    lo.x_label = "epoch";
+    lo.y_label = ca->metric + (percent ? " (%)" : "");
+    lo.width = 820;
+    lo.height = 480;
+    plot::lines(series, lo, ca->out);
+    std::printf("wrote %s (%zu runs)\n", ca->out.c_str(), series.size());
   });
   (void)global;
 }

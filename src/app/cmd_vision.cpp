@@ -2,16 +2,42 @@
 #include <ATen/ATen.h>
 
 #include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <memory>
 
 #include "app/commands.h"
 #include "jess/core/config.h"
+#include "jess/core/files.h"
 #include "jess/vision/augment.h"
 #include "jess/vision/idx.h"
 #include "jess/vision/ssl.h"
 #include "jess/core/progress.h"
 
 namespace jess::app {
+
+namespace {
+// An eval.json written by `jess vision eval`, read back for plotting.
+vision::VisionEvalReport read_eval_report(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument("cannot read " + path);
+  nlohmann::json j;
+  try {
+    in >> j;
+    vision::VisionEvalReport r;
+    r.source = j.at("source").get<std::string>();
+    r.method = j.at("method").get<std::string>();
+    r.n_train = j.at("n_train").get<int64_t>();
+    r.n_test = j.at("n_test").get<int64_t>();
+    for (const auto& l : j.at("layers"))
+      r.layers.push_back({l.at("layer").get<std::string>(), l.at("dim").get<int64_t>(), l.at("linear_top1").get<double>(),
+                          l.at("knn_top1").get<double>(), l.at("rankme").get<double>(), l.at("representation").get<bool>()});
+    return r;
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(path + " is not an evaluation report of jess vision eval (" + e.what() + ")");
+  }
+}
+}  // namespace
 
 void add_vision_commands(CLI::App& app, GlobalOptions& global) {
   auto* vision = app.add_subcommand("vision", "Image datasets and augmentations (Fashion-MNIST; SSL methods follow)");
@@ -51,6 +77,72 @@ void add_vision_commands(CLI::App& app, GlobalOptions& global) {
     auto path = vision::show_image_augmentations(images, c, uint64_t(a->seed), a->views, a->out);
     std::printf("wrote %s (%lld images x (1 + %lld views))\n", path.c_str(), (long long)a->count,
                 (long long)(a->views * (2 + c.local_crops)));
+  });
+
+  // ---- eval: offline probes of trained models at every layer (Guillotine)
+  struct EvalArgs {
+    std::vector<std::string> runs;
+    std::string random_init, plot, json;
+    int64_t n_train = 10000, n_test = 0, seed = 0;
+    bool representation_only = false, no_knn = false;
+  };
+  auto e = std::make_shared<EvalArgs>();
+  auto* ev = vision->add_subcommand("eval", "Linear probe, k-NN and RankMe of trained models at every layer (Guillotine)");
+  ev->footer("\nEach RUN is a run directory of jess train (or its checkpoint.pt). Features of the un-augmented\n"
+             "images at the stem, every backbone stage (pooled; the last is the representation) and every\n"
+             "projector layer; a linear probe (L-BFGS, weight decay chosen on a validation split of the\n"
+             "labelled images), a weighted k-NN (k = 20, T = 0.07) and RankMe on the test images, per layer.\n"
+             "Writes RUN/eval.json unless --json says otherwise.\n"
+             "\nExamples:\n  jess vision eval runs/fmnist/vicreg --plot guillotine.png\n"
+             "  jess vision eval --random-init configs/fmnist/vicreg.yaml     (the untrained baseline)\n");
+  ev->add_option("runs", e->runs, "run directories or checkpoints (or eval.json files, to plot them together)");
+  ev->add_option("--random-init", e->random_init, "also evaluate the untrained model of this config (YAML)")->check(CLI::ExistingFile);
+  ev->add_option("--n-train", e->n_train, "labelled training images for the probes (0: all 60,000)")->check(CLI::NonNegativeNumber);
+  ev->add_option("--n-test", e->n_test, "test images (0: all)")->check(CLI::NonNegativeNumber);
+  ev->add_option("--seed", e->seed, "seed of the probe's validation split and of --random-init");
+  ev->add_flag("--representation-only", e->representation_only, "probe the backbone output only (no Guillotine sweep)");
+  ev->add_flag("--no-knn", e->no_knn, "skip the k-NN classifier");
+  ev->add_option("--plot", e->plot, "accuracy against depth, one curve per run (.png/.svg)");
+  ev->add_option("--json", e->json, "write all reports to this JSON file (default: RUN/eval.json each)");
+  ev->callback([e] {
+    if (e->runs.empty() && e->random_init.empty()) throw ConfigError("give run directories (or --random-init CONFIG)");
+    vision::VisionEvalOptions o;
+    o.n_train = e->n_train;
+    o.n_test = e->n_test;
+    o.all_layers = !e->representation_only;
+    o.knn = !e->no_knn;
+    o.seed = uint64_t(e->seed);
+    std::vector<vision::VisionEvalReport> reports;
+    if (!e->random_init.empty()) {
+      vision::VisionSslOptions c;
+      ConfigSchema schema;
+      c.describe(schema);
+      configure(schema, e->random_init, {});
+      c.seed = e->seed;
+      reports.push_back(vision::evaluate_vision_random_init(c, o));
+      reports.back().method = "random init";
+      std::printf("%s", reports.back().table().c_str());
+    }
+    for (const auto& run : e->runs) {
+      if (run.size() > 5 && run.substr(run.size() - 5) == ".json") {  // a stored report: plot it, no recomputation
+        reports.push_back(read_eval_report(run));
+        continue;
+      }
+      reports.push_back(vision::evaluate_vision(run, o));
+      std::printf("%s", reports.back().table().c_str());
+      if (e->json.empty() && is_directory(run)) {
+        write_text_atomic(run + "/eval.json", reports.back().json());
+      }
+    }
+    if (!e->json.empty()) {
+      std::string all = "[";
+      for (size_t i = 0; i < reports.size(); ++i) all += (i ? ",\n" : "") + reports[i].json();
+      write_text_atomic(e->json, all + "]\n");
+    }
+    if (!e->plot.empty()) {
+      vision::plot_guillotine(reports, e->plot, !e->no_knn && reports.size() <= 3);
+      std::printf("wrote %s\n", e->plot.c_str());
+    }
   });
   (void)global;
 }

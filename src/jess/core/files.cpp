@@ -1,6 +1,10 @@
 #include "jess/core/files.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <cerrno>
 #include <sstream>
@@ -11,6 +15,11 @@ namespace jess {
 bool file_exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
+}
+
+bool is_directory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 void make_directories(const std::string& dir) {
@@ -25,5 +34,29 @@ void make_directories(const std::string& dir) {
       throw std::runtime_error("cannot create directory '" + cur + "'");
   }
 }
+
+void write_file_atomic(const std::string& path, const char* data, size_t size) {
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot write '" + tmp + "'");
+  size_t done = 0;
+  while (done < size) {
+    ssize_t w = ::write(fd, data + done, size - done);
+    if (w <= 0) {
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw std::runtime_error("write failed for '" + tmp + "' (disk full?)");
+    }
+    done += size_t(w);
+  }
+  ::fsync(fd);
+  ::close(fd);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "'");
+  }
+}
+
+void write_text_atomic(const std::string& path, const std::string& text) { write_file_atomic(path, text.data(), text.size()); }
 
 }  // namespace jess

@@ -1,12 +1,19 @@
 #pragma once
 // Small filesystem helpers shared by the library and the CLI.
+#include <cstddef>
 #include <string>
 
 namespace jess {
 
 bool file_exists(const std::string& path);
+bool is_directory(const std::string& path);
 // Creates `dir` and its missing parents (like mkdir -p); throws std::runtime_error naming the part
 // that could not be created.
 void make_directories(const std::string& dir);
+
+// Writes a file atomically: a temporary file in the same directory, fsync, rename. A reader never sees
+// a half-written file and an interrupted write never destroys the previous version.
+void write_file_atomic(const std::string& path, const char* data, size_t size);
+void write_text_atomic(const std::string& path, const std::string& text);
 
 }  // namespace jess

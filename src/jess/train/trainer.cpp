@@ -82,25 +82,7 @@ void TrainOptions::validate() const {
 // ---------------------------------------------------------------- checkpoint files
 
 void write_file_atomic(const std::string& path, const std::vector<char>& bytes) {
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot write '" + tmp + "'");
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w <= 0) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw std::runtime_error("write failed for '" + tmp + "' (disk full?)");
-    }
-    done += size_t(w);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "'");
-  }
+  jess::write_file_atomic(path, bytes.data(), bytes.size());
 }
 
 std::map<std::string, at::Tensor> state_dict(const torch::nn::Module& m) {

@@ -8,12 +8,17 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/utils.h>
 
+#include <chrono>
 #include <cmath>
+#include <iomanip>
 #include <numeric>
 #include <sstream>
 
 #include "jess/core/config.h"
 #include "jess/core/device.h"
+#include "jess/core/files.h"
+#include "jess/core/plot.h"
+#include "jess/core/progress.h"
 #include "jess/core/rng.h"
 #include "jess/eval/probes.h"
 #include "jess/eval/rankme.h"
@@ -200,8 +205,10 @@ class VisionSslTask : public train::TrainTask {
       model_->copy_into_teacher(1 - m);
     }
     auto index = batch_indices(epoch, step);
+    const auto t0 = std::chrono::steady_clock::now();
     auto x = images_.index_select(0, index).to(at::kFloat) / 255.0;
     auto views = make_image_views(x, o_.augment, uint64_t(o_.seed), g);
+    const double augment_ms = 1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::vector<at::Tensor> inputs, feats, z, targets(views.size());
     for (auto& v : views) {
       inputs.push_back(((v - mean_) / std_).to(device_));
@@ -246,6 +253,7 @@ class VisionSslTask : public train::TrainTask {
     auto ce = at::cross_entropy_loss(logits, y);
     parts.emplace_back("ssl_loss", loss.item<double>());
     parts.emplace_back("probe_loss", ce.item<double>());
+    parts.emplace_back("augment_ms", augment_ms);  // data pipeline time of this batch (benchmarks report its share)
     return {loss + ce, parts, o_.batch};
   }
 
@@ -304,7 +312,172 @@ class VisionSslTask : public train::TrainTask {
   int64_t perm_epoch_ = -1;
 };
 
+// ------------------------------------------------------------------ offline evaluation
+
+// Features of every layer for images (N, C, H, W) uint8, in blocks; (name, (N, D) float) shallow to deep.
+nn::NamedOutputs layer_features(VisionSslModelImpl& model, const at::Tensor& images, double mean, double std_dev,
+                                bool all_layers, at::Device device, Progress* bar) {
+  torch::NoGradGuard ng;
+  model.eval();
+  std::vector<nn::NamedOutputs> parts;
+  for (int64_t f = 0; f < images.size(0); f += 512) {
+    const int64_t m = std::min<int64_t>(512, images.size(0) - f);
+    auto x = ((images.narrow(0, f, m).to(at::kFloat) / 255.0 - mean) / std_dev).to(device);
+    nn::NamedOutputs outs;
+    if (all_layers) {
+      outs = model.backbone->forward_blocks(x);
+      auto proj = model.projector->forward_layers(outs.back().second);
+      outs.insert(outs.end(), proj.begin(), proj.end());
+    } else {
+      outs.emplace_back("representation", model.backbone->forward(x));
+    }
+    for (auto& kv : outs) kv.second = kv.second.to(at::kCPU);
+    parts.push_back(std::move(outs));
+    if (bar) bar->advance(m);
+  }
+  nn::NamedOutputs out;
+  for (size_t i = 0; i < parts[0].size(); ++i) {
+    std::vector<at::Tensor> cols;
+    for (auto& p : parts) cols.push_back(p[i].second);
+    out.emplace_back(parts[0][i].first, at::cat(cols));
+  }
+  return out;
+}
+
+VisionEvalReport evaluate_model(VisionSslModelImpl& model, const VisionSslOptions& config, double mean, double std_dev,
+                                const VisionEvalOptions& o, at::Device device) {
+  ImageSet train = load_mnist_layout(config.data, "train"), test = load_mnist_layout(config.data, "test");
+  const int64_t ntr = o.n_train > 0 ? std::min<int64_t>(o.n_train, train.n) : train.n;
+  const int64_t nte = o.n_test > 0 ? std::min<int64_t>(o.n_test, test.n) : test.n;
+  auto tr = at::from_blob(train.pixels.data(), {train.n, train.channels, train.height, train.width}, at::kByte).narrow(0, 0, ntr);
+  auto te = at::from_blob(test.pixels.data(), {test.n, test.channels, test.height, test.width}, at::kByte).narrow(0, 0, nte);
+  auto ytr = at::tensor(train.labels, at::kLong).narrow(0, 0, ntr), yte = at::tensor(test.labels, at::kLong).narrow(0, 0, nte);
+  model.to(device);
+  Progress bar("features", ntr + nte, "img");
+  auto ftr = layer_features(model, tr, mean, std_dev, o.all_layers, device, &bar);
+  auto fte = layer_features(model, te, mean, std_dev, o.all_layers, device, &bar);
+  bar.finish();
+  VisionEvalReport rep;
+  rep.method = config.method;
+  rep.n_train = ntr;
+  rep.n_test = nte;
+  const std::string rep_name = o.all_layers ? ftr[ftr.size() - 1 - nn::parse_layer_sizes(config.projector).size()].first
+                                            : std::string("representation");
+  Progress probes("probes", int64_t(ftr.size()), "layers");
+  for (size_t i = 0; i < ftr.size(); ++i) {
+    VisionLayerResult r;
+    r.name = ftr[i].first;
+    r.dim = ftr[i].second.size(1);
+    r.representation = r.name == rep_name;
+    eval::ClassifierOptions co;
+    co.seed = o.seed;
+    r.linear_top1 = eval::classification_probe(ftr[i].second, ytr, fte[i].second, yte, co).top1;
+    if (o.knn) r.knn_top1 = eval::knn_probe(ftr[i].second, ytr, fte[i].second, yte, {20})[0].top1;
+    auto d = fte[i].second.to(at::kDouble).contiguous();
+    r.rankme = eval::rankme(eval::spectrum_from_rows(d.data_ptr<double>(), d.size(0), d.size(1)).singular_values);
+    rep.layers.push_back(r);
+    probes.advance(1);
+  }
+  probes.finish();
+  return rep;
+}
+
 }  // namespace
+
+const VisionLayerResult& VisionEvalReport::representation() const {
+  for (const auto& l : layers)
+    if (l.representation) return l;
+  throw std::logic_error("evaluation report without a representation layer");
+}
+
+std::string VisionEvalReport::table() const {
+  std::ostringstream s;
+  s << source << " (" << method << "): " << n_train << " labelled training images, " << n_test << " test images\n";
+  s << "  " << std::left << std::setw(16) << "layer" << std::right << std::setw(7) << "dim" << std::setw(10) << "linear %"
+    << std::setw(9) << "k-NN %" << std::setw(9) << "RankMe" << "\n";
+  for (const auto& l : layers)
+    s << "  " << std::left << std::setw(16) << l.name << std::right << std::setw(7) << l.dim << std::fixed
+      << std::setprecision(2) << std::setw(10) << 100 * l.linear_top1 << std::setw(9) << 100 * l.knn_top1
+      << std::setprecision(1) << std::setw(9) << l.rankme << (l.representation ? "   <- representation" : "") << "\n";
+  return s.str();
+}
+
+std::string VisionEvalReport::json() const {
+  std::ostringstream s;
+  s << std::setprecision(10) << "{\"source\": \"" << source << "\", \"method\": \"" << method << "\", \"n_train\": " << n_train
+    << ", \"n_test\": " << n_test << ", \"layers\": [";
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const auto& l = layers[i];
+    s << (i ? ", " : "") << "{\"layer\": \"" << l.name << "\", \"depth\": " << i + 1 << ", \"dim\": " << l.dim
+      << ", \"linear_top1\": " << l.linear_top1 << ", \"knn_top1\": " << l.knn_top1 << ", \"rankme\": " << l.rankme
+      << ", \"representation\": " << (l.representation ? "true" : "false") << "}";
+  }
+  s << "]}\n";
+  return s.str();
+}
+
+VisionEvalReport evaluate_vision(const std::string& path, const VisionEvalOptions& o) {
+  std::string ckpt = path;
+  if (is_directory(path)) ckpt = path + "/checkpoint.pt";
+  auto c = train::load_checkpoint(ckpt);
+  auto it = c.extra.find("input_stats");
+  if (it == c.extra.end() || c.model.count("probe.weight") == 0 || c.config.find("n_monitor:") == std::string::npos)
+    throw std::invalid_argument(ckpt + " is not a checkpoint of jess train (image SSL)");
+  VisionSslOptions config;
+  ConfigSchema s;
+  config.describe(s);
+  s.load_yaml_string(c.config, ckpt + " (stored configuration)");
+  const int64_t classes = c.model.at("probe.weight").size(0);
+  auto stem = c.model.find("backbone.conv1.weight");
+  const int64_t channels = stem == c.model.end() ? 1 : stem->second.size(1);
+  VisionSslModel model(config, channels, classes);
+  train::load_state_dict(*model, c.model, ckpt);
+  auto stats = it->second.to(at::kDouble);
+  auto rep = evaluate_model(*model, config, stats[0].item<double>(), stats[1].item<double>(), o, pick_device(o.device));
+  rep.source = ckpt;
+  return rep;
+}
+
+VisionEvalReport evaluate_vision_random_init(VisionSslOptions config, const VisionEvalOptions& o) {
+  config.resolve();
+  ImageSet train = load_mnist_layout(config.data, "train");
+  if (config.n_train > 0 && config.n_train < train.n) train.n = config.n_train;
+  auto f = at::from_blob(train.pixels.data(), {train.n, train.channels, train.height, train.width}, at::kByte).to(at::kFloat) / 255.0;
+  torch::manual_seed(uint64_t(config.seed));  // the same initialisation jess train starts from
+  VisionSslModel model(config, train.channels, train.classes);
+  auto rep = evaluate_model(*model, config, f.mean().item<double>(), f.std().item<double>(), o, pick_device(o.device));
+  rep.source = "random init (seed " + std::to_string(config.seed) + ")";
+  return rep;
+}
+
+void plot_guillotine(const std::vector<VisionEvalReport>& reports, const std::string& path, bool knn) {
+  std::vector<plot::Series> series;
+  std::string names;
+  for (const auto& r : reports) {
+    plot::Series lin;
+    lin.label = r.method + " linear";
+    lin.markers = true;
+    plot::Series nn = lin;
+    nn.label = r.method + " k-NN";
+    for (size_t i = 0; i < r.layers.size(); ++i) {
+      lin.x.push_back(double(i + 1));
+      lin.y.push_back(100 * r.layers[i].linear_top1);
+      nn.x.push_back(double(i + 1));
+      nn.y.push_back(100 * r.layers[i].knn_top1);
+    }
+    series.push_back(lin);
+    if (knn) series.push_back(nn);
+    if (names.empty())
+      for (size_t i = 0; i < r.layers.size(); ++i) names += (i ? " " : "") + std::to_string(i + 1) + "=" + r.layers[i].name;
+  }
+  plot::LineOptions lo;
+  lo.title = "Guillotine: top-1 accuracy by layer";
+  lo.x_label = "depth (" + names + ")";
+  lo.y_label = "top-1 accuracy (%)";
+  lo.width = 820;
+  lo.height = 480;
+  plot::lines(series, lo, path);
+}
 
 VisionSslSummary pretrain_vision(VisionSslOptions o, const std::string& out_dir, bool restart) {
   o.resolve();

@@ -52,6 +52,44 @@ struct VisionSslSummary {
 
 VisionSslSummary pretrain_vision(VisionSslOptions options, const std::string& out_dir, bool restart = false);
 
+// Offline evaluation of a trained model (or a random initialisation) on frozen features: a linear
+// probe (L-BFGS, weight decay chosen on a validation split of the labelled images), a weighted k-NN
+// (k = 20, T = 0.07) and RankMe, at every layer: the stem, each backbone stage (global average pooled;
+// the last is the representation) and each projector layer - the Guillotine sweep (Bordes et al.
+// 2023: the backbone beats the projector output by a wide margin). Features of un-augmented images,
+// normalised with the training run's statistics.
+struct VisionEvalOptions {
+  int64_t n_train = 10000;   // labelled training images for the probes (0: all)
+  int64_t n_test = 0;        // test images (0: all)
+  bool all_layers = true;    // false: the representation only
+  bool knn = true;
+  std::string device = "auto";
+  uint64_t seed = 0;         // the probe's validation split
+};
+
+struct VisionLayerResult {
+  std::string name;
+  int64_t dim = 0;
+  double linear_top1 = 0, knn_top1 = 0, rankme = 0;
+  bool representation = false;  // the backbone output (what SSL papers report)
+};
+
+struct VisionEvalReport {
+  std::string source, method;   // checkpoint path (or "random init"), the run's method
+  int64_t n_train = 0, n_test = 0;
+  std::vector<VisionLayerResult> layers;
+  const VisionLayerResult& representation() const;
+  std::string table() const;
+  std::string json() const;
+};
+
+// `checkpoint`: a checkpoint.pt written by jess train, or its run directory.
+VisionEvalReport evaluate_vision(const std::string& checkpoint, const VisionEvalOptions& options);
+// The same evaluation of the untrained model a configuration describes (seeded initialisation).
+VisionEvalReport evaluate_vision_random_init(VisionSslOptions config, const VisionEvalOptions& options);
+// Accuracy against depth, one curve per report (linear probe solid; k-NN too when `knn`).
+void plot_guillotine(const std::vector<VisionEvalReport>& reports, const std::string& path, bool knn);
+
 // The method names accepted by `method`, and each criterion's hyperparameter help.
 std::vector<std::string> vision_method_names();
 std::string vision_method_help();

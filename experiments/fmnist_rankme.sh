@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# RankMe as a label-free model selector (Garrido et al. 2023): a sweep of VICReg's covariance weight
+# (nu; 7 values around the default 1) on Fashion-MNIST at the configs/fmnist budget; each run is judged
+# by `jess vision eval --representation-only` and `jess eval select` reports the Spearman correlation
+# between RankMe and probe accuracy and the accuracy lost by choosing the run with the highest RankMe
+# instead of the best one by labels.  experiments/fmnist_rankme.sh OUT_DIR [SEED]
+set -euo pipefail
+out=$1; seed=${2:-0}
+jess=${JESS:-build/jess}
+values=${VALUES:-"0.01 0.04 0.1 0.25 0.5 1 4"}
+mkdir -p "$out"
+runs=()
+for nu in $values; do
+  run="$out/cov_$nu"
+  if [[ ! -f "$run/eval.json" ]]; then
+    "$jess" train --config configs/fmnist/vicreg.yaml --out "$run" --seed "$seed" "loss=covariance=$nu" > "$run.log" 2>&1
+    "$jess" vision eval "$run" --representation-only --n-train "${EVAL_TRAIN:-10000}" --n-test "${EVAL_TEST:-10000}" \
+      --seed "$seed" >> "$run.log" 2>&1
+  fi
+  echo "nu = $nu: $(grep -E 'representation' "$run.log" | tail -1)" >&2
+  runs+=("$run")
+done
+"$jess" eval select "${runs[@]}" | tee "$out/select.txt"
+"$jess" eval select --json "${runs[@]}" > "$out/select.json"
+"$jess" eval curves "${runs[@]}" --metric rankme --out "$out/rankme_curves.png" --title "VICReg covariance-weight sweep: RankMe per epoch" >&2
