@@ -6,6 +6,7 @@
 #   train VICReg pretraining samples/s: jess vs the same model in Python PyTorch (data pipeline included)
 #   vision VICReg/SimCLR image SSL images/s on Fashion-MNIST: jess vs Python PyTorch + torchvision (augmentation included)
 #   eval  RankMe vs NumPy's SVD and the Z^T Z floor; k-NN vs the matrix-product floor
+#   cells DTAE end to end on the 10,000-cell synthetic tree: jess vs a Python PyTorch + NumPy/SciPy peer
 # Builds jess first (cmake --build build) when build/ exists.
 set -euo pipefail
 
@@ -14,7 +15,7 @@ cd "$ROOT"
 PY=/usr/bin/python3   # Debian's interpreter: numpy, scipy, h5py come from apt
 
 usage() {
-  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,/^set -euo/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'
 }
 
 build_jess() {
@@ -65,6 +66,21 @@ case "$cmd" in
     build_jess
     export OMP_NUM_THREADS=2
     exec "$PY" bench/eval_bench.py "$@"
+    ;;
+  cells)
+    shift
+    if [[ " $* " != *" --help "* && " $* " != *" -h "* ]]; then build_jess; fi
+    # The Python peer gets the same allocator and thread settings jess applies to itself, at --threads.
+    threads=$(getconf _NPROCESSORS_ONLN)
+    prev=""
+    for arg in "$@"; do
+      if [[ $prev == --threads ]]; then threads=$arg; fi
+      if [[ $arg == --threads=* ]]; then threads=${arg#--threads=}; fi
+      prev=$arg
+    done
+    export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456
+    export OMP_NUM_THREADS=$threads
+    exec "$PY" bench/cells_bench.py "$@"
     ;;
   # later: more subcommands here (e.g. ssl)
   ""|-h|--help|help)

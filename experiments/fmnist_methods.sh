@@ -28,7 +28,7 @@ done
 
 rep='.layers[] | select(.representation)'
 {
-  echo "Fashion-MNIST, $(jq -r .n_train "$out/random_init.json" | head -1) labelled training / $(jq -r '.[0].n_test' "$out/random_init.json") test images for the probes, seed $seed"
+  echo "Fashion-MNIST, $(jq -r '.[0].n_train' "$out/random_init.json") labelled training / $(jq -r '.[0].n_test' "$out/random_init.json") test images for the probes, seed $seed"
   echo
   echo "| method | linear probe top-1 % | k-NN top-1 % | online probe top-1 % | RankMe | projector output linear % | train minutes |"
   echo "|---|---|---|---|---|---|---|"

@@ -243,5 +243,43 @@ expect_error "eval curves names the available columns" 1 "knn_top1" "$JESS" eval
 expect_error "vision eval refuses a checkpoint of another command" 1 "not a checkpoint of jess train" "$JESS" vision eval "$DIR/full/checkpoint.pt"
 expect_error "jess train validates the criterion's keys" 2 "temperature" "$JESS" train method=simclr loss=temperature=-1 --out "$DIR/x"
 
+# ---- cells (DTAE)
+CELLS="$ROOT/data/cells"
+check "cells info reads the HSMM R data" bash -c "'$JESS' cells info '$CELLS/HSMMSingleCell' | grep -q '271 cells x 47192 features'"
+check "cells synthetic writes the tree and its labels" bash -c "
+  '$JESS' cells synthetic --out '$DIR/tree.npy' synthetic.n_branch=3 synthetic.branch_length=50 synthetic.n_dim=7 > /dev/null &&
+  '$PY' -c \"
+import numpy as np, csv
+x = np.load('$DIR/tree.npy'); assert x.shape == (150, 7) and x.min() == 0 and x.max() == 1
+rows = list(csv.DictReader(open('$DIR/tree_cells.csv'))); assert len(rows) == 150 and rows[149]['branch'] == '2'
+\""
+CT="synthetic.n_branch=3 synthetic.branch_length=100 synthetic.n_dim=10 tree.clusters=8 dtae.pretrain_epochs=4 dtae.finetune_steps=4 dtae.batch=64"
+check "cells dtae on a synthetic tree writes embeddings, plots and metrics computed like numpy's" bash -c "
+  '$JESS' cells dtae synthetic --color-by branch --out '$DIR/dt' $CT > '$DIR/dt.out' &&
+  for f in dtae.png dtae.svg dtae.csv dtae.npy pca.png ae.png metrics.md metrics.json finetune_loss.png; do test -s '$DIR/dt/'\$f || exit 1; done &&
+  '$PY' -c \"
+import json, numpy as np
+m = json.load(open('$DIR/dt/metrics.json'))
+assert [e['method'] for e in m['embeddings']] == ['dtae', 'ae', 'pca'] and m['clusters'] == 8 and m['cells'] == 300
+x = np.load('$DIR/dt/preprocessed.npy'); e = np.load('$DIR/dt/pca.npy')
+# PCA: the first two principal components of the centred data (up to sign)
+xc = x - x.mean(0); u, s, vt = np.linalg.svd(xc, full_matrices=False)
+assert np.allclose(np.abs(e), np.abs(xc @ vt[:2].T), atol=1e-8)
+# k-NN preservation (k = 15) recomputed from the two matrices
+def knn(a):
+    d = ((a[:, None, :] - a[None, :, :]) ** 2).sum(-1); np.fill_diagonal(d, np.inf)
+    return np.argsort(d, axis=1, kind='stable')[:, :15]
+h, l = knn(x), knn(e)
+pres = np.mean([len(set(h[i]) & set(l[i])) / 15 for i in range(len(x))])
+got = [r for r in m['embeddings'] if r['method'] == 'pca'][0]['knn_preservation']
+assert abs(pres - got) < 1e-6, (pres, got)
+\""
+check "cells dtae reads the monocle lung data and colours by time" bash -c "
+  '$JESS' cells dtae '$CELLS/monocle' --config '$ROOT/configs/cells/lung.yaml' --color-by time --out '$DIR/lung' dtae.pretrain_epochs=2 dtae.finetune_steps=2 |
+  grep -q '185 cells'"
+expect_error "cells dtae lists the annotations when --color-by is unknown" 1 "available" "$JESS" cells dtae synthetic --color-by nope --out "$DIR/x" $CT
+expect_error "cells dtae refuses an unknown baseline" 2 "baselines" "$JESS" cells dtae synthetic --out "$DIR/x" baselines=pca,magic
+expect_error "cells dtae explains an unreadable source" 1 "nothing.csv" "$JESS" cells dtae "$DIR/nothing.csv" --out "$DIR/x"
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <functional>
 #include <limits>
@@ -277,8 +278,10 @@ void lines(const std::vector<Series>& series, const LineOptions& opt, const std:
   ry = {ry.lo - pad, ry.hi + pad};
   const double left = 74, right = 20, top = opt.title.empty() ? 16 : 40, bottom = 50;
   const double w = opt.width - left - right, h = opt.height - top - bottom;
-  static const double palette[8][3] = {{0.12, 0.47, 0.71}, {1.0, 0.5, 0.05}, {0.17, 0.63, 0.17}, {0.84, 0.15, 0.16},
-                                       {0.58, 0.4, 0.74},  {0.55, 0.34, 0.29}, {0.89, 0.47, 0.76}, {0.5, 0.5, 0.5}};
+  // tab10: ten distinguishable colours (ten methods in one plot)
+  static const double palette[10][3] = {{0.12, 0.47, 0.71}, {1.0, 0.5, 0.05},  {0.17, 0.63, 0.17}, {0.84, 0.15, 0.16},
+                                        {0.58, 0.4, 0.74},  {0.55, 0.34, 0.29}, {0.89, 0.47, 0.76}, {0.5, 0.5, 0.5},
+                                        {0.74, 0.74, 0.13}, {0.09, 0.75, 0.81}};
   render(path, opt.width, opt.height, [&](cairo_t* cr) {
     if (!opt.title.empty()) text(cr, opt.width / 2.0, 12, opt.title, 14, 0.5, 0, true);
     auto px = [&](double v) { return left + (v - rx.lo) / (rx.hi - rx.lo) * w; };
@@ -308,7 +311,7 @@ void lines(const std::vector<Series>& series, const LineOptions& opt, const std:
     cairo_rectangle(cr, left, top, w, h);
     cairo_clip(cr);
     for (size_t k = 0; k < series.size(); ++k) {
-      const auto& c = palette[k % 8];
+      const auto& c = palette[k % 10];
       cairo_set_source_rgb(cr, c[0], c[1], c[2]);
       cairo_set_line_width(cr, 1.8);
       bool pen = false;
@@ -336,7 +339,7 @@ void lines(const std::vector<Series>& series, const LineOptions& opt, const std:
     double ly = top + 10;
     for (size_t k = 0; k < series.size(); ++k) {
       if (series[k].label.empty()) continue;
-      const auto& c = palette[k % 8];
+      const auto& c = palette[k % 10];
       cairo_set_source_rgb(cr, c[0], c[1], c[2]);
       cairo_set_line_width(cr, 2.5);
       cairo_move_to(cr, left + w - 150, ly);
@@ -344,6 +347,135 @@ void lines(const std::vector<Series>& series, const LineOptions& opt, const std:
       cairo_stroke(cr);
       text(cr, left + w - 122, ly, series[k].label, 10, 0, 0.5);
       ly += 16;
+    }
+  });
+}
+
+void scatter(const Scatter& d, const ScatterOptions& opt, const std::string& path) {
+  const size_t n = d.x.size();
+  if (n == 0) throw PlotError("scatter: no points");
+  if (d.y.size() != n) throw PlotError("scatter: x and y have different lengths");
+  if (!d.categories.empty() && d.categories.size() != n) throw PlotError("scatter: one category per point needed");
+  if (!d.values.empty() && d.values.size() != n) throw PlotError("scatter: one value per point needed");
+  for (const auto& e : d.edges)
+    if (e[0] < 0 || e[1] < 0 || size_t(e[0]) >= d.nodes.size() || size_t(e[1]) >= d.nodes.size())
+      throw PlotError("scatter: an edge refers to a node that does not exist");
+  std::vector<double> xs(d.x), ys(d.y);
+  for (const auto& p : d.nodes) xs.push_back(p[0]), ys.push_back(p[1]);
+  Range rx = finite_range(xs), ry = finite_range(ys);
+  const bool categorical = !d.categories.empty(), numeric = !categorical && !d.values.empty();
+  // Category order: first appearance, unless every category is a number (then numeric order).
+  std::vector<std::string> cats;
+  for (const auto& c : d.categories)
+    if (std::find(cats.begin(), cats.end(), c) == cats.end()) cats.push_back(c);
+  bool all_numbers = !cats.empty();
+  for (const auto& c : cats) {
+    char* end = nullptr;
+    std::strtod(c.c_str(), &end);
+    all_numbers = all_numbers && !c.empty() && end && *end == 0;
+  }
+  if (all_numbers)
+    std::sort(cats.begin(), cats.end(), [](const std::string& a, const std::string& b) { return std::stod(a) < std::stod(b); });
+  const double legend_w = categorical ? 130 : (numeric ? 80 : 0);
+  const double left = 60, right = 16 + legend_w, top = opt.title.empty() ? 16 : 40, bottom = 48;
+  double w = opt.width - left - right, h = opt.height - top - bottom;
+  double pad_x = 0.04 * (rx.hi - rx.lo), pad_y = 0.04 * (ry.hi - ry.lo);
+  rx = {rx.lo - pad_x, rx.hi + pad_x};
+  ry = {ry.lo - pad_y, ry.hi + pad_y};
+  if (opt.equal_aspect) {  // widen the narrower data range so both axes share one scale
+    const double sx = (rx.hi - rx.lo) / w, sy = (ry.hi - ry.lo) / h, s = std::max(sx, sy);
+    const double cx = (rx.hi + rx.lo) / 2, cy = (ry.hi + ry.lo) / 2;
+    rx = {cx - s * w / 2, cx + s * w / 2};
+    ry = {cy - s * h / 2, cy + s * h / 2};
+  }
+  Range rv{0, 1};
+  if (numeric) rv = finite_range(d.values);
+  // tab10: distinguishable categorical colours
+  static const double tab10[10][3] = {{0.12, 0.47, 0.71}, {1.0, 0.5, 0.05},  {0.17, 0.63, 0.17}, {0.84, 0.15, 0.16},
+                                      {0.58, 0.4, 0.74},  {0.55, 0.34, 0.29}, {0.89, 0.47, 0.76}, {0.5, 0.5, 0.5},
+                                      {0.74, 0.74, 0.13}, {0.09, 0.75, 0.81}};
+  auto category_colour = [&](size_t k, double out[3]) {
+    if (k < 10) {
+      for (int c = 0; c < 3; ++c) out[c] = tab10[k][c];
+    } else {  // beyond ten categories: spread over viridis
+      auto v = viridis(double(k - 10) / double(std::max<size_t>(1, cats.size() - 10)));
+      for (int c = 0; c < 3; ++c) out[c] = v[size_t(c)] / 255.0;
+    }
+  };
+  render(path, opt.width, opt.height, [&](cairo_t* cr) {
+    if (!opt.title.empty()) text(cr, opt.width / 2.0, 12, opt.title, 14, 0.5, 0, true);
+    auto px = [&](double v) { return left + (v - rx.lo) / (rx.hi - rx.lo) * w; };
+    auto py = [&](double v) { return top + h - (v - ry.lo) / (ry.hi - ry.lo) * h; };
+    draw_axes_box(cr, left, top, w, h);
+    auto xt = nice_ticks(rx.lo, rx.hi, 6), yt = nice_ticks(ry.lo, ry.hi, 6);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    for (double t : xt) text(cr, px(t), top + h + 6, tick_label(t, xt.size() > 1 ? xt[1] - xt[0] : 1), 10, 0.5, 0);
+    for (double t : yt) text(cr, left - 6, py(t), tick_label(t, yt.size() > 1 ? yt[1] - yt[0] : 1), 10, 1, 0.5);
+    text(cr, left + w / 2, top + h + 26, opt.x_label, 12, 0.5, 0);
+    text(cr, 16, top + h / 2, opt.y_label, 12, 0.5, 0.5, false, -M_PI / 2);
+    cairo_save(cr);
+    cairo_rectangle(cr, left, top, w, h);
+    cairo_clip(cr);
+    std::vector<size_t> cat_of(categorical ? n : 0);
+    for (size_t i = 0; i < cat_of.size(); ++i)
+      cat_of[i] = size_t(std::find(cats.begin(), cats.end(), d.categories[i]) - cats.begin());
+    for (size_t i = 0; i < n; ++i) {
+      if (!std::isfinite(d.x[i]) || !std::isfinite(d.y[i])) continue;
+      double c[3] = {0.35, 0.35, 0.35};
+      if (categorical) {
+        category_colour(cat_of[i], c);
+      } else if (numeric && std::isfinite(d.values[i])) {
+        auto v = viridis((d.values[i] - rv.lo) / (rv.hi - rv.lo));
+        for (int k = 0; k < 3; ++k) c[k] = v[size_t(k)] / 255.0;
+      } else if (numeric) {
+        c[0] = c[1] = c[2] = 0.75;
+      }
+      cairo_set_source_rgba(cr, c[0], c[1], c[2], 0.8);
+      cairo_arc(cr, px(d.x[i]), py(d.y[i]), opt.point_radius, 0, 2 * M_PI);
+      cairo_fill(cr);
+    }
+    // The graph on top: white halo under black lines so it stays visible over dense points.
+    for (int pass = 0; pass < 2; ++pass)
+      for (size_t e = 0; e < d.edges.size(); ++e) {
+        const bool dashed = e < d.dashed_edges.size() && d.dashed_edges[e];
+        const auto& a = d.nodes[size_t(d.edges[e][0])];
+        const auto& b = d.nodes[size_t(d.edges[e][1])];
+        if (pass == 0) cairo_set_source_rgba(cr, 1, 1, 1, 0.8), cairo_set_line_width(cr, 3.2);
+        else cairo_set_source_rgb(cr, 0, 0, 0), cairo_set_line_width(cr, 1.3);
+        double dash[] = {3.0, 2.5};
+        cairo_set_dash(cr, dash, dashed && pass == 1 ? 2 : 0, 0);
+        cairo_move_to(cr, px(a[0]), py(a[1]));
+        cairo_line_to(cr, px(b[0]), py(b[1]));
+        cairo_stroke(cr);
+      }
+    cairo_set_dash(cr, nullptr, 0, 0);
+    for (const auto& p : d.nodes) {
+      cairo_set_source_rgb(cr, 1, 1, 1);
+      cairo_arc(cr, px(p[0]), py(p[1]), 3.4, 0, 2 * M_PI);
+      cairo_fill(cr);
+      cairo_set_source_rgb(cr, 0, 0, 0);
+      cairo_arc(cr, px(p[0]), py(p[1]), 2.4, 0, 2 * M_PI);
+      cairo_fill(cr);
+    }
+    cairo_restore(cr);
+    const double lx = left + w + 14;
+    if (categorical) {
+      text(cr, lx, top + 4, opt.color_label, 11, 0, 0, true);
+      double ly = top + 24;
+      const size_t shown = std::min<size_t>(cats.size(), size_t((h - 30) / 15));
+      for (size_t k = 0; k < shown; ++k) {
+        double c[3];
+        category_colour(k, c);
+        cairo_set_source_rgb(cr, c[0], c[1], c[2]);
+        cairo_arc(cr, lx + 5, ly, 4.5, 0, 2 * M_PI);
+        cairo_fill(cr);
+        std::string label = cats[k].size() > 16 ? cats[k].substr(0, 15) + "." : cats[k];
+        text(cr, lx + 14, ly, label, 10, 0, 0.5);
+        ly += 15;
+      }
+      if (shown < cats.size()) text(cr, lx, ly, "(+" + std::to_string(cats.size() - shown) + " more)", 10, 0, 0.5);
+    } else if (numeric) {
+      draw_colorbar(cr, rv, lx, top + 12, 12, h - 12, opt.color_label);
     }
   });
 }

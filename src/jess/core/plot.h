@@ -57,6 +57,26 @@ void image_grid(const std::vector<Image>& images, int columns, int scale, const 
                 const std::string& path);
 
 // Perceptually uniform colour map (viridis), t in [0, 1].
+// A 2-D embedding: points coloured by a categorical label (legend) or a numeric value (viridis colour
+// bar), with an optional graph drawn over them (e.g. the DTAE density tree: edges between nodes).
+struct Scatter {
+  std::vector<double> x, y;
+  std::vector<std::string> categories;  // one per point, or empty
+  std::vector<double> values;           // one per point (NaN: grey), or empty; used when categories is empty
+  std::vector<std::array<double, 2>> nodes;   // graph vertices drawn as black dots (may be empty)
+  std::vector<std::array<int, 2>> edges;      // pairs of node indices
+  std::vector<bool> dashed_edges;             // per edge (e.g. ghost edges), or empty
+};
+
+struct ScatterOptions {
+  std::string title, x_label = "dimension 1", y_label = "dimension 2", color_label;
+  int width = 760, height = 640;
+  double point_radius = 1.6;
+  bool equal_aspect = true;  // embeddings: one unit is the same length on both axes
+};
+
+void scatter(const Scatter& data, const ScatterOptions& options, const std::string& path);
+
 std::array<uint8_t, 3> viridis(double t);
 // Round tick positions covering [lo, hi].
 std::vector<double> nice_ticks(double lo, double hi, int target_count = 5);
