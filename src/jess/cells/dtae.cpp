@@ -44,7 +44,7 @@ std::string check_hidden(const std::string& hidden) {
 
 }  // namespace
 
-void DtaeOptions::describe(ConfigSchema& s, const std::string& p) {
+void DtaeOptions::describe(ConfigSchema& s, const std::string& p, bool with_seed) {
   s.add(p + "hidden", hidden,
         "encoder hidden sizes between the input and the 2-D bottleneck joined by '-' (decoder mirrored), or auto: "
         "by input width as the reference configs (<= 200: 32; <= 3000: 512-64; else 2048-256-32)",
@@ -64,7 +64,8 @@ void DtaeOptions::describe(ConfigSchema& s, const std::string& p) {
         check::non_negative());
   // The schema binds int64_t fields; int64_t is the signed type corresponding to uint64_t, so
   // accessing the field through it is allowed ([basic.lval]); negative values are refused.
-  s.add(p + "seed", reinterpret_cast<int64_t&>(seed), "seed of the initialisation and the mini-batch order",
+  if (with_seed)
+    s.add(p + "seed", reinterpret_cast<int64_t&>(seed), "seed of the initialisation and the mini-batch order",
         check::int_at_least(0));
 }
 

@@ -41,7 +41,8 @@ struct DtaeOptions {
   double weight_cosine = 15.0;     // reference configs: 10 - 15
   double low_ghost_offset = 0.5;   // r of the low-dimensional ghosts
   uint64_t seed = 0;
-  void describe(ConfigSchema& schema, const std::string& prefix = "dtae.");
+  // with_seed = false leaves `seed` to the caller (jess cells dtae has one global seed).
+  void describe(ConfigSchema& schema, const std::string& prefix = "dtae.", bool with_seed = true);
   void validate() const;
 };
 

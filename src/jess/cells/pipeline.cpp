@@ -110,7 +110,7 @@ void CellsPipelineOptions::describe(ConfigSchema& s) {
   s.add("tree.clusters", clusters, "k-means centroids K (0: min(50, max(4, cells / 20)); the reference uses 50)",
         check::int_at_least(0));
   s.add("tree.restarts", kmeans_restarts, "k-means++ restarts (the lowest inertia wins)", check::positive_int());
-  dtae.describe(s, "dtae.");
+  dtae.describe(s, "dtae.", false);
   s.add("baselines", baselines, "embeddings compared with DTAE: any of pca, ae (DTAE before fine-tuning), tsne, umap");
   s.add("metrics.k", metrics_k, "neighbours for k-NN preservation and label accuracy", check::positive_int());
   s.add("metrics.max_queries", metrics_max_queries, "points scored by the k-NN metrics (0: all)", check::int_at_least(0));
@@ -237,7 +237,11 @@ CellsPipelineReport run_cells_pipeline(const std::string& source, const LoadOpti
     write_text_atomic(script, kPythonBaselines);
     std::string methods;
     for (const auto& m : py) methods += (methods.empty() ? "" : ",") + m;
-    const std::string cmd = "python3 '" + script + "' '" + out_dir + "/preprocessed.npy' '" + out_dir + "' " +
+    // Debian's interpreter has the packages (a pyenv/venv python3 first on PATH usually does not);
+    // JESS_PYTHON overrides.
+    const char* env = std::getenv("JESS_PYTHON");
+    const std::string python = env && *env ? env : (file_exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3");
+    const std::string cmd = python + " '" + script + "' '" + out_dir + "/preprocessed.npy' '" + out_dir + "' " +
                             std::to_string(o.seed) + " " + methods;
     if (std::system(cmd.c_str()) != 0)
       throw std::runtime_error("the t-SNE/UMAP baselines failed (" + cmd +
