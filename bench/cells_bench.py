@@ -38,6 +38,7 @@ tree-consistency rates.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -442,7 +443,7 @@ def main(a):
     print(f"DTAE on the synthetic tree: {p['cells']} cells ({a.branches} branches x {a.cells_per_branch}) x "
           f"{p['features']} dims, K = {a.clusters} ({p['leaves']} leaves in the peer's tree, "
           f"{j['leaves']} in jess's), {p['features']}-{a.hidden}-2 autoencoder, {a.pretrain_epochs} pretraining epochs "
-          f"+ {a.finetune_steps} fine-tuning steps; {a.threads} threads, OPENBLAS_CORETYPE={core}, "
+          f"+ {a.finetune_steps} fine-tuning steps; {a.threads} thread{'s' if a.threads != 1 else ''}, OPENBLAS_CORETYPE={core}, "
           f"torch {torch.__version__}, numpy {np.__version__}, scipy {scipy.__version__}\n")
     print("| stage | jess seconds | Python peer seconds | speed-up |")
     print("|---|---:|---:|---:|")
@@ -459,6 +460,8 @@ def main(a):
     if a.json:
         json.dump(dict(jess=j, peer=p, peer_wall=p_wall, threads=a.threads, openblas_coretype=core), open(a.json, "w"),
                   indent=1)
+    if not a.keep:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,10 @@
 #include <string>
 #include <thread>
 
+extern "C" void dgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
+                       const double* alpha, const double* a, const int* lda, const double* b, const int* ldb,
+                       const double* beta, double* c, const int* ldc);
+
 namespace jess::cells {
 
 int resolve_threads(int threads) {
@@ -13,15 +17,10 @@ int resolve_threads(int threads) {
 }
 
 SquaredDistances::SquaredDistances(const Matrix& references)
-    : count_(references.rows), dims_(references.cols), tiles_((references.rows + 3) / 4) {
-  packed_.assign(size_t(tiles_ * dims_ * 4), 0.0);
+    : count_(references.rows), dims_(references.cols), references_(references.data) {
   norms_.assign(size_t(count_), 0.0);
   for (int64_t r = 0; r < count_; ++r)
-    for (int64_t j = 0; j < dims_; ++j) {
-      const double v = references(r, j);
-      packed_[size_t(((r / 4) * dims_ + j) * 4 + r % 4)] = v;
-      norms_[size_t(r)] += v * v;
-    }
+    for (int64_t j = 0; j < dims_; ++j) norms_[size_t(r)] += references(r, j) * references(r, j);
 }
 
 void SquaredDistances::rows(const Matrix& x, int64_t begin, int64_t end, double* out) const {
@@ -31,30 +30,19 @@ void SquaredDistances::rows(const Matrix& x, int64_t begin, int64_t end, double*
   const int64_t n = end - begin, k = count_, d = dims_;
   if (n < 0 || n > kMaxBlockRows || begin < 0 || end > x.rows)
     throw std::invalid_argument("squared distances: bad row block " + std::to_string(begin) + ".." + std::to_string(end));
-  std::fill(out, out + n * k, 0.0);
-  const std::vector<double> zeros(size_t(d), 0.0);  // stands in for the missing rows of a last group
-  constexpr int64_t kChunk = 256;                    // features per pass: a tile chunk is 8 KiB
-  for (int64_t jc = 0; jc < d; jc += kChunk) {
-    const int64_t jn = std::min(kChunk, d - jc);
-    for (int64_t t = 0; t < tiles_; ++t) {
-      const double* tile = packed_.data() + (t * d + jc) * 4;
-      const int64_t in_tile = std::min<int64_t>(4, k - 4 * t);
-      for (int64_t g = 0; g < n; g += 4) {
-        const double* r[4];
-        for (int a = 0; a < 4; ++a) r[a] = g + a < n ? x.row(begin + g + a) + jc : zeros.data();
-        // 4 x 4 register block: each loaded value feeds four multiply-adds.
-        double acc[4][4] = {};
-        for (int64_t j = 0; j < jn; ++j) {
-          const double* c = tile + 4 * j;
-          for (int a = 0; a < 4; ++a) {
-            const double xv = r[a][j];
-            for (int b = 0; b < 4; ++b) acc[a][b] += xv * c[b];
-          }
-        }
-        for (int64_t a = 0; a < std::min<int64_t>(4, n - g); ++a)
-          for (int64_t b = 0; b < in_tile; ++b) out[(g + a) * k + 4 * t + b] += acc[a][b];
-      }
-    }
+  // x_block . C^T by BLAS: out (n x k, row-major) is the column-major k x n product C . x_block^T,
+  // i.e. dgemm('T', 'N') of the references (d x k column-major = k x d row-major) and the rows. Blocks
+  // of at most kMaxBlockRows rows stay under OpenBLAS's threading threshold, so the call runs on the
+  // calling worker thread (callers parallelise over blocks) and each row's result does not depend on
+  // the thread count.
+  {
+    const char ta = 'T', tb = 'N';
+    const int m_ = int(k), n_ = int(n), k_ = int(d), lda = int(d), ldb = int(d), ldc = int(k);
+    const double one = 1.0, zero = 0.0;
+    if (n > 0 && k > 0 && d > 0)
+      dgemm_(&ta, &tb, &m_, &n_, &k_, &one, references_.data(), &lda, x.row(begin), &ldb, &zero, out, &ldc);
+    else
+      std::fill(out, out + n * k, 0.0);
   }
   for (int64_t i = 0; i < n; ++i) {
     const double* xi = x.row(begin + i);
