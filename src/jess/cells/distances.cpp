@@ -23,7 +23,18 @@ SquaredDistances::SquaredDistances(const Matrix& references)
     for (int64_t j = 0; j < dims_; ++j) norms_[size_t(r)] += references(r, j) * references(r, j);
 }
 
-void SquaredDistances::rows(const Matrix& x, int64_t begin, int64_t end, double* out) const {
+std::vector<double> SquaredDistances::row_norms(const Matrix& x) {
+  std::vector<double> norms(size_t(x.rows), 0.0);
+  for (int64_t i = 0; i < x.rows; ++i) {
+    const double* xi = x.row(i);
+    double s = 0;
+    for (int64_t j = 0; j < x.cols; ++j) s += xi[j] * xi[j];
+    norms[size_t(i)] = s;
+  }
+  return norms;
+}
+
+void SquaredDistances::rows(const Matrix& x, int64_t begin, int64_t end, double* out, const double* x_norms) const {
   if (x.cols != dims_)
     throw std::invalid_argument("squared distances: the rows have " + std::to_string(x.cols) +
                                 " features, the references " + std::to_string(dims_));
@@ -45,9 +56,13 @@ void SquaredDistances::rows(const Matrix& x, int64_t begin, int64_t end, double*
       std::fill(out, out + n * k, 0.0);
   }
   for (int64_t i = 0; i < n; ++i) {
-    const double* xi = x.row(begin + i);
     double norm = 0;
-    for (int64_t j = 0; j < d; ++j) norm += xi[j] * xi[j];
+    if (x_norms) {
+      norm = x_norms[begin + i];
+    } else {
+      const double* xi = x.row(begin + i);
+      for (int64_t j = 0; j < d; ++j) norm += xi[j] * xi[j];
+    }
     double* o = out + i * k;
     for (int64_t c = 0; c < k; ++c) o[c] = std::max(0.0, norm - 2 * o[c] + norms_[size_t(c)]);
   }

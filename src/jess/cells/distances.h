@@ -24,7 +24,10 @@ class SquaredDistances {
 
   // Squared distances of rows begin..end-1 of x (end - begin <= kMaxBlockRows) to every reference:
   // out[(i - begin) * count() + r]. `out` must hold (end - begin) * count() values.
-  void rows(const Matrix& x, int64_t begin, int64_t end, double* out) const;
+  // x_norms: optional ||x_i||^2 of every row of x (row_norms(x)), for callers that reuse x many times.
+  void rows(const Matrix& x, int64_t begin, int64_t end, double* out, const double* x_norms = nullptr) const;
+
+  static std::vector<double> row_norms(const Matrix& x);
 
  private:
   int64_t count_ = 0, dims_ = 0;

@@ -195,6 +195,7 @@ std::vector<int64_t> kmeans_plusplus_indices(const Matrix& x, int k, int local_t
   for (int64_t i = 0; i < n; ++i) closest[size_t(i)] = squared_distance(x.row(i), x.row(chosen[0]), d);
   double potential = std::accumulate(closest.begin(), closest.end(), 0.0);
 
+  const std::vector<double> norms = SquaredDistances::row_norms(x);  // reused by every step's kernel
   std::vector<double> cumulative(static_cast<size_t>(n));
   std::vector<int64_t> candidates(static_cast<size_t>(trials));
   std::vector<std::vector<double>> candidate_closest(size_t(trials), std::vector<double>(static_cast<size_t>(n)));
@@ -215,7 +216,7 @@ std::vector<int64_t> kmeans_plusplus_indices(const Matrix& x, int k, int local_t
       std::vector<double> block(size_t(kRowBlock * trials));
       for (int64_t b = next(); b >= 0; b = next()) {
         const int64_t begin = b * kRowBlock, end = std::min(n, begin + kRowBlock);
-        kernel.rows(x, begin, end, block.data());
+        kernel.rows(x, begin, end, block.data(), norms.data());
         for (int64_t i = begin; i < end; ++i)
           for (int t = 0; t < trials; ++t)
             candidate_closest[size_t(t)][size_t(i)] =

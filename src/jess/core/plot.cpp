@@ -276,7 +276,11 @@ void lines(const std::vector<Series>& series, const LineOptions& opt, const std:
   Range rx = finite_range(xs), ry = finite_range(ys);
   double pad = 0.05 * (ry.hi - ry.lo);
   ry = {ry.lo - pad, ry.hi + pad};
-  const double left = 74, right = 20, top = opt.title.empty() ? 16 : 40, bottom = 50;
+  size_t labelled = 0;
+  for (const auto& s : series) labelled += !s.label.empty();
+  // Many curves: the legend goes beside the plot instead of over the data.
+  const bool legend_outside = labelled > 4;
+  const double left = 74, right = legend_outside ? 190 : 20, top = opt.title.empty() ? 16 : 40, bottom = 50;
   const double w = opt.width - left - right, h = opt.height - top - bottom;
   // tab10: ten distinguishable colours (ten methods in one plot)
   static const double palette[10][3] = {{0.12, 0.47, 0.71}, {1.0, 0.5, 0.05},  {0.17, 0.63, 0.17}, {0.84, 0.15, 0.16},
@@ -342,10 +346,11 @@ void lines(const std::vector<Series>& series, const LineOptions& opt, const std:
       const auto& c = palette[k % 10];
       cairo_set_source_rgb(cr, c[0], c[1], c[2]);
       cairo_set_line_width(cr, 2.5);
-      cairo_move_to(cr, left + w - 150, ly);
-      cairo_line_to(cr, left + w - 128, ly);
+      const double lx = legend_outside ? left + w + 12 : left + w - 150;
+      cairo_move_to(cr, lx, ly);
+      cairo_line_to(cr, lx + 22, ly);
       cairo_stroke(cr);
-      text(cr, left + w - 122, ly, series[k].label, 10, 0, 0.5);
+      text(cr, lx + 28, ly, series[k].label, 10, 0, 0.5);
       ly += 16;
     }
   });
