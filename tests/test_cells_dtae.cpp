@@ -436,6 +436,34 @@ TEST(DtaeTraining, FineTuningImprovesTreeConsistency) {
   EXPECT_TRUE(std::isfinite(r.reconstruction_final));
 }
 
+// Building the tree on another thread while pretraining runs gives exactly the sequential result,
+// and an error in the tree builder reaches the caller.
+TEST(DtaeTraining, OverlappedTreeBuildingEqualsSequential) {
+  SyntheticTreeOptions so;
+  so.n_branch = 3;
+  so.branch_length = 100;
+  so.n_dim = 10;
+  const CellData data = synthetic_tree(so);
+  DensityTreeOptions to;
+  to.num_clusters = 8;
+  to.kmeans.n_init = 2;
+  DtaeOptions o;
+  o.pretrain_epochs = 5;
+  o.batch = 64;
+  o.finetune_steps = 5;
+  const DensityTree tree = build_density_tree(data.x, to);
+  const DtaeResult sequential = train_dtae(data.x, tree, o);
+  DensityTree built;
+  const DtaeResult overlapped =
+      train_dtae_overlapped(data.x, [&] { return build_density_tree(data.x, to); }, o, built);
+  EXPECT_EQ(built.hops, tree.hops);
+  EXPECT_EQ(overlapped.embedding.data, sequential.embedding.data);
+  EXPECT_EQ(overlapped.pretrained_embedding.data, sequential.pretrained_embedding.data);
+  DensityTree unused;
+  EXPECT_THROW(train_dtae_overlapped(data.x, []() -> DensityTree { throw std::runtime_error("no tree"); }, o, unused),
+               std::runtime_error);
+}
+
 // ---- options ----------------------------------------------------------------------------------------
 
 TEST(DtaeOptions, ValidateNamesTheKey) {

@@ -11,6 +11,7 @@
 #include <torch/utils.h>
 
 #include <algorithm>
+#include <future>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -675,11 +676,11 @@ std::vector<double> pretrain(DtaeAutoencoder& model, const at::Tensor& x, const 
 
 }  // namespace
 
-DtaeResult train_dtae(const Matrix& x_matrix, const DensityTree& tree, const DtaeOptions& o) {
+namespace {
+// Pretraining, then `tree()` (which may still be being built), then fine-tuning.
+DtaeResult run_dtae(const Matrix& x_matrix, const std::function<const DensityTree&()>& wait_for_tree,
+                    const DtaeOptions& o) {
   o.validate();
-  if (x_matrix.rows != int64_t(tree.labels.size()))
-    throw std::invalid_argument("train_dtae: " + std::to_string(x_matrix.rows) + " cells but the density tree has " +
-                                std::to_string(tree.labels.size()) + " points");
   if (x_matrix.rows < 2) throw std::invalid_argument("train_dtae: need at least two cells");
   DtaeResult result;
   result.dims = dtae_encoder_dims(x_matrix.cols, o.hidden);
@@ -692,7 +693,6 @@ DtaeResult train_dtae(const Matrix& x_matrix, const DensityTree& tree, const Dta
   } thread_count;
   const int64_t widest = *std::max_element(result.dims.begin() + 1, result.dims.end());
   if (widest <= 256) at::set_num_threads(1);
-  const DtaeTreeLoss tree_loss(tree, o);
   const at::Tensor x = to_float_tensor(x_matrix);
 
   torch::manual_seed(o.seed);
@@ -707,6 +707,12 @@ DtaeResult train_dtae(const Matrix& x_matrix, const DensityTree& tree, const Dta
     result.pretrained_embedding = to_matrix(embedding);
     result.reconstruction_pretrained = at::mse_loss(reconstruction, x).item<double>();
   }
+
+  const DensityTree& tree = wait_for_tree();
+  if (x_matrix.rows != int64_t(tree.labels.size()))
+    throw std::invalid_argument("train_dtae: " + std::to_string(x_matrix.rows) + " cells but the density tree has " +
+                                std::to_string(tree.labels.size()) + " points");
+  const DtaeTreeLoss tree_loss(tree, o);
 
   // Stage 2 (finetune.py): a fresh Adam, one full-batch step per "epoch". The tree terms and their
   // embedding gradient come from tree_value_and_gradient; the network's backward pass, the MSE and
@@ -733,6 +739,31 @@ DtaeResult train_dtae(const Matrix& x_matrix, const DensityTree& tree, const Dta
   }
   result.finetune_seconds = seconds_since(start);
   return result;
+}
+}  // namespace
+
+DtaeResult train_dtae(const Matrix& x, const DensityTree& tree, const DtaeOptions& o) {
+  if (x.rows != int64_t(tree.labels.size()))
+    throw std::invalid_argument("train_dtae: " + std::to_string(x.rows) + " cells but the density tree has " +
+                                std::to_string(tree.labels.size()) + " points");
+  return run_dtae(x, [&]() -> const DensityTree& { return tree; }, o);
+}
+
+DtaeResult train_dtae_overlapped(const Matrix& x, const std::function<DensityTree()>& build_tree, const DtaeOptions& o,
+                                 DensityTree& tree) {
+  o.validate();
+  auto future = std::async(std::launch::async, build_tree);
+  bool received = false;
+  try {
+    return run_dtae(x, [&]() -> const DensityTree& {
+      tree = future.get();  // rethrows the builder's error
+      received = true;
+      return tree;
+    }, o);
+  } catch (...) {
+    if (!received && future.valid()) future.wait();  // never leave the builder running on our data
+    throw;
+  }
 }
 
 }  // namespace jess::cells

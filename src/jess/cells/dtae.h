@@ -15,6 +15,7 @@
 //        cosine      = mean over triplets (a, i, b) of 1 - cos(C_i - C_a, C_b - C_i)   (eps 1e-8)
 //        loss = w_pp (mean push_pull + mean crispness) + MSE(dec(e), x) + w_cos cosine.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -62,5 +63,11 @@ struct DtaeResult {
 
 // x: the (preprocessed) cells x features matrix the density tree was built on.
 DtaeResult train_dtae(const Matrix& x, const DensityTree& tree, const DtaeOptions& options);
+
+// The same, with the tree built concurrently: pretraining does not need the tree, so `build_tree`
+// runs on its own thread while the autoencoder pretrains (on the other core), and fine-tuning waits
+// for it. The tree is returned through `tree`. The result equals train_dtae(x, build_tree(), options).
+DtaeResult train_dtae_overlapped(const Matrix& x, const std::function<DensityTree()>& build_tree,
+                                 const DtaeOptions& options, DensityTree& tree);
 
 }  // namespace jess::cells

@@ -55,6 +55,7 @@ struct CellsPipelineReport {
   int clusters = 0, leaves = 0;
   std::vector<EmbeddingRow> rows;          // dtae first
   double tree_seconds = 0, total_seconds = 0;
+  double pretrain_seconds = 0, finetune_seconds = 0;  // DTAE's stages (the tree overlaps pretraining)
   std::string table() const;               // Markdown
   std::string json() const;
 };
