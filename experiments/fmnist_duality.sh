@@ -16,7 +16,7 @@ for m in $methods; do
     run="$out/${m}_$d"
     if [[ ! -f "$run/eval.json" ]]; then
       "$jess" train --config "configs/fmnist/$m.yaml" --out "$run" --seed "$seed" "projector=$d-$d-$d" > "$run.log" 2>&1
-      "$jess" vision eval "$run" --representation-only --n-train "${EVAL_TRAIN:-10000}" --n-test "${EVAL_TEST:-10000}" \
+      "$jess" vision eval "$run" --representation-only --n-train "${EVAL_TRAIN:-5000}" --n-test "${EVAL_TEST:-5000}" \
         --seed "$seed" >> "$run.log" 2>&1
     fi
     echo "$m D=$d: $(grep -E 'representation' "$run.log" | tail -1)" >&2

@@ -5,11 +5,11 @@
 # OUT/curves.png (k-NN accuracy per epoch) and OUT/guillotine.png (accuracy against depth).
 #   experiments/fmnist_methods.sh OUT_DIR [SEED] [key=value ...]   (extra keys go to every run)
 # Environment: JESS (default build/jess), EVAL_TRAIN / EVAL_TEST labelled train / test images of the
-# probes (default 10000 / 10000 = all test images), METHODS (default: every config).
+# probes (default 5000 / 5000, as in docs/vision.md), METHODS (default: every config).
 set -euo pipefail
 out=$1; seed=${2:-0}; shift 2 || shift $#
 jess=${JESS:-build/jess}
-ntr=${EVAL_TRAIN:-10000}; nte=${EVAL_TEST:-10000}
+ntr=${EVAL_TRAIN:-5000}; nte=${EVAL_TEST:-5000}
 methods=${METHODS:-$(ls configs/fmnist/*.yaml | xargs -n1 basename | sed 's/\.yaml$//' | tr '\n' ' ')}
 mkdir -p "$out"
 for m in $methods; do

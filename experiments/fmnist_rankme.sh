@@ -14,7 +14,7 @@ for nu in $values; do
   run="$out/cov_$nu"
   if [[ ! -f "$run/eval.json" ]]; then
     "$jess" train --config configs/fmnist/vicreg.yaml --out "$run" --seed "$seed" "loss=covariance=$nu" > "$run.log" 2>&1
-    "$jess" vision eval "$run" --representation-only --n-train "${EVAL_TRAIN:-10000}" --n-test "${EVAL_TEST:-10000}" \
+    "$jess" vision eval "$run" --representation-only --n-train "${EVAL_TRAIN:-5000}" --n-test "${EVAL_TEST:-5000}" \
       --seed "$seed" >> "$run.log" 2>&1
   fi
   echo "nu = $nu: $(grep -E 'representation' "$run.log" | tail -1)" >&2
