@@ -132,13 +132,7 @@ void add_cells_commands(CLI::App& app, GlobalOptions& global) {
     ConfigSchema schema;
     o.describe(schema);
     configure(schema, "", s->words);
-    cells::SyntheticTreeOptions so;
-    so.n_branch = int(o.synthetic_branches);
-    so.branch_length = int(o.synthetic_branch_length);
-    so.n_dim = int(o.synthetic_dims);
-    so.sigma = o.synthetic_sigma;
-    so.seed = uint64_t(o.seed) + 37;
-    auto d = cells::synthetic_tree(so);
+    auto d = cells::synthetic_tree(o.synthetic_options());
     const auto dot = s->out.find_last_of('.');
     const std::string stem = dot == std::string::npos ? s->out : s->out.substr(0, dot);
     const std::string ext = dot == std::string::npos ? "" : s->out.substr(dot);

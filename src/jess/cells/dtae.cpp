@@ -751,7 +751,7 @@ DtaeResult train_dtae(const Matrix& x, const DensityTree& tree, const DtaeOption
 
 DtaeResult train_dtae_overlapped(const Matrix& x, const std::function<DensityTree()>& build_tree, const DtaeOptions& o,
                                  DensityTree& tree) {
-  o.validate();
+  o.validate();  // before starting the builder (run_dtae validates again; cheap)
   auto future = std::async(std::launch::async, build_tree);
   bool received = false;
   try {

@@ -128,6 +128,16 @@ void CellsPipelineOptions::validate() const {
       throw ConfigError("config key 'baselines': unknown baseline '" + b + "' (pca, ae, tsne, umap)");
 }
 
+SyntheticTreeOptions CellsPipelineOptions::synthetic_options() const {
+  SyntheticTreeOptions so;
+  so.n_branch = int(synthetic_branches);
+  so.branch_length = int(synthetic_branch_length);
+  so.n_dim = int(synthetic_dims);
+  so.sigma = synthetic_sigma;
+  so.seed = uint64_t(seed) + 37;  // gen_dla's default seed for seed 0
+  return so;
+}
+
 const Annotation& find_annotation(const CellData& d, const std::string& name) {
   for (const auto& a : d.annotations)
     if (a.name == name) return a;
@@ -149,13 +159,7 @@ CellsPipelineReport run_cells_pipeline(const std::string& source, const LoadOpti
   CellData data;
   const bool synthetic = source == "synthetic";
   if (synthetic) {
-    SyntheticTreeOptions so;
-    so.n_branch = int(o.synthetic_branches);
-    so.branch_length = int(o.synthetic_branch_length);
-    so.n_dim = int(o.synthetic_dims);
-    so.sigma = o.synthetic_sigma;
-    so.seed = uint64_t(o.seed) + 37;  // gen_dla's default seed for seed 0
-    data = synthetic_tree(so);
+    data = synthetic_tree(o.synthetic_options());
   } else {
     data = load_cells(source, load);
   }

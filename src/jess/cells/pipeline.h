@@ -40,6 +40,7 @@ struct CellsPipelineOptions {
   int64_t seed = 0;                 // k-means, DTAE initialisation and order, baselines, synthetic tree
   void describe(ConfigSchema& schema);
   void validate() const;
+  SyntheticTreeOptions synthetic_options() const;  // the synthetic.* keys and seed
 };
 
 struct EmbeddingRow {
