@@ -177,6 +177,36 @@ class VisionSslModelImpl : public torch::nn::Module {
 };
 TORCH_MODULE(VisionSslModel);
 
+// Features of every layer for images (N, C, H, W) uint8, in blocks; (name, (N, D) float) shallow to deep.
+nn::NamedOutputs layer_features(VisionSslModelImpl& model, const at::Tensor& images, double mean, double std_dev,
+                                bool all_layers, at::Device device, Progress* bar) {
+  torch::NoGradGuard ng;
+  model.eval();
+  std::vector<nn::NamedOutputs> parts;
+  for (int64_t f = 0; f < images.size(0); f += 512) {
+    const int64_t m = std::min<int64_t>(512, images.size(0) - f);
+    auto x = ((images.narrow(0, f, m).to(at::kFloat) / 255.0 - mean) / std_dev).to(device);
+    nn::NamedOutputs outs;
+    if (all_layers) {
+      outs = model.backbone->forward_blocks(x);
+      auto proj = model.projector->forward_layers(outs.back().second);
+      outs.insert(outs.end(), proj.begin(), proj.end());
+    } else {
+      outs.emplace_back("representation", model.backbone->forward(x));
+    }
+    for (auto& kv : outs) kv.second = kv.second.to(at::kCPU);
+    parts.push_back(std::move(outs));
+    if (bar) bar->advance(m);
+  }
+  nn::NamedOutputs out;
+  for (size_t i = 0; i < parts[0].size(); ++i) {
+    std::vector<at::Tensor> cols;
+    for (auto& p : parts) cols.push_back(p[i].second);
+    out.emplace_back(parts[0][i].first, at::cat(cols));
+  }
+  return out;
+}
+
 class VisionSslTask : public train::TrainTask {
  public:
   VisionSslTask(const VisionSslOptions& o, ImageSet train, ImageSet test, at::Device device)
@@ -287,17 +317,11 @@ class VisionSslTask : public train::TrainTask {
     }
     return at::tensor(std::vector<int64_t>(perm_.begin() + step * o_.batch, perm_.begin() + (step + 1) * o_.batch), at::kLong);
   }
+  // The representation of the first n images (eval mode; back to training mode after).
   at::Tensor features(const at::Tensor& images, int64_t n) {
-    torch::NoGradGuard ng;
-    model_->eval();
-    std::vector<at::Tensor> out;
-    for (int64_t f = 0; f < n; f += 512) {
-      const int64_t m = std::min<int64_t>(512, n - f);
-      auto x = (images.narrow(0, f, m).to(at::kFloat) / 255.0 - mean_) / std_;
-      out.push_back(model_->backbone->forward(x.to(device_)).to(at::kCPU));
-    }
+    auto out = layer_features(*model_, images.narrow(0, 0, n), mean_, std_, false, device_, nullptr)[0].second;
     model_->train();
-    return at::cat(out);
+    return out;
   }
 
   const VisionSslOptions& o_;
@@ -313,36 +337,6 @@ class VisionSslTask : public train::TrainTask {
 };
 
 // ------------------------------------------------------------------ offline evaluation
-
-// Features of every layer for images (N, C, H, W) uint8, in blocks; (name, (N, D) float) shallow to deep.
-nn::NamedOutputs layer_features(VisionSslModelImpl& model, const at::Tensor& images, double mean, double std_dev,
-                                bool all_layers, at::Device device, Progress* bar) {
-  torch::NoGradGuard ng;
-  model.eval();
-  std::vector<nn::NamedOutputs> parts;
-  for (int64_t f = 0; f < images.size(0); f += 512) {
-    const int64_t m = std::min<int64_t>(512, images.size(0) - f);
-    auto x = ((images.narrow(0, f, m).to(at::kFloat) / 255.0 - mean) / std_dev).to(device);
-    nn::NamedOutputs outs;
-    if (all_layers) {
-      outs = model.backbone->forward_blocks(x);
-      auto proj = model.projector->forward_layers(outs.back().second);
-      outs.insert(outs.end(), proj.begin(), proj.end());
-    } else {
-      outs.emplace_back("representation", model.backbone->forward(x));
-    }
-    for (auto& kv : outs) kv.second = kv.second.to(at::kCPU);
-    parts.push_back(std::move(outs));
-    if (bar) bar->advance(m);
-  }
-  nn::NamedOutputs out;
-  for (size_t i = 0; i < parts[0].size(); ++i) {
-    std::vector<at::Tensor> cols;
-    for (auto& p : parts) cols.push_back(p[i].second);
-    out.emplace_back(parts[0][i].first, at::cat(cols));
-  }
-  return out;
-}
 
 VisionEvalReport evaluate_model(VisionSslModelImpl& model, const VisionSslOptions& config, double mean, double std_dev,
                                 const VisionEvalOptions& o, at::Device device) {
