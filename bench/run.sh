@@ -6,6 +6,7 @@
 #   train VICReg pretraining samples/s: jess vs the same model in Python PyTorch (data pipeline included)
 #   vision VICReg/SimCLR image SSL images/s on Fashion-MNIST: jess vs Python PyTorch + torchvision (augmentation included)
 #   eval  RankMe vs NumPy's SVD and the Z^T Z floor; k-NN vs the matrix-product floor
+#   pde-accuracy  PDE SSL accuracy floor: jess's defaults vs a minimal PyTorch peer, same data and budget
 #   cells DTAE end to end on the 10,000-cell synthetic tree: jess vs a Python PyTorch + NumPy/SciPy peer
 # Builds jess first (cmake --build build) when build/ exists.
 set -euo pipefail
@@ -82,7 +83,13 @@ case "$cmd" in
     export OMP_NUM_THREADS=$threads
     exec "$PY" bench/cells_bench.py "$@"
     ;;
-  # later: more subcommands here (e.g. ssl)
+  pde-accuracy)
+    shift
+    if [[ " $* " != *" --help "* && " $* " != *" -h "* ]]; then build_jess; fi
+    export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456
+    export OMP_NUM_THREADS=2
+    exec "$PY" bench/pde_accuracy.py "$@"
+    ;;
   ""|-h|--help|help)
     usage
     ;;

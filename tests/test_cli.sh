@@ -126,7 +126,7 @@ import sys, torch
 a, b = (torch.load(p) for p in sys.argv[1:3])
 assert a['global_step'] == b['global_step'] == 12, (a['global_step'], b['global_step'])
 ma, mb = a['model'], b['model']
-assert set(ma) == set(mb) and any(k.startswith('encoder.stem') for k in ma) and 'projector.block2.0.weight' in ma
+assert set(ma) == set(mb) and 'encoder.stage1.0.weight' in ma and 'projector.block2.0.weight' in ma
 for k in ma:
     assert torch.equal(ma[k], mb[k]), k
 assert 'data: ' in a['config'] and a['extra']['input_stats'].numel() == 6
@@ -137,6 +137,25 @@ expect_error "a missing dataset is a configuration error" 2 "does not exist" "$J
 check "embed writes representations that jess eval reads" bash -c "
   '$JESS' pde embed '$DIR/full/checkpoint.pt' '$DIR/b.h5' --split test --out '$DIR/z.npy' | grep -q '24 x 16' &&
   '$JESS' eval rankme '$DIR/z.npy' --json | grep -q rankme"
+check "embed's start view is the encoder on the first crop_t frames at the full width (recomputed in PyTorch)" bash -c "
+  '$JESS' pde embed '$DIR/full/checkpoint.pt' '$DIR/b.h5' --split test --out '$DIR/zs.npy' > /dev/null &&
+  '$PY' - '$DIR/full/checkpoint.pt' '$DIR/b.h5' '$DIR/zs.npy' <<'PYEOF'
+import sys, h5py, numpy as np, torch, torch.nn.functional as F
+c = torch.load(sys.argv[1]); m = c['model']; s = c['extra']['input_stats'].double()
+u = torch.from_numpy(h5py.File(sys.argv[2], 'r')['test']['pde_40-64'][:].astype(np.float32))
+x = ((u[:, :16, :].double() - s[0]) / s[1]).float().unsqueeze(1)           # first 16 frames, all 64 points
+x = torch.cat([x, torch.zeros_like(x), torch.zeros_like(x)], 1)            # grid channels off: zeros
+bn = lambda h, p: F.batch_norm(h, m[p + '.running_mean'], m[p + '.running_var'], m[p + '.weight'], m[p + '.bias'], False, 0.0, 1e-5)
+h = x
+for st in ('stage1', 'stage2', 'stage3'):
+    p = 'encoder.' + st
+    h = F.relu(bn(F.conv2d(h, m[p + '.0.weight'], stride=2, padding=1), p + '.1'))
+    y = F.relu(bn(F.conv2d(h, m[p + '.3.conv1.weight'], padding=1), p + '.3.bn1'))
+    h = F.relu(h + bn(F.conv2d(y, m[p + '.3.conv2.weight'], padding=1), p + '.3.bn2'))
+z = np.load(sys.argv[3]); ref = h.mean((2, 3)).numpy()
+assert z.shape == ref.shape == (24, 16), (z.shape, ref.shape)
+assert np.abs(z - ref).max() < 1e-4 * np.abs(ref).max(), np.abs(z - ref).max()
+PYEOF"
 check "regress prints every baseline row" bash -c "
   '$JESS' pde regress '$DIR/b.h5' -c '$DIR/full/checkpoint.pt' --out '$DIR/reg' labelled=40 seeds=1 supervised_epochs=2 supervised_batch=8 crops=1 > '$DIR/r.out' 2>&1 &&
   grep -q 'supervised (end to end)' '$DIR/r.out' && grep -q 'head refit' '$DIR/r.out' && grep -q 'SSL repr' '$DIR/r.out' &&
@@ -146,7 +165,7 @@ check "the paper's ResNet-18 encoder trains and embeds to 512-d" bash -c "
   '$JESS' pde embed '$DIR/r18/checkpoint.pt' '$DIR/b.h5' --split test --limit 5 --out '$DIR/z18.npy' | grep -q '5 x 512'"
 check "guillotine probes every encoder block and projector layer" bash -c "
   '$JESS' pde guillotine '$DIR/full/checkpoint.pt' '$DIR/b.h5' labelled=40 crops=1 --json --plot '$DIR/gu.png' > '$DIR/gu.json' &&
-  '$PY' -c \"import json; r=json.load(open('$DIR/gu.json')); n=[l['layer'] for l in r['layers']]; assert n==['stem','stage1','stage2','stage3','stage4','projector1','projector2'], n\" &&
+  '$PY' -c \"import json; r=json.load(open('$DIR/gu.json')); n=[l['layer'] for l in r['layers']]; assert n==['stage1','stage2','stage3','projector1','projector2'], n\" &&
   file '$DIR/gu.png' | grep -q PNG"
 # ---- neural time-stepping: baseline, SSL-conditioned, oracle; the metric recomputed in Python; resume
 STEP="time_history=8 time_future=8 width=8 n_test=6 n_valid=4 batch=8 train.epochs=2 train.lr_milestones=1"
@@ -179,7 +198,8 @@ assert a['global_step'] == b['global_step'] == 12 and all(torch.equal(a['model']
 assert 'inject7.map.weight' in a['model']
 \" && cmp '$DIR/tsa/timestep.json' '$DIR/tsb/timestep.json'"
 expect_error "ssl conditioning needs an encoder" 2 "needs 'encoder'" "$JESS" pde timestep "$DIR/b.h5" --out "$DIR/x" condition=ssl $STEP
-expect_error "an encoder of longer views than the window is refused" 2 "augment.crop_t=8" "$JESS" pde timestep "$DIR/b.h5" --out "$DIR/x" condition=ssl encoder="$DIR/full/checkpoint.pt" $STEP
+check "pretrain a time-as-channels encoder (resnet1d) on 16-step views" "$JESS" pde pretrain "$DIR/b.h5" --out "$DIR/r1d" $TINY encoder.arch=resnet1d train.epochs=1 monitor=0
+expect_error "a time-as-channels encoder of longer views than the window is refused" 2 "augment.crop_t=8" "$JESS" pde timestep "$DIR/b.h5" --out "$DIR/x" condition=ssl encoder="$DIR/r1d/checkpoint.pt" $STEP
 expect_error "a window longer than the trajectories is refused" 2 "exceeds" "$JESS" pde timestep "$DIR/b.h5" --out "$DIR/x" $STEP time_history=30 time_future=20
 expect_error "regress refuses log_nu on KdV" 2 "no viscosity" "$JESS" pde regress "$DIR/kdv.h5" target=log_nu supervised=false labelled=8 crop_t=8 crop_x=32
 

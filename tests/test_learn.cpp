@@ -159,6 +159,28 @@ TEST(Modules, ProjectorAndEncodersHaveTheReferenceShapes) {
   int64_t params = 0;
   for (const auto& t : r18->parameters()) params += t.numel();
   EXPECT_EQ(params, 11176512);  // torchvision resnet18 without fc: 11,689,512 - 513,000
+
+  // cnn2d, width 32, one input channel: 3x3 convs without bias 1->32, 2 x 32->32 (block), 32->64,
+  // 2 x 64->64, 64->128, 2 x 128->128, and 9 BatchNorms (weight + bias) of 32, 32, 32, 64, ..., 128.
+  eo.arch = "cnn2d";
+  eo.in_channels = 1;
+  eo.width = 32;
+  auto c2 = nn::make_encoder(eo);
+  c2->eval();
+  params = 0;
+  for (const auto& t : c2->parameters()) params += t.numel();
+  const int64_t convs = 9 * (1 * 32 + 2 * 32 * 32 + 32 * 64 + 2 * 64 * 64 + 64 * 128 + 2 * 128 * 128);
+  EXPECT_EQ(params, convs + 2 * 3 * (32 + 64 + 128));
+  EXPECT_EQ(c2->output_dim(), 128);
+  // Fully convolutional with global pooling: any (t, x) size, including odd ones.
+  for (auto shape : {std::vector<int64_t>{2, 1, 32, 128}, std::vector<int64_t>{2, 1, 32, 256}, std::vector<int64_t>{1, 1, 9, 17}}) {
+    auto xi = torch::randn(shape);
+    EXPECT_EQ(c2->forward(xi).sizes(), (std::vector<int64_t>{shape[0], 128}));
+    auto b2 = c2->forward_blocks(xi);
+    ASSERT_EQ(b2.size(), 3u);
+    EXPECT_EQ(b2[0].second.size(1), 32);
+    EXPECT_TRUE(torch::allclose(b2.back().second, c2->forward(xi)));
+  }
   eo.arch = "vit";
   EXPECT_THROW(nn::make_encoder(eo), std::invalid_argument);
 }

@@ -9,6 +9,7 @@
 #include "jess/core/runtime.h"
 #include "jess/pde/solvers.h"
 #include "jess/pde/symmetries.h"
+#include "jess/pde/views.h"
 
 using namespace jess::pde;
 using at::indexing::None;
@@ -184,6 +185,35 @@ TEST(Symmetries, TransformedTrajectoriesSatisfyThePde) {
   }
 }
 
+// A scaling on the data's grid resamples the stretched pattern (dx, dt unchanged) instead of relabelling
+// the data's own samples with scaled dx, dt: still a solution of the same PDE on the data's grid.
+TEST(Symmetries, ScaledViewsOnTheDataGridSolveThePde) {
+  for (Equation eq : {Equation::kdv, Equation::burgers}) {
+    const Case c = case_for(eq);
+    auto batch = batch_for(c, solve_case(c, initial(c, c.L), c.L, c.T));
+    const int64_t ct = c.nt / 2, cx = c.nx / 2;
+    Views plain = apply_symmetries(eq, batch, {element({}, 0.5, 0.25)}, ct, cx);
+    const double base = rel_residual(c, plain, false);
+    for (double eps : {0.1, -0.1}) {
+      GroupElement relabelled = element({Factor{Generator::scaling, eps, 0, 0}}, 0.5, 0.25), resampled = relabelled;
+      resampled.data_grid = true;
+      Views r = apply_symmetries(eq, batch, {relabelled}, ct, cx), d = apply_symmetries(eq, batch, {resampled}, ct, cx);
+      EXPECT_NEAR(d.dx.item<double>(), batch.dx.item<double>(), 1e-15);
+      EXPECT_NEAR(d.dt.item<double>(), batch.dt.item<double>(), 1e-15);
+      EXPECT_GT(std::abs(r.dx.item<double>() - batch.dx.item<double>()), 1e-3 * batch.dx.item<double>());
+      const double res = rel_residual(c, d, false);
+      EXPECT_LT(res, std::max(20 * base, 1e-7)) << equation_name(eq) << " eps " << eps << " base " << base;
+      // On the data's grid the values of the stretched pattern differ from the relabelled samples; the
+      // relabelled ones, read on the data's grid, are no solution.
+      EXPECT_GT((d.u - r.u).abs().max().item<double>(), 1e-2 * r.u.abs().max().item<double>());
+      Views wrong = r;
+      wrong.dx = d.dx;
+      wrong.dt = d.dt;
+      EXPECT_GT(rel_residual(c, wrong, false), 100 * std::max(base, res)) << equation_name(eq) << " eps " << eps;
+    }
+  }
+}
+
 // Where the symmetry maps initial data to initial data, transforming u0 and solving equals solving and
 // transforming.
 TEST(Symmetries, TransformThenSolveEqualsSolveThenTransform) {
@@ -267,6 +297,7 @@ TEST(Symmetries, SplittingOrders) {
 TEST(Symmetries, SamplingIsDeterministicAndWithinStrengths) {
   AugmentOptions o;
   o.equation = "burgers";
+  o.superposition = 0.5;  // off by default for Burgers
   o.resolve();
   auto a = sample_elements(o, 5, 3, 1), b = sample_elements(o, 5, 3, 1), d = sample_elements(o, 5, 4, 1);
   ASSERT_EQ(a.size(), 5u);
@@ -287,7 +318,28 @@ TEST(Symmetries, SamplingIsDeterministicAndWithinStrengths) {
   EXPECT_THROW(ks.resolve(), jess::ConfigError);  // scaling is not a symmetry of KS
 }
 
-#include "jess/pde/views.h"
+// The Galilean strength is a fraction of the data's std(u): the same draws scale with the velocity
+// scale, and no other generator's draw changes.
+TEST(Symmetries, GalileanStrengthIsRelativeToTheVelocityScale) {
+  AugmentOptions o;
+  o.equation = "burgers";
+  o.superposition = 0;
+  o.resolve();
+  AugmentOptions scaled = o;
+  scaled.velocity_scale = 0.03;
+  auto a = sample_elements(o, 4, 9, 2), b = sample_elements(scaled, 4, 9, 2);
+  for (size_t v = 0; v < a.size(); ++v) {
+    ASSERT_EQ(a[v].factors.size(), b[v].factors.size());
+    for (size_t k = 0; k < a[v].factors.size(); ++k) {
+      const double factor = a[v].factors[k].generator == Generator::galilean ? 0.03 : 1.0;
+      EXPECT_NEAR(b[v].factors[k].epsilon, factor * a[v].factors[k].epsilon, 1e-15);
+    }
+  }
+  // The view loader fills the scale from its data: std(u) of the split.
+  GridBatch d{at::randn({4, 8, 16}, at::kFloat) * 3.0, at::ones({4}, at::kDouble), at::ones({4}, at::kDouble),
+              at::ones({4}, at::kDouble)};
+  EXPECT_NEAR(velocity_scale(d), d.u.to(at::kDouble).std().item<double>(), 1e-12);
+}
 
 TEST(ViewLoader, DeterministicBackgroundBatchesOfTwoViews) {
   const Case c = case_for(Equation::kdv);

@@ -152,7 +152,9 @@ void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
   em->add_option("data", ea->data, "HDF5 dataset")->required()->check(CLI::ExistingFile);
   em->add_option("--out,-o", ea->out, "output .npy (N, D) float32")->required();
   em->add_option("--split", ea->o.split, "train, valid or test");
-  em->add_option("--crops", ea->o.crops, "crops per trajectory (features averaged)")->check(CLI::PositiveNumber);
+  em->add_option("--view", ea->o.view, "start (first crop_t frames, full width; the regression's default) | crops")
+      ->check(CLI::IsMember({"start", "crops"}));
+  em->add_option("--crops", ea->o.crops, "--view crops: crops per trajectory (features averaged)")->check(CLI::PositiveNumber);
   em->add_option("--seed", ea->o.seed, "seed of the crop positions");
   em->add_option("--limit", ea->o.limit, "first N trajectories only (0: all)")->check(CLI::NonNegativeNumber);
   em->add_option("--layer", ea->o.layer, "encoder block (stem, stage1.., or layer1..; default: the output)");

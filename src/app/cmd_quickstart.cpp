@@ -26,7 +26,7 @@ struct QuickstartArgs {
   std::string out = "runs/quickstart";
   int64_t seed = 0, seeds = 3;
   int64_t n = 1024;
-  int64_t epochs = 60;
+  int64_t epochs = 30;
   int64_t labelled = 512;
   int64_t supervised_epochs = 30;
   // Time-stepping (Mialon et al. §5.2) at CPU scale: see docs/pde.md for the measured trade-off.
@@ -65,11 +65,10 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
       "seed a pretraining run <eq>_ssl_seed<k>/ (checkpoint.pt, metrics, loss/RankMe plots); <eq>_regress/ (the\n"
       "supervised baselines' runs, regression.json); then time-stepping: per seed an encoder on 20-step views\n"
       "<eq>_ssl20_seed<k>/ and <eq>_timestep/ (CNN solvers without conditioning, with the SSL representation, with\n"
-      "the true coefficient; rollout plots); table.md and results.json. About 35 minutes on 2 cores\n"
-      "(--timestep-epochs 0: the regression only, about 10 minutes).\n"
-      "Burgers views here use crops, the space shift and the scaling symmetry (the ablation in docs/pde.md:\n"
-      "Galilean views lower RankMe and the probe; projective and superposition views cost ~20x more per view\n"
-      "on the CPU). KdV views use crops and all its symmetries.\n");
+      "the true coefficient; rollout plots); table.md and results.json.\n"
+      "Pretraining and regression run on the defaults of `jess pde pretrain` and `jess pde regress` (the 2-D CNN\n"
+      "encoder, Adam with warm-up and cosine decay, views of 32 time steps x half the width, the start view for\n"
+      "the probe); only the budget (--epochs, --n) is the quickstart's.\n");
   q->add_option("--out,-o", a->out, "output directory");
   q->add_option("--seed", a->seed, "first seed");
   q->add_option("--seeds", a->seeds, "pretraining runs and baseline seeds per equation")->check(CLI::PositiveNumber);
@@ -110,10 +109,8 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
       std::string aug = pde::show_augmentations(path, "train", 0, ao, uint64_t(a->seed), "");
       std::printf("[%s] %lld trajectories in %s -> %s (%s, %s)\n", eq.c_str(), (long long)s.trajectories,
                   format_duration(s.seconds).c_str(), path.c_str(), png.c_str(), aug.c_str());
-      // One VICReg encoder per seed on views of crop_t time steps (128 for the regression, 20 for
-      // time-stepping). Burgers: crops, space shift and scaling. The Galilean boost is left out: its
-      // views lower the held-out RankMe (label-free) and, in the ablation, double the probe's error
-      // (docs/pde.md); projective and superposition views cost ~20x more per view on the CPU.
+      // One VICReg encoder per seed on views of crop_t time steps (32 for the regression, 20 for
+      // time-stepping), every other setting the pretraining defaults.
       auto pretrain_seeds = [&](int64_t crop_t, int64_t epochs, const std::string& tag) {
         std::vector<std::string> checkpoints;
         for (int64_t k = 0; k < a->seeds; ++k) {
@@ -122,7 +119,6 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
           p.seed = a->seed + k;
           p.train.epochs = epochs;
           p.augment.crop_t = crop_t;
-          if (eq == "burgers") p.augment.galilean = p.augment.projective = p.augment.superposition = 0;
           const std::string dir = a->out + "/" + eq + "_" + tag + "_seed" + std::to_string(p.seed);
           auto r = pde::pretrain(p, dir, /*restart=*/false);
           std::printf("[%s] SSL seed %lld (%lld-step views): %lld steps in %s (%.0f samples/s), held-out RankMe %.1f -> %s\n",
@@ -133,16 +129,13 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
         }
         return checkpoints;
       };
-      const std::vector<std::string> checkpoints = pretrain_seeds(128, a->epochs, "ssl");
+      const std::vector<std::string> checkpoints = pretrain_seeds(32, a->epochs, "ssl");
       pde::RegressOptions ro;
       ro.data = path;
       ro.labelled = a->labelled;
       ro.seeds = a->seeds;
       ro.seed = a->seed;
       ro.supervised_epochs = a->supervised_epochs;
-      // The supervised baseline gets crops and the space shift (label preserving for both targets):
-      // with Burgers' full generator set its error doubles, as the SSL probe's does (docs/pde.md).
-      ro.supervised_augment = "crops";
       auto rep = pde::regress(ro, checkpoints, a->out + "/" + eq + "_regress");
       std::ofstream(a->out + "/" + eq + "_regress/regression.json") << rep.json() << "\n";
       std::printf("%s\n", rep.table().c_str());

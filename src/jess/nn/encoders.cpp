@@ -4,6 +4,7 @@
 #include <torch/nn/functional/pooling.h>
 #include <torch/nn/init.h>
 #include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/container/functional.h>
 
 #include <sstream>
 #include <stdexcept>
@@ -146,7 +147,49 @@ NamedOutputs ResNet18Impl::forward_blocks(const at::Tensor& x) {
   return out;
 }
 
+ConvNet2dImpl::ConvNet2dImpl(const ConvNet2dOptions& o) {
+  using namespace torch::nn;
+  if (o.in_channels < 1 || o.width < 1 || o.stages < 1)
+    throw std::invalid_argument("ConvNet2d: channels, width and stages must be positive");
+  int64_t in = o.in_channels, w = o.width;
+  for (int64_t s = 0; s < o.stages; ++s) {
+    Sequential stage;
+    Conv2d down(Conv2dOptions(in, w, 3).stride(2).padding(1).bias(false));
+    init_conv(down->weight);
+    stage->push_back(down);
+    stage->push_back(BatchNorm2d(w));
+    stage->push_back(Functional(torch::relu));
+    stage->push_back(BasicBlock2d(w, w, 1));
+    stages_.push_back(register_module("stage" + std::to_string(s + 1), stage));
+    in = w;
+    if (s + 1 < std::min<int64_t>(o.stages, 3)) w *= 2;
+  }
+  output_dim_ = in;
+}
+
+at::Tensor ConvNet2dImpl::forward(const at::Tensor& x) {
+  auto h = x;
+  for (auto& s : stages_) h = s->forward(h);
+  return h.mean({-2, -1});
+}
+
+NamedOutputs ConvNet2dImpl::forward_blocks(const at::Tensor& x) {
+  NamedOutputs out;
+  auto h = x;
+  for (size_t s = 0; s < stages_.size(); ++s) {
+    h = stages_[s]->forward(h);
+    out.emplace_back("stage" + std::to_string(s + 1), h.mean({-2, -1}));
+  }
+  return out;
+}
+
 std::shared_ptr<EncoderBase> make_encoder(const EncoderOptions& o) {
+  if (o.arch == "cnn2d") {
+    ConvNet2dOptions r;
+    r.in_channels = o.in_channels;
+    r.width = o.width;
+    return ConvNet2d(r).ptr();
+  }
   if (o.arch == "resnet1d") {
     ResNet1dOptions r;
     r.in_channels = o.in_channels;
@@ -160,7 +203,7 @@ std::shared_ptr<EncoderBase> make_encoder(const EncoderOptions& o) {
     if (o.arch == "resnet18_cifar") r.cifar_stem = true, r.width = o.width;
     return ResNet18(r).ptr();
   }
-  throw std::invalid_argument("unknown encoder architecture '" + o.arch + "' (resnet1d, resnet18, resnet18_cifar)");
+  throw std::invalid_argument("unknown encoder architecture '" + o.arch + "' (resnet1d, cnn2d, resnet18, resnet18_cifar)");
 }
 
 std::vector<int64_t> parse_layer_sizes(const std::string& text) {

@@ -6,6 +6,10 @@
 //    the second stage) -> global average pool.
 //  * ResNet18: torchvision's ResNet-18 (He et al. 2016) with a configurable number of input channels
 //    and fc = identity, giving the 512-d representation of the SSL-for-PDEs reference.
+//  * ConvNet2d: a small 2-D CNN over a (t, x) image: stages of [stride-2 3x3 conv, BN, ReLU, one
+//    BasicBlock] with widths w, 2w, 4w, global average pool -> 4w. Local in time and space, so a
+//    pattern that drifts across the window (advection, a Galilean boost) stays a local feature, which
+//    a time-as-channels 1-D encoder cannot represent (docs/pde.md, "What limited the PDE results").
 //  * Projector: Linear-BN-ReLU blocks and a final Linear without bias (VICReg's "8192-8192-8192",
 //    the PDE reference's "512-512-512").
 // Every encoder can also return the output of each named block (Guillotine layer sweeps).
@@ -104,7 +108,26 @@ class ResNet18Impl : public EncoderBase {
 };
 TORCH_MODULE(ResNet18);
 
-// "resnet1d", "resnet18" (ImageNet stem, width 64), "resnet18_cifar" (3x3 stem, no max-pool, width
+struct ConvNet2dOptions {
+  int64_t in_channels = 1;
+  int64_t width = 32;  // stages w, 2w, 4w (output 4w)
+  int64_t stages = 3;
+};
+
+class ConvNet2dImpl : public EncoderBase {
+ public:
+  explicit ConvNet2dImpl(const ConvNet2dOptions& options);
+  at::Tensor forward(const at::Tensor& x) override;
+  NamedOutputs forward_blocks(const at::Tensor& x) override;
+  int64_t output_dim() const override { return output_dim_; }
+
+ private:
+  std::vector<torch::nn::Sequential> stages_;
+  int64_t output_dim_ = 0;
+};
+TORCH_MODULE(ConvNet2d);
+
+// "resnet1d", "cnn2d" (ConvNet2d, width from `width`), "resnet18" (ImageNet stem, width 64), "resnet18_cifar" (3x3 stem, no max-pool, width
 // from `width`); `in_channels` from the domain's input layout.
 struct EncoderOptions {
   std::string arch = "resnet1d";

@@ -22,8 +22,8 @@ class ConfigSchema;
 namespace jess::pde {
 
 struct EncoderConfig {
-  std::string arch = "resnet1d";  // resnet1d (compact, CPU) | resnet18 (paper)
-  int64_t width = 32;             // resnet1d: first-stage channels
+  std::string arch = "cnn2d";  // cnn2d (2-D over (t, x)) | resnet1d (time as channels) | resnet18 (paper)
+  int64_t width = 32;          // first-stage channels
   int64_t blocks = 1;             // resnet1d: BasicBlocks per stage
   void describe(ConfigSchema& schema, const std::string& prefix);
 };
@@ -34,7 +34,7 @@ struct PretrainOptions {
   std::string train_split = "train";
   int64_t n_train = 0;               // 0: the whole split
   int64_t seed = 0;
-  int64_t batch = 64;
+  int64_t batch = 128;
   EncoderConfig encoder;
   std::string projector = "512-512-512";
   bool grid_channels = false;        // log dx, log dt as input channels (off: a shortcut, docs/pde.md)
@@ -59,11 +59,13 @@ struct PretrainSummary {
 
 PretrainSummary pretrain(PretrainOptions options, const std::string& out_dir, bool restart = false);
 
-// Representations of a split (N, D) from a pretraining checkpoint: the mean over `crops` seeded crops
-// of each trajectory (no symmetries). layer: "" for the encoder output, or a block name
-// (see `jess pde embed --help`).
+// Representations of a split (N, D) from a pretraining checkpoint, of the evaluation view (no
+// symmetries): view "start", the first crop_t frames of each trajectory at the full width; view
+// "crops", the mean over `crops` seeded crops of crop_t x crop_x. layer: "" for the encoder output, or
+// a block name (see `jess pde embed --help`).
 struct EmbedOptions {
   std::string split = "test";
+  std::string view = "start";
   int64_t crops = 1;
   int64_t seed = 0;
   int64_t limit = 0;  // 0: all trajectories
@@ -97,17 +99,18 @@ struct RegressOptions {
   std::string data;
   int64_t labelled = 512;           // labelled trajectories from the train split
   double validation_fraction = 0.2; // of the labelled set, for the supervised baseline's epochs
-  int64_t crops = 4;                // crops per trajectory averaged at evaluation
+  std::string view = "start";       // evaluation view: start (first crop_t frames, full width) | crops
+  int64_t crops = 4;                // view=crops: crops per trajectory averaged at evaluation
   std::string target = "auto";      // auto | log_nu | ic_spectrum
   int64_t seeds = 3;                // baselines trained per seed
   int64_t seed = 0;
   bool supervised = true;
   int64_t supervised_epochs = 60;
   double supervised_lr = 1e-3;
-  int64_t supervised_batch = 32;
+  int64_t supervised_batch = 50;
   std::string supervised_augment = "auto";  // auto (the checkpoint's views less label-changing ones) | crops | all
   EncoderConfig encoder;            // for the baselines when no checkpoint is given
-  int64_t crop_t = 128, crop_x = 128;
+  int64_t crop_t = 0, crop_x = 0;  // 0: half the trajectory's (when no checkpoint fixes them)
   std::string device = "auto";
   void describe(ConfigSchema& schema);
 };

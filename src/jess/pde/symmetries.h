@@ -44,6 +44,10 @@ struct GroupElement {
   std::vector<Factor> factors;
   double crop_t_fraction = 0.5;  // where in the admissible range the crop starts (0..1)
   double crop_x_fraction = 0.0;  // start of the crop in x as a fraction of the (transformed) period
+  // The view's grid: false, the transformed grid (dx, dt multiplied by the scaling factors: the view
+  // holds the data's own samples, only relabelled); true, the data's grid (dx, dt unchanged: the
+  // scaled pattern is resampled, which is what an encoder that is not told dx and dt can see).
+  bool data_grid = false;
 };
 
 struct AugmentOptions {
@@ -55,6 +59,11 @@ struct AugmentOptions {
   int64_t steps = 2;                 // splitting steps
   int64_t crop_t = 128, crop_x = 128;
   bool random_crop = true;  // false: every view is the same centred crop (ablations)
+  bool data_grid = false;   // views on the data's grid (see GroupElement::data_grid)
+  // The data's velocity scale, std(u) of the split the views come from (set by the view loader and
+  // `jess pde augment` from their data; 0: absolute units). The Galilean strength is a fraction of it,
+  // so one default fits any amplitude: the boost u + e is only meaningful relative to u's spread.
+  double velocity_scale = 0;
   void describe(ConfigSchema& schema, const std::string& prefix = "");
   void resolve();  // equation defaults, validation
 };

@@ -70,12 +70,15 @@ ViewBatch make_views(Equation eq, const GridBatch& t, const AugmentOptions& o, u
   return out;
 }
 
+double velocity_scale(const GridBatch& t) { return std::max(1e-12, t.u.to(at::kDouble).std().item<double>()); }
+
 PdeViewLoader::PdeViewLoader(GridBatch data, Equation eq, ViewLoaderOptions options)
     : data_(std::move(data)), eq_(eq), options_(std::move(options)) {
   if (options_.batch < 1 || options_.batch > data_.u.size(0))
     throw std::invalid_argument("batch size " + std::to_string(options_.batch) + " must be in [1, " +
                                 std::to_string(data_.u.size(0)) + "] (trajectories in the split)");
   options_.augment.resolve();
+  if (options_.augment.velocity_scale <= 0) options_.augment.velocity_scale = velocity_scale(data_);
   worker_ = std::thread([this] { run(); });
 }
 
@@ -153,11 +156,12 @@ std::string show_augmentations(const std::string& path, const std::string& split
   AugmentOptions o = options;
   o.equation = equation_name(eq);
   o.resolve();
+  if (o.velocity_scale <= 0) o.velocity_scale = velocity_scale(all);
   auto sel = at::tensor({index}, at::kLong);
   GridBatch one{all.u.index_select(0, sel).to(at::kDouble), all.dx.index_select(0, sel), all.dt.index_select(0, sel),
                 all.nu.index_select(0, sel)};
   const int64_t nt = one.u.size(1), nx = one.u.size(2);
-  const int64_t ct = std::min(o.crop_t, nt), cx = std::min(o.crop_x, nx);
+  const int64_t ct = o.crop_t > 0 ? std::min(o.crop_t, nt) : nt / 2, cx = o.crop_x > 0 ? std::min(o.crop_x, nx) : nx / 2;
   std::vector<plot::Heatmap> panels;
   auto add = [&](const Views& v, const std::string& title) {
     plot::Heatmap h;

@@ -35,6 +35,8 @@ struct ViewLoaderOptions {
 
 // Loads a split (pde_*, dx, dt, nu) into memory as float32.
 GridBatch load_split(const std::string& h5_path, const std::string& split, Equation* equation = nullptr);
+// std(u) over a batch of trajectories: the velocity scale that the Galilean strength is relative to.
+double velocity_scale(const GridBatch& trajectories);
 
 // Makes the views of one batch (used by the loader and directly by benchmarks).
 ViewBatch make_views(Equation eq, const GridBatch& trajectories, const AugmentOptions& options, uint64_t seed,
