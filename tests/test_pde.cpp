@@ -16,6 +16,7 @@
 
 using namespace jess::pde;
 using at::indexing::Slice;
+using at::indexing::None;
 
 namespace {
 const bool kRuntime = (jess::init_runtime(2, false), true);
@@ -216,6 +217,33 @@ TEST(Etdrk4, ChosenStepMeetsTheTolerance) {
   auto u = solve(s);
   s.substeps = 16 * m;
   EXPECT_LT(rel_l2(u, solve(s)), 3e-7);
+}
+
+// On a grid that cannot resolve the flow, pushing the time error far below the spatial error buys
+// nothing: the step chosen against the total error is coarser and the total error barely changes.
+TEST(Etdrk4, StepIsChosenAgainstTheTotalError) {
+  auto s = spec_for(Equation::burgers, sines(3, 64, 2 * M_PI, 0.6, 9), 2 * M_PI, 2.0, 11, 0.03);
+  s.method = "etdrk4";
+  const int64_t tight = choose_substeps(s, 2e-5);
+  const StepChoice c = choose_substeps_for_total_error(s, 2e-5);
+  EXPECT_GT(c.spatial_error, 1e-3);
+  EXPECT_NEAR(c.target, c.spatial_error / 2, 1e-15);
+  EXPECT_LT(c.substeps, tight);
+  SolveSpec truth = s;
+  truth.u0 = sines(3, 512, 2 * M_PI, 0.6, 9);  // the same sines on 8x the points
+  truth.substeps = 4 * tight;
+  auto ref = solve(truth).index({Slice(), Slice(), Slice(None, None, 8)});
+  s.substeps = tight;
+  const double e_tight = rel_l2(solve(s), ref);
+  s.substeps = c.substeps;
+  const double e_total = rel_l2(solve(s), ref);
+  EXPECT_LT(e_total, 1.15 * e_tight) << c.substeps << " vs " << tight << " steps";
+  // A resolved grid keeps the tolerance: the same step as before.
+  auto r = spec_for(Equation::burgers, sines(3, 256, 2 * M_PI, 0.3, 9), 2 * M_PI, 2.0, 11, 0.1);
+  r.method = "etdrk4";
+  const StepChoice rc = choose_substeps_for_total_error(r, 2e-5);
+  EXPECT_LT(rc.spatial_error, 4e-5);
+  EXPECT_EQ(rc.substeps, choose_substeps(r, 2e-5));
 }
 
 TEST(BadInput, ClearErrorsNamingTheProblem) {

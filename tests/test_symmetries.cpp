@@ -211,6 +211,13 @@ TEST(Symmetries, ScaledViewsOnTheDataGridSolveThePde) {
       wrong.dt = d.dt;
       EXPECT_GT(rel_residual(c, wrong, false), 100 * std::max(base, res)) << equation_name(eq) << " eps " << eps;
     }
+    // Several views per trajectory (the view loader's layout): view k of trajectory k % B.
+    GroupElement e1 = element({Factor{Generator::scaling, 0.1, 0, 0}}, 0.5, 0.25), e2 = e1;
+    e1.data_grid = e2.data_grid = true;
+    e2.factors[0].epsilon = -0.1;
+    Views two = apply_symmetries(eq, batch, {e1, e2}, ct, cx);
+    ASSERT_EQ(two.u.size(0), 2);
+    EXPECT_LT((two.u[1] - apply_symmetries(eq, batch, {e2}, ct, cx).u[0]).abs().max().item<double>(), 1e-12);
   }
 }
 

@@ -98,9 +98,10 @@ void add_pde_commands(CLI::App& app, GlobalOptions& global) {
                 summary.trajectories / std::max(1e-9, summary.seconds));
     if (summary.substeps > 0 && o.substeps == 0)
       std::printf("  ETDRK4: %lld steps per output interval (h = T/%lld), chosen for an estimated time-stepping "
-                  "error of %.2g (tolerance %.2g)\n",
+                  "error of %.2g (target %.2g: the tolerance %.2g, or half the grid's estimated spatial error %.2g "
+                  "when larger)\n",
                   (long long)summary.substeps, (long long)(summary.substeps * (o.nt_total - 1)),
-                  summary.estimated_step_error, o.tolerance);
+                  summary.estimated_step_error, summary.step_target, o.tolerance, summary.estimated_spatial_error);
     else if (summary.substeps > 0)
       std::printf("  ETDRK4: %lld steps per output interval (h = T/%lld), as configured\n", (long long)summary.substeps,
                   (long long)(summary.substeps * (o.nt_total - 1)));

@@ -48,7 +48,9 @@ struct GenerateSummary {
   int64_t trajectories = 0;
   double seconds = 0;
   int64_t substeps = 0;
-  double estimated_step_error = 0;
+  double estimated_step_error = 0;     // time stepping (Richardson), at the chosen step
+  double estimated_spatial_error = 0;  // the grid's (nx against 2 nx), which the step cannot remove
+  double step_target = 0;              // max(tolerance, half the spatial error)
   double cole_hopf_error_estimate = 0;
   std::string path;
 };

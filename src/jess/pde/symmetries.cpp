@@ -264,7 +264,8 @@ Views apply_symmetries(Equation eq, const GridBatch& d, const std::vector<GroupE
   // each op, with the kernel's threads cost 25%).
   bool fast = eq != Equation::heat && d.u.device().is_cpu();
   for (const auto& f : elements[0].factors)
-    fast = fast && f.generator != Generator::projective && f.generator != Generator::superposition;
+    fast = fast && f.generator != Generator::projective && f.generator != Generator::superposition &&
+           !(elements[0].data_grid && f.generator == Generator::scaling);  // resampled: between rows
   if (fast) return apply_chunk(eq, d, elements, crop_t, crop_x, single_precision);
   if (int64_t(elements.size()) != B) {  // several views per trajectory: repeat the trajectories
     auto idx = at::arange(int64_t(elements.size()), at::kLong).remainder(B);
