@@ -21,10 +21,15 @@ settings["crops only"]="$zero"
 for g in $gens; do
   name="crops + $g"; order+=("$name")
   s=""; for z in $zero; do [[ $z == augment.$g=0 ]] || s="$s $z"; done
+  # Burgers' projective and superposition views are off by default: switch them on with a strength
+  # (PROJECTIVE is in 1/time units of the data: 2e-5 suits the similarity-50 data, ~0.05 unit-time data).
+  [[ $eq == burgers && $g == projective ]] && s="$s augment.projective=${PROJECTIVE:-2e-5}"
+  [[ $eq == burgers && $g == superposition ]] && s="$s augment.superposition=0.5"
   settings["$name"]="$s"
 done
 order+=("all")
 settings["all"]=""
+[[ $eq == burgers ]] && settings["all"]="augment.projective=${PROJECTIVE:-2e-5} augment.superposition=0.5"
 mkdir -p "$out"
 : > "$out/rows.txt"
 for name in "${order[@]}"; do

@@ -16,10 +16,9 @@ for eq in $equations; do
     extra=""; [[ $eq == burgers ]] && extra="method=cole_hopf solve_nx=512"
     "$jess" pde generate --out "$data" equation=$eq n_train=$n n_valid=$((n / 4)) n_test=$((n / 2)) $extra
   fi
-  views=""; [[ $eq == burgers ]] && views="augment.galilean=0 augment.projective=0 augment.superposition=0"
   encoders=""
   for ((k = 0; k < seeds; k++)); do
-    "$jess" pde pretrain "$data" --out "$out/${eq}_ssl20_seed$k" seed=$k augment.crop_t=20 train.epochs=30 $views
+    "$jess" pde pretrain "$data" --out "$out/${eq}_ssl20_seed$k" seed=$k augment.crop_t=20 train.epochs=15
     encoders="$encoders${encoders:+,}$out/${eq}_ssl20_seed$k/checkpoint.pt"
   done
   "$jess" pde timestep "$data" --out "$out/${eq}_timestep" --conditions none,ssl,coefficient --seeds "$seeds" \

@@ -48,7 +48,8 @@ void RegressOptions::describe(ConfigSchema& s) {
   s.add("supervised_lr", supervised_lr, "supervised baseline: Adam learning rate", check::positive());
   s.add("supervised_batch", supervised_batch, "supervised baseline: batch size", check::int_at_least(2));
   s.add("supervised_augment", supervised_augment,
-        "supervised baseline augmentations: auto (the checkpoint's views less label-changing ones; crops without a checkpoint) | crops | all",
+        "view=crops: the supervised baseline's augmentations: auto (the checkpoint's views less label-changing ones; "
+        "crops without a checkpoint) | crops | all (view=start: the start view under a random periodic space shift)",
         check::one_of({"auto", "crops", "all"}));
   encoder.describe(s, "encoder.");
   s.add("device", device, "auto (CUDA when available) | cpu | cuda", check::one_of({"auto", "cpu", "cuda"}));

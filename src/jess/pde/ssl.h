@@ -6,7 +6,8 @@
 // Encoder input: a view u (crop_t x crop_x) standardised with the training split's mean and std, plus
 // its grid as two constant channels, (log dx - mean) / scale and (log dt - mean) / scale, so that the
 // encoder sees the view's scale (a scaling symmetry changes dx and dt). resnet1d reads time as channels
-// ((crop_t + 2) x crop_x); resnet18 reads a 3-channel (t, x) image.
+// ((crop_t + 2) x crop_x); the 2-D encoders (cnn2d, the default, and resnet18) read a 3-channel (t, x)
+// image. Grid channels are off by default (zeros): docs/pde.md explains the shortcut they open.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -76,7 +77,7 @@ at::Tensor embed(const std::string& checkpoint, const std::string& data, const E
 // A pretraining checkpoint's frozen encoder applied to windows of trajectories (time-stepping
 // conditioning, pde/timestep.h). The window (B, t, x) is standardised with the checkpoint's statistics;
 // resnet1d reads its last crop_t time steps as channels (t >= crop_t required) over any x length (the
-// encoder is convolutional with global pooling); resnet18 reads the whole (t, x) window.
+// encoder is convolutional with global pooling); the 2-D encoders read the whole (t, x) window.
 class FrozenEncoder {
  public:
   FrozenEncoder(const std::string& checkpoint, const std::string& device = "auto");
