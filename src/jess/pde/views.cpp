@@ -190,10 +190,13 @@ std::string show_augmentations(const std::string& path, const std::string& split
     if (s <= 0) continue;
     for (double e : {-s, s}) {
       if (g == Generator::superposition && e < 0) continue;
-      Factor f{g, e, g == Generator::superposition && eq == Equation::burgers ? 0.37 : 2.0, 0.4};
+      // The Galilean strength is a fraction of std(u): the panel applies (and names) the absolute boost.
+      const double applied = g == Generator::galilean ? e * o.velocity_scale : e;
+      Factor f{g, applied, g == Generator::superposition && eq == Equation::burgers ? 0.37 : 2.0, 0.4};
       std::ostringstream t;
       t.precision(3);
       t << generator_name(g) << " e=" << e;
+      if (g == Generator::galilean) t << " std(u) = " << applied;
       try {
         add(apply_symmetries(eq, one, {elem({f})}, ct, cx), t.str());
       } catch (const std::invalid_argument&) {
