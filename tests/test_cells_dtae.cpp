@@ -331,6 +331,7 @@ TEST(DtaeAutoencoder, HandWrittenFineTuningStepMatchesAutograd) {
   const double lr = 0.01;
   DtaeManualTrainer trainer(by_hand, x.size(0), lr);
   torch::optim::Adam adam(reference->parameters(), torch::optim::AdamOptions(lr));
+  std::vector<at::Tensor> last_gradients;
   for (int step = 0; step < 3; ++step) {
     // Compare each step from identical parameters: Adam turns rounding noise into up to a full step
     // on coordinates whose gradient is ~0, and later nearest-pair choices would then follow it.
@@ -358,14 +359,26 @@ TEST(DtaeAutoencoder, HandWrittenFineTuningStepMatchesAutograd) {
     const at::Tensor autograd_gradient = at::cat(flat);
     const double scale = autograd_gradient.abs().max().item<double>();
     EXPECT_LT((trainer.gradients() - autograd_gradient).abs().max().item<double>(), 1e-5 * scale) << "step " << step;
+    last_gradients.clear();
+    for (const auto& p : reference->parameters()) last_gradients.push_back(p.grad().detach().clone());
     adam.step();
   }
   // Adam normalises each coordinate, so gradient entries that are rounding noise (the tree terms are
   // translation invariant: their bottleneck-bias gradient is 0 up to rounding) still move by up to
-  // ~lr; compare the parameters at a fraction of one step.
+  // ~lr in either implementation, in directions set by the noise. Coordinates with a real gradient
+  // must agree to a fraction of one step; the noise coordinates only to the size of one Adam step.
   trainer.store(by_hand);
   auto a = by_hand->parameters(), b = reference->parameters();
-  for (size_t k = 0; k < a.size(); ++k) EXPECT_TRUE(a[k].allclose(b[k], 0, 0.05 * lr)) << "parameter " << k;
+  double gmax = 0;
+  for (const auto& g : last_gradients) gmax = std::max(gmax, g.abs().max().item<double>());
+  for (size_t k = 0; k < a.size(); ++k) {
+    // The gradients agree to 1e-5 of the largest; where a gradient is within 100x of that, Adam's
+    // normalised step inherits a relative error above 1 %.
+    const auto real = last_gradients[k].abs() > 1e-3 * gmax;
+    const auto diff = (a[k] - b[k]).abs();
+    EXPECT_LT(at::where(real, diff, at::zeros_like(diff)).max().item<double>(), 0.05 * lr) << "parameter " << k;
+    EXPECT_LT(diff.max().item<double>(), 2 * lr) << "parameter " << k;
+  }
 }
 
 // Rank-2 data through a 2-D bottleneck: pretraining should explain most of it, and a fixed seed gives
