@@ -30,7 +30,7 @@ void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
              "metrics.jsonl, steps.csv, epochs.csv (RankMe of held-out embeddings each epoch), training_*.png.\n"
              "A run directory with a checkpoint is resumed exactly (same configuration); --restart overwrites it.\n"
              "Defaults (the best measured on Burgers against a minimal PyTorch implementation, docs/pde.md): the\n"
-             "2-D CNN encoder, Adam 1e-3 with one epoch of warm-up (a tenth of a shorter run) and cosine decay,\n"
+             "2-D CNN encoder, Adam 2.5e-3 with one epoch of warm-up (a tenth of a shorter run) and cosine decay,\n"
              "batch 128, views of half the trajectory (crop 0 = auto), the Galilean strength a fraction of std(u).\n"
              "\nExamples:\n  jess pde pretrain burgers.h5 --out runs/burgers train.epochs=20\n"
              "  jess pde pretrain --config configs/pde/pretrain_paper.yaml data=kdv.h5\n");
