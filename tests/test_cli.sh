@@ -167,6 +167,9 @@ check "guillotine probes every encoder block and projector layer" bash -c "
   '$JESS' pde guillotine '$DIR/full/checkpoint.pt' '$DIR/b.h5' labelled=40 crops=1 --json --plot '$DIR/gu.png' > '$DIR/gu.json' &&
   '$PY' -c \"import json; r=json.load(open('$DIR/gu.json')); n=[l['layer'] for l in r['layers']]; assert n==['stage1','stage2','stage3','projector1','projector2'], n\" &&
   file '$DIR/gu.png' | grep -q PNG"
+check "quickstart runs end to end at a tiny scale (small --n and --labelled adapt the batch sizes)" bash -c "
+  '$JESS' quickstart --out '$DIR/qs' --equations burgers --n 64 --epochs 1 --seeds 1 --labelled 32 --supervised-epochs 1 --timestep-epochs 0 > '$DIR/qs.out' 2>&1 &&
+  grep -q 'SSL repr. + linear head' '$DIR/qs/table.md' && grep -q 'supervised, head refit' '$DIR/qs/table.md' && test -s '$DIR/qs/results.json'"
 # ---- neural time-stepping: baseline, SSL-conditioned, oracle; the metric recomputed in Python; resume
 STEP="time_history=8 time_future=8 width=8 n_test=6 n_valid=4 batch=8 train.epochs=2 train.lr_milestones=1"
 check "pretrain an encoder on 8-step views for time-stepping" "$JESS" pde pretrain "$DIR/b.h5" --out "$DIR/enc8" batch=8 augment.crop_t=8 augment.crop_x=32 encoder.width=4 projector=16-16 train.epochs=1 monitor=0

@@ -119,6 +119,7 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
           p.seed = a->seed + k;
           p.train.epochs = epochs;
           p.augment.crop_t = crop_t;
+          p.batch = std::min<int64_t>(p.batch, std::max<int64_t>(2, a->n / 4));  // small --n still runs
           const std::string dir = a->out + "/" + eq + "_" + tag + "_seed" + std::to_string(p.seed);
           auto r = pde::pretrain(p, dir, /*restart=*/false);
           std::printf("[%s] SSL seed %lld (%lld-step views): %lld steps in %s (%.0f samples/s), held-out RankMe %.1f -> %s\n",
@@ -136,6 +137,8 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
       ro.seeds = a->seeds;
       ro.seed = a->seed;
       ro.supervised_epochs = a->supervised_epochs;
+      // The fitting part of the labelled set (80 %) must hold a batch: small --labelled still runs.
+      ro.supervised_batch = std::min<int64_t>(ro.supervised_batch, std::max<int64_t>(2, a->labelled * 8 / 10 / 2));
       auto rep = pde::regress(ro, checkpoints, a->out + "/" + eq + "_regress");
       std::ofstream(a->out + "/" + eq + "_regress/regression.json") << rep.json() << "\n";
       std::printf("%s\n", rep.table().c_str());
