@@ -34,6 +34,15 @@ Usage: bench/run.sh cells [--branches 10] [--cells-per-branch 1000] [--dims 100]
                           [--pretrain-epochs 150] [--finetune-steps 150] [--threads N] [--seed 0]
 Prints one Markdown table (stage | jess seconds | Python peer seconds | speed-up) and both sides'
 tree-consistency rates.
+
+Controlled comparison (--swap [--seeds 0,1,2]): per seed, jess and the peer end to end (both write their
+tree as k-means clusters + the derived arrays, and their initial, pretrained and final weights, in the
+layout of jess's OUT/tree/ and OUT/weights_*.npy), then the six other combinations of {tree, pretrained
+weights, fine-tuning} taken from jess or the peer (jess: tree.load=, dtae.pretrained_weights=; the peer:
+--tree-from, --pretrained-from; the fine-tuning side rebuilds tree steps 2-8 from the other's clusters),
+and jess pretrained from the peer's initialisation and torch.randperm batch order (dtae.pretrain_order=).
+Prints the consistency table (mean ± sample std) and per-seed checks: both metrics on one embedding, both
+trees from one set of clusters, the two initialisations. --end-to-end: only the two end-to-end runs.
 """
 import argparse
 import json
@@ -71,6 +80,23 @@ def parse_args(argv=None):
                     help="run only the Python peer, on --data (or on its own NumPy tree when --data is not given)")
     ap.add_argument("--data", help="cells x features .npy for --peer-only")
     ap.add_argument("--peer-out", help="--peer-only: write the peer's timings as JSON here")
+    # Controlled comparisons: start either side from the other's tree and weights (see --swap).
+    ap.add_argument("--tree-from", metavar="DIR", help="--peer-only: build the tree from the clusters in DIR "
+                    "(kmeans_centroids.npy, labels.npy: jess's OUT/tree/) instead of running k-means")
+    ap.add_argument("--init-from", metavar="NPY", help="--peer-only: initial weights (jess's weights_init.npy)")
+    ap.add_argument("--pretrained-from", metavar="NPY",
+                    help="--peer-only: skip pretraining, fine-tune from these weights (weights_pretrained.npy)")
+    ap.add_argument("--order-out", metavar="NPY",
+                    help="--peer-only: write the pretraining batch orders (epochs x cells; jess's dtae.pretrain_order=)")
+    ap.add_argument("--out-dir", metavar="DIR", help="--peer-only: write tree/, weights_*.npy, dtae.npy, ae.npy, "
+                    "peer.json in jess's layout")
+    ap.add_argument("--score", nargs=2, metavar=("TREE_DIR", "EMB_NPY"),
+                    help="only print the peer's tree consistency of an n x 2 embedding against a stored tree")
+    ap.add_argument("--swap", action="store_true",
+                    help="the stage-swap table: tree, pretrained weights and fine-tuning from jess or the peer, "
+                         "in all 8 combinations, per seed of --seeds")
+    ap.add_argument("--seeds", default="0,1,2", help="--swap: seeds, comma-separated")
+    ap.add_argument("--end-to-end", action="store_true", help="--swap: only the two end-to-end runs per seed")
     return ap.parse_args(argv)
 
 
@@ -187,6 +213,12 @@ def two_nearest(x, x_sq, c):
 
 def density_tree(x, k, n_init, seed):
     centroids, labels, _ = kmeans(x, k, n_init, seed)
+    return tree_from_clusters(x, centroids, labels)
+
+
+def tree_from_clusters(x, centroids, labels):
+    """Steps 2-8 of the density tree from given k-means centroids (K x d) and labels."""
+    k = centroids.shape[0]
     x_sq = np.einsum("ij,ij->i", x, x)
     pairs = two_nearest(x, x_sq, centroids)
     codes, counts = np.unique(pairs[:, 0] * k + pairs[:, 1], return_counts=True)
@@ -221,7 +253,52 @@ def density_tree(x, k, n_init, seed):
             a, b = sorted(int(v) for v in nb)
             triplets.append((a, i, b))
     return dict(labels=labels, pairs=pairs, hops=hops, leaves=leaves, leaf_nbr=leaf_nbr,
-                triplets=np.array(triplets, dtype=np.int64).reshape(-1, 3), k=k, n_v=n_v)
+                triplets=np.array(triplets, dtype=np.int64).reshape(-1, 3), k=k, n_v=n_v,
+                kmeans_centroids=centroids, centroids=all_c, edges=edges)
+
+
+def write_tree(tree, folder):
+    """The tree in the layout of jess's OUT/tree/ (float64 .npy files)."""
+    os.makedirs(folder, exist_ok=True)
+    k = tree["k"]
+    edges = np.array([(u, v, 1.0 if v >= k else 0.0) for u, v in sorted(e for e in tree["edges"] if e[1] < k)]
+                     + [(u, v, 1.0) for u, v in tree["edges"] if v >= k], dtype=np.float64).reshape(-1, 3)
+    for name, value in (("kmeans_centroids", tree["kmeans_centroids"]), ("centroids", tree["centroids"]),
+                        ("labels", tree["labels"]), ("pairs", tree["pairs"]), ("hops", tree["hops"]),
+                        ("ghost_leaf", tree["leaves"]), ("triplets", tree["triplets"]), ("edges", edges)):
+        np.save(os.path.join(folder, name + ".npy"), np.asarray(value, dtype=np.float64))
+
+
+def read_clusters(folder):
+    """k-means centroids and labels from a tree folder (jess's OUT/tree/ or the peer's)."""
+    return (np.load(os.path.join(folder, "kmeans_centroids.npy")),
+            np.load(os.path.join(folder, "labels.npy")).astype(np.int64))
+
+
+def read_tree(folder):
+    """A tree folder as stored (no recomputation): what the metric needs."""
+    t = {n: np.load(os.path.join(folder, n + ".npy")) for n in ("labels", "pairs", "hops", "ghost_leaf", "edges")}
+    k = int(np.load(os.path.join(folder, "kmeans_centroids.npy")).shape[0])
+    nbr = {}
+    for u, v, ghost in t["edges"].astype(np.int64):
+        if not ghost:
+            nbr.setdefault(u, []).append(v)
+            nbr.setdefault(v, []).append(u)
+    leaves = t["ghost_leaf"].astype(np.int64)
+    return dict(k=k, labels=t["labels"].astype(np.int64), pairs=t["pairs"].astype(np.int64),
+                hops=t["hops"], leaves=leaves, leaf_nbr=np.array([nbr[l][0] for l in leaves], dtype=np.int64),
+                triplets=np.load(os.path.join(folder, "triplets.npy")).astype(np.int64).reshape(-1, 3))
+
+
+def compare_trees(mine, folder):
+    """Does the tree stored in `folder` (built by the other side from the same clusters) equal `mine`?"""
+    other = read_tree(folder)
+    trip = other["triplets"]
+    return dict(pairs_differ=int((other["pairs"] != mine["pairs"]).any(1).sum()),
+                hops_equal=bool(other["hops"].shape == mine["hops"].shape and (other["hops"] == mine["hops"]).all()),
+                leaves_equal=bool(np.array_equal(other["leaves"], mine["leaves"])
+                                  and np.array_equal(other["leaf_nbr"], mine["leaf_nbr"])),
+                triplets_equal=bool(np.array_equal(trip, mine["triplets"])))
 
 
 # ---------------------------------------------------------------------------------------------- autoencoder
@@ -245,12 +322,14 @@ class AE(nn.Module):
         return e, self.decoder(e)
 
 
-def pretrain(model, x, epochs, lr=1e-3, batch=256):
+def pretrain(model, x, epochs, lr=1e-3, batch=256, orders=None):
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n = x.shape[0]
     curve = []
     for _ in range(epochs):
         perm = torch.randperm(n)
+        if orders is not None:  # recorded for --order-out
+            orders.append(perm.numpy().copy())
         total = 0.0
         for s in range(0, n, batch):
             xb = x[perm[s:s + batch]]
@@ -331,7 +410,27 @@ def numpy_tree(branches, length, dims, seed, sigma=4.0):
     return x / x.max()
 
 
+def flat_weights(model):
+    """All parameters in one float32 vector, in jess's weights_*.npy layout (per Linear: weight, bias)."""
+    return torch.cat([p.detach().flatten() for p in model.parameters()]).numpy().astype(np.float32)
+
+
+def load_flat_weights(model, path):
+    flat = torch.from_numpy(np.load(path).astype(np.float32))
+    total = sum(p.numel() for p in model.parameters())
+    if flat.numel() != total:
+        sys.exit(f"cells_bench: {path} holds {flat.numel()} values, the autoencoder has {total} parameters")
+    with torch.no_grad():
+        offset = 0
+        for p in model.parameters():
+            p.copy_(flat[offset:offset + p.numel()].view_as(p))
+            offset += p.numel()
+
+
 def run_peer(a):
+    for folder in (a.out_dir, os.path.dirname(a.order_out or "")):
+        if folder:
+            os.makedirs(folder, exist_ok=True)
     t_start = time.perf_counter()
     torch.set_num_threads(a.threads)
     if a.data:
@@ -339,13 +438,29 @@ def run_peer(a):
     else:
         x = numpy_tree(a.branches, a.cells_per_branch, a.dims, a.seed)
     t_load = time.perf_counter()
-    tree = density_tree(x, a.clusters, a.restarts, a.seed)
+    if a.tree_from:  # the other side's clusters, the peer's own steps 2-8
+        tree = tree_from_clusters(x, *read_clusters(a.tree_from))
+    else:
+        tree = density_tree(x, a.clusters, a.restarts, a.seed)
     t_tree = time.perf_counter()
     torch.manual_seed(a.seed)
     dims = [x.shape[1]] + [int(h) for h in a.hidden.split("-") if h] + [2]
     model = AE(dims)
+    if a.init_from:
+        load_flat_weights(model, a.init_from)
+    w_init = flat_weights(model)
     xt = torch.from_numpy(x.astype(np.float32))
-    pre = pretrain(model, xt, a.pretrain_epochs)
+    if a.pretrained_from:
+        load_flat_weights(model, a.pretrained_from)
+        pre = [float("nan")]
+    else:
+        orders = [] if a.order_out else None
+        pre = pretrain(model, xt, a.pretrain_epochs, orders=orders)
+        if a.order_out:
+            np.save(a.order_out, np.stack(orders).astype(np.int64))
+    w_pre = flat_weights(model)
+    with torch.no_grad():
+        emb_pre = model(xt)[0].double().numpy()
     t_pre = time.perf_counter()
     fine = finetune(model, xt, tree, a.finetune_steps)
     with torch.no_grad():
@@ -354,9 +469,20 @@ def run_peer(a):
     res = dict(cells=int(x.shape[0]), features=int(x.shape[1]), clusters=tree["k"], leaves=int(len(tree["leaves"])),
                load_seconds=t_load - t_start, tree_seconds=t_tree - t_load, pretrain_seconds=t_pre - t_tree,
                finetune_seconds=t_fine - t_pre, dtae_seconds=t_fine - t_load,
-               consistency=tree_consistency(emb, tree), pretrain_mse=pre[-1], finetune_loss=fine[-1])
+               consistency=tree_consistency(emb, tree), pretrained_consistency=tree_consistency(emb_pre, tree),
+               pretrain_mse=pre[-1], finetune_loss=fine[-1],
+               inertia=float(((x - tree["kmeans_centroids"][tree["labels"]]) ** 2).sum()))
+    if a.tree_from and os.path.exists(os.path.join(a.tree_from, "pairs.npy")):
+        res["tree_check"] = compare_trees(tree, a.tree_from)
     if a.keep:
         np.save(os.path.join(a.keep, "peer_dtae.npy"), emb)
+    if a.out_dir:  # jess's output layout: tree/, weights_*.npy, dtae.npy, ae.npy
+        write_tree(tree, os.path.join(a.out_dir, "tree"))
+        for name, w in (("init", w_init), ("pretrained", w_pre), ("final", flat_weights(model))):
+            np.save(os.path.join(a.out_dir, f"weights_{name}.npy"), w)
+        np.save(os.path.join(a.out_dir, "dtae.npy"), emb)
+        np.save(os.path.join(a.out_dir, "ae.npy"), emb_pre)
+        json.dump(res, open(os.path.join(a.out_dir, "peer.json"), "w"), indent=1)
     return res
 
 
@@ -367,14 +493,14 @@ def jess_keys(a):
             f"synthetic.n_dim={a.dims}", f"seed={a.seed}"]
 
 
-def run_jess(a, out):
+def run_jess(a, out, extra=()):
     cmd = [a.jess, "--threads", str(a.threads), "cells", "dtae", "synthetic", "--out", out, "baselines=",
            f"tree.clusters={a.clusters}", f"tree.restarts={a.restarts}", f"dtae.hidden={a.hidden}",
            f"dtae.pretrain_epochs={a.pretrain_epochs}", "dtae.pretrain_lr=0.001", "dtae.batch=256",
            f"dtae.finetune_steps={a.finetune_steps}", "dtae.finetune_lr=0.01", "dtae.weight_push_pull=1",
            "dtae.weight_cosine=15", "dtae.low_ghost_offset=0.5",
            # k-NN preservation is scored on 1,000 points: it is part of jess's report, not of DTAE.
-           "metrics.max_queries=1000"] + jess_keys(a) + a.jess_arg
+           "metrics.max_queries=1000"] + jess_keys(a) + a.jess_arg + list(extra)
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=dict(os.environ, JESS_PROGRESS="0"))
     wall = time.perf_counter() - t0
@@ -396,10 +522,138 @@ def run_jess(a, out):
     return dict(wall=wall, total_seconds=float(m["total_seconds"]), tree_seconds=float(m["tree_seconds"]),
                 dtae_seconds=float(row["seconds"]), pretrain_seconds=pre,
                 finetune_seconds=fine, consistency=float(row["tree_consistency_exact"]),
+                pretrained_consistency=float(ae["tree_consistency_exact"]) if ae else None,
                 clusters=m.get("clusters"), leaves=m.get("leaves"), cells=m.get("cells"), command=cmd)
 
 
+def peer_argv(a, seed, data, extra):
+    argv = [sys.executable, os.path.abspath(__file__), "--peer-only", "--data", data]
+    for opt in ("clusters", "restarts", "hidden", "pretrain_epochs", "finetune_steps", "threads"):
+        argv += ["--" + opt.replace("_", "-"), str(getattr(a, opt))]
+    return argv + ["--seed", str(seed)] + list(extra)
+
+
+def mean_std(values):
+    v = np.asarray(values, dtype=np.float64)
+    return f"{v.mean():.3f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.3f}"
+
+
+def run_swap(a):
+    """Stage swaps: every combination of {tree, pretrained weights, fine-tuning} from jess (J) or the peer (P),
+    on the same data, per seed. The end-to-end runs J/J/J and P/P/P write their tree (k-means clusters; the
+    other side rebuilds steps 2-8 from them) and weights; the other six combinations fine-tune from those."""
+    import copy
+    seeds = [int(v) for v in a.seeds.split(",") if v.strip()]
+    work = a.keep or tempfile.mkdtemp(prefix="jess_cells_swap_")
+    combos = [(t, w, f) for t in "JP" for w in "JP" for f in "JP"]
+    table = {c: [] for c in combos}
+    pre_rows = {"J": [], "P": []}
+    checks, same_order = [], []
+    for seed in seeds:
+        b = copy.copy(a)
+        b.seed = seed
+        sd = os.path.join(work, f"seed{seed}")
+        os.makedirs(sd, exist_ok=True)
+        data = os.path.join(sd, "x.npy")
+        subprocess.run([a.jess, "cells", "synthetic", "--out", data] + jess_keys(b), check=True, stdout=subprocess.DEVNULL)
+        full = {"J": os.path.join(sd, "JJJ"), "P": os.path.join(sd, "PPP")}
+        res = {}
+        res[("J", "J", "J")] = run_jess(b, full["J"], ["baselines=ae"])
+        os.makedirs(full["P"], exist_ok=True)
+        order = os.path.join(full["P"], "order.npy")
+        subprocess.run(peer_argv(a, seed, data, ["--out-dir", full["P"], "--peer-out", os.devnull, "--order-out", order]),
+                       check=True)
+        res[("P", "P", "P")] = json.load(open(os.path.join(full["P"], "peer.json")))
+        for c in combos if not a.end_to_end else []:
+            t, w, f = c
+            if (t, w, f) in res:
+                continue
+            out = os.path.join(sd, t + w + f)
+            start = [os.path.join(full[t], "tree"), os.path.join(full[w], "weights_pretrained.npy")]
+            if f == "J":
+                res[(t, w, f)] = run_jess(b, out, ["baselines=ae", "tree.load=" + start[0],
+                                                   "dtae.pretrained_weights=" + start[1]])
+            else:
+                os.makedirs(out, exist_ok=True)
+                subprocess.run(peer_argv(a, seed, data, ["--tree-from", start[0], "--pretrained-from", start[1],
+                                                         "--out-dir", out, "--peer-out", os.devnull]), check=True)
+                res[(t, w, f)] = json.load(open(os.path.join(out, "peer.json")))
+        if a.end_to_end:
+            for c in (("J", "J", "J"), ("P", "P", "P")):
+                table[c].append(res[c]["consistency"])
+            pre_rows["J"].append(res[("J", "J", "J")]["pretrained_consistency"])
+            pre_rows["P"].append(res[("P", "P", "P")]["pretrained_consistency"])
+            continue
+        # jess's pretraining from the same initialisation with the peer's batch order (torch.randperm), on the
+        # peer's tree, fine-tuned by jess: against P/P/J it isolates the pretraining code, which matches the
+        # peer's to float rounding for the first epochs; the rounding differences then grow (see docs/cells.md).
+        same = run_jess(b, os.path.join(sd, "PoJ"), ["baselines=ae", "tree.load=" + os.path.join(full["P"], "tree"),
+                                                     "dtae.pretrain_order=" + order])
+        wj = np.load(os.path.join(sd, "PoJ", "weights_pretrained.npy"))
+        wp = np.load(os.path.join(full["P"], "weights_pretrained.npy"))
+        same_order.append(dict(consistency=same["consistency"], pretrained=same["pretrained_consistency"],
+                               weights_max_abs_diff=float(np.abs(wj - wp).max())))
+        for c in combos:
+            table[c].append(res[c]["consistency"])
+        # Checks: the same metric on the same embedding; the same tree from the same clusters; the same init.
+        jt = read_tree(os.path.join(full["J"], "tree"))
+        peer_on_jess = tree_consistency(np.load(os.path.join(full["J"], "dtae.npy")), jt)
+        pt = read_tree(os.path.join(full["P"], "tree"))
+        jess_rebuilt = compare_trees(pt, os.path.join(sd, "PPJ", "tree"))   # jess's steps 2-8 on the peer's clusters
+        peer_rebuilt = res[("J", "J", "P")].get("tree_check")              # the peer's steps 2-8 on jess's clusters
+        wi = [np.load(os.path.join(full[s_], "weights_init.npy")) for s_ in "JP"]
+        checks.append(dict(seed=seed, jess_metric=res[("J", "J", "J")]["consistency"], peer_metric_same_embedding=peer_on_jess,
+                           jess_metric_peer_pretrained=res[("P", "P", "J")]["pretrained_consistency"],
+                           peer_metric_peer_pretrained=res[("P", "P", "P")]["pretrained_consistency"],
+                           jess_tree_from_peer_clusters=jess_rebuilt, peer_tree_from_jess_clusters=peer_rebuilt,
+                           init_max_abs_diff=float(np.abs(wi[0] - wi[1]).max()),
+                           inertia_jess=res[("J", "J", "P")].get("inertia"), inertia_peer=res[("P", "P", "P")].get("inertia")))
+        for s_ in "JP":
+            r = res[(s_, s_, "J")]
+            pre_rows[s_].append(r["pretrained_consistency"])
+    names = {"J": "jess", "P": "peer"}
+    print(f"Tree consistency (exact) on the synthetic tree, seeds {a.seeds}: tree (k-means clusters; steps 2-8 by the "
+          "fine-tuning side), pretrained weights, fine-tuning from jess or the peer\n")
+    print("| tree | pretraining | fine-tuning | " + " | ".join(f"seed {s_}" for s_ in seeds) + " | mean ± std |")
+    print("|---|---|---|" + "---:|" * (len(seeds) + 1))
+    for c in combos:
+        if table[c]:
+            print(f"| {names[c[0]]} | {names[c[1]]} | {names[c[2]]} | " + " | ".join(f"{v:.3f}" for v in table[c])
+                  + f" | {mean_std(table[c])} |")
+    if same_order:
+        v = [r["consistency"] for r in same_order]
+        print("| peer | jess, from the peer's init and batch order | jess | " + " | ".join(f"{x:.3f}" for x in v)
+              + f" | {mean_std(v)} |")
+    for s_ in "JP":
+        print(f"| {names[s_]} | {names[s_]} | (none: the pretrained AE) | "
+              + " | ".join(f"{v:.3f}" for v in pre_rows[s_]) + f" | {mean_std(pre_rows[s_])} |")
+    if same_order:
+        v = [r["pretrained"] for r in same_order]
+        print("| peer | jess, from the peer's init and batch order | (none: the pretrained AE) | "
+              + " | ".join(f"{x:.3f}" for x in v) + f" | {mean_std(v)} |")
+        print("\nmax |jess - peer| of the pretrained weights from the same init and batch order: "
+              + ", ".join(f"{r['weights_max_abs_diff']:.3g}" for r in same_order))
+    if a.end_to_end:
+        print(f"\n{len(seeds)} seeds: jess {mean_std(table[('J', 'J', 'J')])}, peer {mean_std(table[('P', 'P', 'P')])}")
+    else:
+        print("\nChecks per seed:")
+        for c in checks:
+            print(json.dumps(c))
+    if a.json:
+        json.dump(dict(table={"".join(c): table[c] for c in combos}, pretrained=pre_rows, checks=checks, seeds=seeds,
+                       same_order=same_order),
+                  open(a.json, "w"), indent=1)
+    if not a.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main(a):
+    if a.score:
+        print(f"{tree_consistency(np.load(a.score[1]), read_tree(a.score[0])):.6f}")
+        return
+    if a.swap:
+        run_swap(a)
+        return
     if a.peer_only:
         res = run_peer(a)
         if a.peer_out:

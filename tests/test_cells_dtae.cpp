@@ -6,9 +6,12 @@
 #include <torch/optim/adam.h>
 #include <torch/utils.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -18,6 +21,7 @@
 #include "jess/cells/metrics.h"
 #include "jess/cells/synthetic.h"
 #include "jess/core/config.h"
+#include "jess/core/npy.h"
 #include "jess/core/rng.h"
 #include "jess/core/runtime.h"
 
@@ -475,6 +479,89 @@ TEST(DtaeTraining, OverlappedTreeBuildingEqualsSequential) {
   DensityTree unused;
   EXPECT_THROW(train_dtae_overlapped(data.x, []() -> DensityTree { throw std::runtime_error("no tree"); }, o, unused),
                std::runtime_error);
+}
+
+// ---- starting states for controlled comparisons (bench/cells_bench.py --swap) -------------------------
+
+// The flat weight layout is the order of the module's parameters() (= a PyTorch AE's), and loading it
+// into a differently seeded model makes that model compute the same function.
+TEST(DtaeAutoencoder, FlatWeightsFollowTheParameterOrder) {
+  const DtaeAutoencoderOptions options{{12, 9, 2}};
+  torch::manual_seed(1);
+  DtaeAutoencoder a(options);
+  torch::manual_seed(2);
+  DtaeAutoencoder b(options);
+  const std::vector<float> flat = dtae_flat_weights(a);
+  std::vector<float> by_parameters;
+  for (const at::Tensor& p : a->parameters()) {
+    const at::Tensor t = p.detach().contiguous();
+    by_parameters.insert(by_parameters.end(), t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+  }
+  EXPECT_EQ(flat, by_parameters);
+  EXPECT_EQ(flat.size(), size_t((12 * 9 + 9) + (9 * 2 + 2) + (2 * 9 + 9) + (9 * 12 + 12)));
+  const at::Tensor x = at::randn({5, 12});
+  EXPECT_FALSE(a->forward(x).second.equal(b->forward(x).second));
+  load_dtae_flat_weights(b, flat);
+  EXPECT_TRUE(a->forward(x).first.equal(b->forward(x).first));
+  EXPECT_TRUE(a->forward(x).second.equal(b->forward(x).second));
+  EXPECT_THROW(load_dtae_flat_weights(b, std::vector<float>(flat.begin(), flat.end() - 1)), std::invalid_argument);
+}
+
+// Given the seeded run's batch orders and initial weights, a run with another seed is bit-identical
+// to it; given its pretrained weights, fine-tuning alone reproduces its embedding. So the options
+// replace exactly the seeded streams (init, order) and the pretraining stage, and nothing else.
+TEST(DtaeTraining, GivenOrderAndWeightsReproduceTheSeededRun) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("jess_cells_dtae_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const SmallTree s = small_tree();
+  const int64_t n = s.data.x.rows;
+  DtaeOptions o;
+  o.pretrain_epochs = 3;
+  o.batch = 32;
+  o.finetune_steps = 5;
+  o.seed = 6;
+  const DtaeResult r = train_dtae(s.data.x, s.tree, o);
+  torch::manual_seed(o.seed);
+  DtaeAutoencoder seeded(DtaeAutoencoderOptions{r.dims});
+  EXPECT_EQ(r.initial_weights, dtae_flat_weights(seeded));
+
+  std::vector<double> order;
+  for (int64_t epoch = 0; epoch < o.pretrain_epochs; ++epoch) {
+    const std::vector<int64_t> p = dtae_pretrain_order(n, o.seed, epoch);
+    order.insert(order.end(), p.begin(), p.end());
+  }
+  const std::string order_path = (dir / "order.npy").string(), init_path = (dir / "init.npy").string(),
+                    pretrained_path = (dir / "pretrained.npy").string();
+  jess::write_npy(order_path, order.data(), {o.pretrain_epochs, n});
+  jess::write_npy_f32(init_path, r.initial_weights.data(), {int64_t(r.initial_weights.size())});
+  jess::write_npy_f32(pretrained_path, r.pretrained_weights.data(), {int64_t(r.pretrained_weights.size())});
+
+  DtaeOptions given = o;
+  given.seed = 99;
+  given.init_weights = init_path;
+  given.pretrain_order = order_path;
+  const DtaeResult replayed = train_dtae(s.data.x, s.tree, given);
+  EXPECT_EQ(replayed.pretrain_loss, r.pretrain_loss);
+  EXPECT_EQ(replayed.pretrained_weights, r.pretrained_weights);
+  EXPECT_EQ(replayed.embedding.data, r.embedding.data);
+
+  DtaeOptions from_pretrained = o;
+  from_pretrained.seed = 99;
+  from_pretrained.pretrained_weights = pretrained_path;
+  const DtaeResult finetuned = train_dtae(s.data.x, s.tree, from_pretrained);
+  EXPECT_TRUE(finetuned.pretrain_loss.empty());
+  EXPECT_EQ(finetuned.pretrained_embedding.data, r.pretrained_embedding.data);
+  EXPECT_EQ(finetuned.embedding.data, r.embedding.data);
+  EXPECT_EQ(finetuned.final_weights, r.final_weights);
+
+  // An order that is not a permutation, or of the wrong shape, is refused.
+  order[1] = order[0];
+  jess::write_npy(order_path, order.data(), {o.pretrain_epochs, n});
+  EXPECT_THROW(train_dtae(s.data.x, s.tree, given), std::invalid_argument);
+  jess::write_npy(order_path, order.data(), {1, n});
+  EXPECT_THROW(train_dtae(s.data.x, s.tree, given), std::invalid_argument);
+  fs::remove_all(dir);
 }
 
 // ---- options ----------------------------------------------------------------------------------------

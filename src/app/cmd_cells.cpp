@@ -54,7 +54,10 @@ void add_cells_commands(CLI::App& app, GlobalOptions& global) {
             "\nOutputs in --out: dtae.png/.svg (and one per baseline) coloured by --color-by with the density tree\n"
             "drawn at the 2-D cluster centres; dtae.csv/.npy (embedding); metrics.md/.json (tree consistency,\n"
             "Spearman of tree hops vs 2-D distance, k-NN preservation, label k-NN accuracy); loss curves;\n"
-            "preprocessed.npy (the matrix every embedding starts from).\n"
+            "preprocessed.npy (the matrix every embedding starts from); tree/*.npy (the density tree: k-means\n"
+            "centroids and labels, pairs, hops, ghosts, triplets, edges; tree.load=DIR rebuilds a tree from such\n"
+            "clusters); weights_{init,pretrained,final}.npy (the autoencoder, flat float32; dtae.init_weights= and\n"
+            "dtae.pretrained_weights= start from such files).\n"
             "\nExamples:\n  jess cells dtae data/cells/HSMMSingleCell --color-by time --config configs/cells/hsmm.yaml\n"
             "  jess cells dtae synthetic --color-by branch baselines=pca,ae,tsne,umap\n");
   d->add_option("source", a->source, "data (see below)")->required();

@@ -21,6 +21,7 @@
 
 #include "jess/cells/dtae_model.h"
 #include "jess/core/config.h"
+#include "jess/core/npy.h"
 #include "jess/core/progress.h"
 #include "jess/core/rng.h"
 #include "jess/nn/encoders.h"
@@ -64,6 +65,15 @@ void DtaeOptions::describe(ConfigSchema& s, const std::string& p, bool with_seed
         check::non_negative());
   s.add(p + "low_ghost_offset", low_ghost_offset, "r of the low-dim ghosts C_leaf + r (C_leaf - C_neighbour)",
         check::non_negative());
+  s.add(p + "init_weights", init_weights,
+        "start from these weights (.npy, flat float32: weights_init.npy of a run, or a PyTorch AE's parameters "
+        "concatenated) instead of the seeded initialisation; empty: seeded");
+  s.add(p + "pretrained_weights", pretrained_weights,
+        "skip pretraining and fine-tune from these weights (.npy as init_weights, e.g. weights_pretrained.npy); "
+        "empty: pretrain");
+  s.add(p + "pretrain_order", pretrain_order,
+        "pretraining batch order from this .npy (pretrain_epochs x cells, each row a permutation) instead of the "
+        "seeded shuffle; empty: seeded");
   // The schema binds int64_t fields; int64_t is the signed type corresponding to uint64_t, so
   // accessing the field through it is allowed ([basic.lval]); negative values are refused.
   if (with_seed)
@@ -145,6 +155,37 @@ at::Tensor DtaeAutoencoderImpl::decode(const at::Tensor& embedding) { return dec
 std::pair<at::Tensor, at::Tensor> DtaeAutoencoderImpl::forward(const at::Tensor& x) {
   at::Tensor e = encode(x);
   return {e, decode(e)};
+}
+
+std::vector<int64_t> dtae_pretrain_order(int64_t n, uint64_t seed, int64_t epoch) {
+  return seeded_permutation(n, seed, kPretrainOrderStream, uint64_t(epoch));
+}
+
+std::vector<float> dtae_flat_weights(DtaeAutoencoder& model) {
+  std::vector<float> flat;
+  for (const auto& l : model->linear_layers())
+    for (const at::Tensor& p : {l->weight, l->bias}) {
+      const at::Tensor t = p.detach().to(at::kFloat).contiguous();
+      flat.insert(flat.end(), t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+    }
+  return flat;
+}
+
+void load_dtae_flat_weights(DtaeAutoencoder& model, const std::vector<float>& flat) {
+  int64_t total = 0;
+  for (const auto& l : model->linear_layers()) total += l->weight.numel() + l->bias.numel();
+  if (int64_t(flat.size()) != total)
+    throw std::invalid_argument("DTAE weights: " + std::to_string(flat.size()) + " values for an autoencoder of " +
+                                std::to_string(total) + " parameters");
+  at::NoGradGuard no_grad;
+  size_t offset = 0;
+  for (const auto& l : model->linear_layers())
+    for (at::Tensor p : {l->weight, l->bias}) {
+      const at::Tensor source =
+          at::from_blob(const_cast<float*>(flat.data() + offset), p.sizes(), at::TensorOptions().dtype(at::kFloat));
+      p.copy_(source);
+      offset += size_t(p.numel());
+    }
 }
 
 // ------------------------------------------------------------------ hand-written training steps
@@ -655,8 +696,26 @@ std::vector<double> pretrain(DtaeAutoencoder& model, const at::Tensor& x, const 
   DtaeManualTrainer trainer(model, batch, o.pretrain_lr);
   at::Tensor rows = at::empty({batch, features}, x.options());
   const float* source = x.data_ptr<float>();
+  NpyArray given;
+  if (!o.pretrain_order.empty()) {
+    given = read_npy(o.pretrain_order);
+    if (given.shape != std::vector<int64_t>{o.pretrain_epochs, n})
+      throw std::invalid_argument(o.pretrain_order + ": expected " + std::to_string(o.pretrain_epochs) + " x " +
+                                  std::to_string(n) + " (epochs x cells) indices");
+  }
   for (int64_t epoch = 0; epoch < o.pretrain_epochs; ++epoch) {
-    const std::vector<int64_t> order = seeded_permutation(n, o.seed, kPretrainOrderStream, uint64_t(epoch));
+    std::vector<int64_t> order;
+    if (given.data.empty()) {
+      order = dtae_pretrain_order(n, o.seed, epoch);
+    } else {
+      order.assign(given.data.begin() + epoch * n, given.data.begin() + (epoch + 1) * n);
+      std::vector<char> seen(size_t(n), 0);
+      for (int64_t i : order) {
+        if (i < 0 || i >= n || seen[size_t(i)])
+          throw std::invalid_argument(o.pretrain_order + ": row " + std::to_string(epoch) + " is not a permutation");
+        seen[size_t(i)] = 1;
+      }
+    }
     double sum = 0;
     for (int64_t start = 0; start < n; start += batch) {
       const int64_t count = std::min(batch, n - start);
@@ -697,10 +756,20 @@ DtaeResult run_dtae(const Matrix& x_matrix, const std::function<const DensityTre
 
   torch::manual_seed(o.seed);
   DtaeAutoencoder model(DtaeAutoencoderOptions{result.dims});
+  auto read_weights = [](const std::string& path) {
+    const NpyArray a = read_npy(path);
+    return std::vector<float>(a.data.begin(), a.data.end());  // float32 files round-trip exactly
+  };
+  if (!o.init_weights.empty()) load_dtae_flat_weights(model, read_weights(o.init_weights));
+  result.initial_weights = dtae_flat_weights(model);
 
   auto start = std::chrono::steady_clock::now();
-  result.pretrain_loss = pretrain(model, x, o);
+  if (o.pretrained_weights.empty())
+    result.pretrain_loss = pretrain(model, x, o);
+  else
+    load_dtae_flat_weights(model, read_weights(o.pretrained_weights));
   result.pretrain_seconds = seconds_since(start);
+  result.pretrained_weights = dtae_flat_weights(model);
   {
     at::NoGradGuard no_grad;
     auto [embedding, reconstruction] = model->forward(x);
@@ -731,6 +800,7 @@ DtaeResult run_dtae(const Matrix& x_matrix, const std::function<const DensityTre
   }
   trainer.store(model);
   bar.finish();
+  result.final_weights = dtae_flat_weights(model);
   {
     at::NoGradGuard no_grad;
     auto [embedding, reconstruction] = model->forward(x);

@@ -42,6 +42,14 @@ struct DtaeOptions {
   double weight_cosine = 15.0;     // reference configs: 10 - 15
   double low_ghost_offset = 0.5;   // r of the low-dimensional ghosts
   uint64_t seed = 0;
+  // Start from given weights instead of the seeded initialisation (init_weights) or instead of
+  // pretraining (pretrained_weights: pretraining is skipped): .npy files of the flat float32 layout of
+  // dtae_flat_weights, e.g. another run's weights_*.npy or a PyTorch model's
+  // torch.cat([p.flatten() for p in model.parameters()]). For controlled comparisons (bench/cells_bench.py).
+  std::string init_weights, pretrained_weights;
+  // Pretraining batch order from a file instead of the seeded shuffle: .npy, pretrain_epochs x cells, each
+  // row a permutation of 0..cells-1 (e.g. the torch.randperm orders of bench/cells_bench.py's peer).
+  std::string pretrain_order;
   // with_seed = false leaves `seed` to the caller (jess cells dtae has one global seed).
   void describe(ConfigSchema& schema, const std::string& prefix = "dtae.", bool with_seed = true);
   void validate() const;
@@ -59,7 +67,13 @@ struct DtaeResult {
   double reconstruction_pretrained = 0, reconstruction_final = 0;  // full-data MSE
   double pretrain_seconds = 0, finetune_seconds = 0;
   std::vector<int64_t> dims;     // the autoencoder's encoder widths, input to 2
+  // The autoencoder's parameters (dtae_flat_weights layout) before pretraining, after it (the start of
+  // fine-tuning) and at the end.
+  std::vector<float> initial_weights, pretrained_weights, final_weights;
 };
+
+// The seeded pretraining order of `epoch` (a permutation of 0..n-1; DtaeOptions::pretrain_order replaces it).
+std::vector<int64_t> dtae_pretrain_order(int64_t n, uint64_t seed, int64_t epoch);
 
 // x: the (preprocessed) cells x features matrix the density tree was built on.
 DtaeResult train_dtae(const Matrix& x, const DensityTree& tree, const DtaeOptions& options);

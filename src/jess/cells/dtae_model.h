@@ -50,6 +50,13 @@ class DtaeAutoencoderImpl : public torch::nn::Module {
 };
 TORCH_MODULE(DtaeAutoencoder);
 
+// All parameters of the model in one float32 vector: per Linear layer of linear_layers(), its weight
+// (out x in, row-major) then its bias. That is the order of a PyTorch AE's model.parameters() with the
+// same module names, so torch.cat([p.flatten() for p in model.parameters()]) has this layout.
+std::vector<float> dtae_flat_weights(DtaeAutoencoder& model);
+// Copies such a vector into the model; throws std::invalid_argument when its length does not fit.
+void load_dtae_flat_weights(DtaeAutoencoder& model, const std::vector<float>& flat);
+
 // Training steps of the autoencoder computed by hand instead of through autograd and torch::optim,
 // for both stages. The network is small (100-32-2 in the PHATE config), so per-operation overhead
 // is a large share of a step: on 10k x 100 (one thread) the 6000 pretraining steps took 2.3-3.1 s

@@ -97,6 +97,47 @@ void plot_embedding(const std::string& path, const Matrix& e, const DensityTree&
   plot::scatter(sc, o, path);
 }
 
+// The k-means clusters of a folder written by write_tree (or by bench/cells_bench.py's peer).
+KMeansResult read_clusters(const std::string& dir, const Matrix& x) {
+  const NpyArray c = read_npy(dir + "/kmeans_centroids.npy"), l = read_npy(dir + "/labels.npy");
+  if (c.shape.size() != 2 || c.shape[1] != x.cols || c.shape[0] < 2)
+    throw std::runtime_error(dir + "/kmeans_centroids.npy: expected K x " + std::to_string(x.cols) + " centroids");
+  if (l.numel() != x.rows) throw std::runtime_error(dir + "/labels.npy: expected " + std::to_string(x.rows) + " labels");
+  KMeansResult r;
+  r.centroids = Matrix(c.shape[0], c.shape[1]);
+  r.centroids.data = c.data;
+  for (double v : l.data) {
+    if (v != std::floor(v) || v < 0 || v >= double(c.shape[0]))
+      throw std::runtime_error(dir + "/labels.npy: label " + std::to_string(v) + " is not a cluster index");
+    r.labels.push_back(int(v));
+  }
+  r.inertia = kmeans_inertia(x, r.centroids, r.labels);
+  return r;
+}
+
+// The density tree as .npy files (float64; integers exact) in dir: kmeans_centroids (K x d), labels (n),
+// centroids ((K+L) x d, ghosts last), pairs (n x 2), hops ((K+L) x (K+L)), ghost_leaf (L), triplets
+// (T x 3: a, i, b), edges (E x 3: u, v, 1 for a ghost edge).
+void write_tree(const std::string& dir, const DensityTree& t) {
+  make_directories(dir);
+  const int64_t k = t.num_clusters, v = t.num_vertices(), n = int64_t(t.labels.size()), d = t.centroids.cols;
+  auto put = [&](const std::string& name, const std::vector<double>& values, const std::vector<int64_t>& shape) {
+    write_npy(dir + "/" + name + ".npy", values.data(), shape);
+  };
+  put("kmeans_centroids", std::vector<double>(t.centroids.data.begin(), t.centroids.data.begin() + k * d), {k, d});
+  put("centroids", t.centroids.data, {v, d});
+  put("labels", std::vector<double>(t.labels.begin(), t.labels.end()), {n});
+  std::vector<double> pairs, triplets, edges;
+  for (const auto& p : t.pairs) pairs.insert(pairs.end(), {double(p.first), double(p.second)});
+  for (const auto& p : t.triplets) triplets.insert(triplets.end(), {double(p.a), double(p.i), double(p.b)});
+  for (const auto& e : t.edges) edges.insert(edges.end(), {double(e.u), double(e.v), e.ghost ? 1.0 : 0.0});
+  put("pairs", pairs, {n, 2});
+  put("hops", std::vector<double>(t.hops.begin(), t.hops.end()), {v, v});
+  put("ghost_leaf", std::vector<double>(t.ghost_leaf.begin(), t.ghost_leaf.end()), {int64_t(t.ghost_leaf.size())});
+  put("triplets", triplets, {int64_t(t.triplets.size()), 3});
+  put("edges", edges, {int64_t(t.edges.size()), 3});
+}
+
 }  // namespace
 
 void CellsPipelineOptions::describe(ConfigSchema& s) {
@@ -110,6 +151,9 @@ void CellsPipelineOptions::describe(ConfigSchema& s) {
   s.add("tree.clusters", clusters, "k-means centroids K (0: min(50, max(4, cells / 20)); the reference uses 50)",
         check::int_at_least(0));
   s.add("tree.restarts", kmeans_restarts, "k-means++ restarts (the lowest inertia wins)", check::positive_int());
+  s.add("tree.load", tree_load,
+        "build the density tree from the clusters in this folder (kmeans_centroids.npy, labels.npy, as written to "
+        "OUT/tree/) instead of running k-means; empty: k-means");
   dtae.describe(s, "dtae.", false);
   s.add("baselines", baselines, "embeddings compared with DTAE: any of pca, ae (DTAE before fine-tuning), tsne, umap");
   s.add("metrics.k", metrics_k, "neighbours for k-NN preservation and label accuracy", check::positive_int());
@@ -211,7 +255,14 @@ CellsPipelineReport run_cells_pipeline(const std::string& source, const LoadOpti
       data.x,
       [&] {
         const auto t_tree = std::chrono::steady_clock::now();
-        DensityTree built = build_density_tree(data.x, to);
+        DensityTree built;
+        if (o.tree_load.empty()) {
+          built = build_density_tree(data.x, to);
+        } else {
+          const KMeansResult clusters = read_clusters(o.tree_load, data.x);
+          built = build_density_tree_from_clusters(data.x, clusters.centroids, clusters.labels, to.ghost_offset,
+                                                   to.kmeans.threads);
+        }
         rep.tree_seconds = seconds_since(t_tree);
         return built;
       },
@@ -221,6 +272,11 @@ CellsPipelineReport run_cells_pipeline(const std::string& source, const LoadOpti
   rep.pretrain_seconds = dtae.pretrain_seconds;
   rep.finetune_seconds = dtae.finetune_seconds;
   const double dtae_seconds = seconds_since(t0);
+  write_tree(out_dir + "/tree", tree);
+  for (const auto& [name, w] : {std::pair<const char*, const std::vector<float>*>{"init", &dtae.initial_weights},
+                                {"pretrained", &dtae.pretrained_weights},
+                                {"final", &dtae.final_weights}})
+    write_npy_f32(out_dir + "/weights_" + name + ".npy", w->data(), {int64_t(w->size())});
 
   MetricsOptions mo;
   mo.k = int(o.metrics_k);
@@ -274,7 +330,7 @@ CellsPipelineReport run_cells_pipeline(const std::string& source, const LoadOpti
     lo.x_label = "epoch";
     lo.y_label = "MSE";
     lo.log_y = true;
-    plot::lines({pre}, lo, out_dir + "/pretrain_loss.png");
+    if (!pre.x.empty()) plot::lines({pre}, lo, out_dir + "/pretrain_loss.png");  // none with dtae.pretrained_weights
     tot.label = "total", pp.label = "push-pull", cr.label = "crispness", co.label = "cosine", re.label = "reconstruction";
     for (size_t i = 0; i < dtae.finetune_loss.size(); ++i) {
       const auto& l = dtae.finetune_loss[i];

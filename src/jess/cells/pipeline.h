@@ -5,7 +5,8 @@
 // before fine-tuning; t-SNE / UMAP through Debian's scikit-learn / umap-learn, scripts/cells_baselines.py)
 // -> the same metrics for every embedding (metrics.h) against the same tree -> files in the output
 // folder: embedding.csv / .npy, scatter plots (PNG and SVG) coloured by a label with the density tree
-// drawn over them, metrics.md / metrics.json, loss curves.
+// drawn over them, metrics.md / metrics.json, loss curves, the density tree (tree/*.npy) and the
+// autoencoder's weights before pretraining, before fine-tuning and at the end (weights_*.npy).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -31,6 +32,10 @@ struct CellsPipelineOptions {
   bool log1p = true;
   int64_t clusters = 0;             // K; 0: auto = min(50, max(4, cells / 20)) (the reference: 50 for >= 10k cells)
   int64_t kmeans_restarts = 10;
+  // A folder with kmeans_centroids.npy (K x features) and labels.npy (one k-means label per cell), as
+  // every run writes to OUT/tree/: the density tree is built from those clusters (steps 2-8) instead of
+  // running k-means. For controlled comparisons (bench/cells_bench.py); empty: k-means.
+  std::string tree_load;
   DtaeOptions dtae;
   std::string baselines = "pca,ae"; // any of pca, ae, tsne, umap (the last two need python3 + sklearn / umap-learn)
   int64_t metrics_k = 15, metrics_max_queries = 0;
