@@ -137,7 +137,7 @@ expect_error "a missing dataset is a configuration error" 2 "does not exist" "$J
 check "embed writes representations that jess eval reads" bash -c "
   '$JESS' pde embed '$DIR/full/checkpoint.pt' '$DIR/b.h5' --split test --out '$DIR/z.npy' | grep -q '24 x 16' &&
   '$JESS' eval rankme '$DIR/z.npy' --json | grep -q rankme"
-check "embed's start view is the encoder on the first crop_t frames at the full width (recomputed in PyTorch)" bash -c "
+check "embed's start view is the encoder on the first crop_t frames at the full width, averaged over 8 periodic shifts (recomputed in PyTorch)" bash -c "
   '$JESS' pde embed '$DIR/full/checkpoint.pt' '$DIR/b.h5' --split test --out '$DIR/zs.npy' > /dev/null &&
   '$PY' - '$DIR/full/checkpoint.pt' '$DIR/b.h5' '$DIR/zs.npy' <<'PYEOF'
 import sys, h5py, numpy as np, torch, torch.nn.functional as F
@@ -146,13 +146,16 @@ u = torch.from_numpy(h5py.File(sys.argv[2], 'r')['test']['pde_40-64'][:].astype(
 x = ((u[:, :16, :].double() - s[0]) / s[1]).float().unsqueeze(1)           # first 16 frames, all 64 points
 x = torch.cat([x, torch.zeros_like(x), torch.zeros_like(x)], 1)            # grid channels off: zeros
 bn = lambda h, p: F.batch_norm(h, m[p + '.running_mean'], m[p + '.running_var'], m[p + '.weight'], m[p + '.bias'], False, 0.0, 1e-5)
-h = x
-for st in ('stage1', 'stage2', 'stage3'):
-    p = 'encoder.' + st
-    h = F.relu(bn(F.conv2d(h, m[p + '.0.weight'], stride=2, padding=1), p + '.1'))
-    y = F.relu(bn(F.conv2d(h, m[p + '.3.conv1.weight'], padding=1), p + '.3.bn1'))
-    h = F.relu(h + bn(F.conv2d(y, m[p + '.3.conv2.weight'], padding=1), p + '.3.bn2'))
-z = np.load(sys.argv[3]); ref = h.mean((2, 3)).numpy()
+def encode(h):
+    for st in ('stage1', 'stage2', 'stage3'):
+        p = 'encoder.' + st
+        h = F.relu(bn(F.conv2d(h, m[p + '.0.weight'], stride=2, padding=1), p + '.1'))
+        y = F.relu(bn(F.conv2d(h, m[p + '.3.conv1.weight'], padding=1), p + '.3.bn1'))
+        h = F.relu(h + bn(F.conv2d(y, m[p + '.3.conv2.weight'], padding=1), p + '.3.bn2'))
+    return h.mean((2, 3))
+z = np.load(sys.argv[3]); ref = sum(encode(x.roll(8 * k, 3)) for k in range(8)).numpy() / 8
+one = encode(x).numpy()
+assert np.abs(one - ref).max() > 1e-3 * np.abs(ref).max()                   # the average is not one view
 assert z.shape == ref.shape == (24, 16), (z.shape, ref.shape)
 assert np.abs(z - ref).max() < 1e-4 * np.abs(ref).max(), np.abs(z - ref).max()
 PYEOF"
@@ -296,6 +299,17 @@ h, l = knn(x), knn(e)
 pres = np.mean([len(set(h[i]) & set(l[i])) / 15 for i in range(len(x))])
 got = [r for r in m['embeddings'] if r['method'] == 'pca'][0]['knn_preservation']
 assert abs(pres - got) < 1e-6, (pres, got)
+\""
+check "cells dtae writes its tree and weights, and restarting from them (tree.load, dtae.pretrained_weights) reproduces the run" bash -c "
+  '$JESS' cells dtae synthetic --out '$DIR/dt_re' $CT tree.load='$DIR/dt/tree' dtae.pretrained_weights='$DIR/dt/weights_pretrained.npy' > /dev/null &&
+  '$PY' -c \"
+import json, numpy as np
+a = json.load(open('$DIR/dt/metrics.json'))['embeddings']; b = json.load(open('$DIR/dt_re/metrics.json'))['embeddings']
+assert a == [dict(r, seconds=s['seconds']) for r, s in zip(b, a)], (a, b)
+for f in ('dtae.npy', 'weights_final.npy', 'tree/pairs.npy', 'tree/hops.npy', 'tree/triplets.npy'):
+    assert (np.load('$DIR/dt/' + f) == np.load('$DIR/dt_re/' + f)).all(), f
+x = np.load('$DIR/dt/preprocessed.npy'); c = np.load('$DIR/dt/tree/kmeans_centroids.npy')
+assert (((x[:, None] - c[None]) ** 2).sum(-1).argmin(1) == np.load('$DIR/dt/tree/labels.npy')).all()
 \""
 check "cells dtae reads the monocle lung data and colours by time" bash -c "
   '$JESS' cells dtae '$CELLS/monocle' --config '$ROOT/configs/cells/lung.yaml' --color-by time --out '$DIR/lung' dtae.pretrain_epochs=2 dtae.finetune_steps=2 |

@@ -13,6 +13,7 @@
 #include "jess/pde/dataset.h"
 #include "jess/pde/solvers.h"
 #include "jess/pde/ssl.h"
+#include "jess/pde/ssl_model.h"
 
 using namespace jess::pde;
 using at::indexing::Slice;
@@ -441,4 +442,29 @@ TEST(Regression, InitialConditionSpectrumTargetMatchesTheFft) {
   auto nu = regression_target(dir + "/k.h5", "test", "log_nu", 2);
   EXPECT_EQ(nu.sizes(), (std::vector<int64_t>{2, 1}));
   EXPECT_THROW(regression_target(dir + "/k.h5", "train", "phases", 2), std::invalid_argument);
+}
+
+// The start view's shift averaging: features averaged over S equally spaced periodic shifts are
+// unchanged by a shift of the data by L/S (it only permutes the passes), whereas one view of a strided
+// CNN is not shift invariant (else the averaging would be pointless).
+TEST(Regression, ShiftAveragedFeaturesAreInvariantToThoseShifts) {
+  using namespace jess::pde::detail;
+  torch::manual_seed(3);
+  GridBatch b;
+  b.u = at::randn({5, 8, 32}, at::kDouble);
+  b.dx = at::full({5}, 0.2, at::kDouble);
+  b.dt = at::full({5}, 0.1, at::kDouble);
+  GridBatch rolled = b;
+  rolled.u = b.u.roll({8}, {2});  // L / 4
+  EncoderConfig ec;
+  ec.arch = "cnn2d";
+  ec.width = 4;
+  SslModel m(ec, input_channels(ec.arch, 8), "16");
+  const InputStats st = compute_stats(b);
+  EvalView one{"start", 1, 8, 32, 0, 1}, four{"start", 1, 8, 32, 0, 4};
+  auto f1 = features(*m->encoder, ec.arch, st, b, one), g1 = features(*m->encoder, ec.arch, st, rolled, one);
+  auto f4 = features(*m->encoder, ec.arch, st, b, four), g4 = features(*m->encoder, ec.arch, st, rolled, four);
+  const double scale = f4.abs().max().item<double>();
+  EXPECT_LT((f4 - g4).abs().max().item<double>(), 1e-5 * scale);
+  EXPECT_GT((f1 - g1).abs().max().item<double>(), 1e-3 * scale);
 }

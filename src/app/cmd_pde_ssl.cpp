@@ -74,8 +74,8 @@ void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
              "Linear heads: ridge on standardised features, alpha by 5-fold CV on the labelled set.\n"
              "Burgers: nu from a head on log nu (relative error %); KdV/KS: the amplitudes |c_l| of the initial\n"
              "condition's Fourier modes (translation invariant, hence identifiable from any view), NMSE.\n"
-             "Features: one view per trajectory, its first crop_t frames at the full width (view=start; view=crops:\n"
-             "the mean over `crops` random crops).\n"
+             "Features: one view per trajectory, its first crop_t frames at the full width, averaged over `shifts`\n"
+             "periodic shifts of the width (view=start; view=crops: the mean over `crops` random crops).\n"
              "\nExample:\n  jess pde regress burgers.h5 --checkpoint runs/b0/checkpoint.pt runs/b1/checkpoint.pt labelled=512\n");
   rg->add_option("--config", ra->config, "YAML file of configuration keys")->check(CLI::ExistingFile);
   rg->add_option("--checkpoint,-c", ra->checkpoints, "pretraining checkpoints (one per seed)")->check(CLI::ExistingFile);
@@ -160,6 +160,9 @@ void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
   em->add_option("--view", ea->o.view, "start (first crop_t frames, full width; the regression's default) | crops")
       ->check(CLI::IsMember({"start", "crops"}));
   em->add_option("--crops", ea->o.crops, "--view crops: crops per trajectory (features averaged)")->check(CLI::PositiveNumber);
+  em->add_option("--shifts", ea->o.shifts,
+                 "--view start: features averaged over this many equally spaced periodic shifts of the width")
+      ->check(CLI::PositiveNumber);
   em->add_option("--seed", ea->o.seed, "seed of the crop positions");
   em->add_option("--limit", ea->o.limit, "first N trajectories only (0: all)")->check(CLI::NonNegativeNumber);
   em->add_option("--layer", ea->o.layer, "encoder block (stem, stage1.., or layer1..; default: the output)");

@@ -210,7 +210,8 @@ at::Tensor embed(const std::string& checkpoint, const std::string& data, const E
   if (o.crops < 1) throw std::invalid_argument("crops must be at least 1");
   if (o.view != "start" && o.view != "crops") throw std::invalid_argument("view must be start or crops, not '" + o.view + "'");
   check_crop_fits(b, le.config.augment.crop_t, le.config.augment.crop_x, data);
-  EvalView view{o.view, o.crops, le.config.augment.crop_t, le.config.augment.crop_x, uint64_t(o.seed)};
+  if (o.shifts < 1) throw std::invalid_argument("shifts must be at least 1");
+  EvalView view{o.view, o.crops, le.config.augment.crop_t, le.config.augment.crop_x, uint64_t(o.seed), o.shifts};
   return features(*le.model->encoder, le.config.encoder.arch, le.stats, b, view, o.layer);
 }
 

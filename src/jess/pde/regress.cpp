@@ -38,6 +38,10 @@ void RegressOptions::describe(ConfigSchema& s) {
         check::one_of({"start", "crops"}));
   s.add("crops", crops, "view=crops: crops per trajectory whose features (predictions) are averaged",
         check::positive_int());
+  s.add("shifts", shifts,
+        "view=start: features (predictions) averaged over this many equally spaced periodic shifts of the width, "
+        "an exact symmetry; removes the strided encoder's dependence on the pattern's position (1: one view)",
+        check::positive_int());
   s.add("target", target, "auto | log_nu (Burgers/heat viscosity) | ic_spectrum (KdV/KS initial-condition amplitudes)",
         check::one_of({"auto", "log_nu", "ic_spectrum"}));
   s.add("seeds", seeds, "seeds of the baselines (supervised, random-init encoder)", check::positive_int());
@@ -46,6 +50,9 @@ void RegressOptions::describe(ConfigSchema& s) {
   s.add("supervised_epochs", supervised_epochs, "supervised baseline: epochs (the best on validation is kept)",
         check::positive_int());
   s.add("supervised_lr", supervised_lr, "supervised baseline: Adam learning rate", check::positive());
+  s.add("supervised_schedule", supervised_schedule,
+        "supervised baseline: constant learning rate, or cosine decay to 0 over the epochs",
+        check::one_of({"constant", "cosine"}));
   s.add("supervised_batch", supervised_batch, "supervised baseline: batch size", check::int_at_least(2));
   s.add("supervised_augment", supervised_augment,
         "view=crops: the supervised baseline's augmentations: auto (the checkpoint's views less label-changing ones; "
@@ -125,6 +132,7 @@ EvalView eval_view(const RegressOptions& o, int64_t ct, int64_t cx) {
   EvalView v;
   v.kind = o.view;
   v.crops = o.crops;
+  v.shifts = o.shifts;
   v.ct = ct;
   v.cx = cx;
   return v;
@@ -454,6 +462,7 @@ RegressReport regress(const RegressOptions& o, const std::vector<std::string>& c
       to.epochs = o.supervised_epochs;
       to.optimizer = "adam";
       to.lr = o.supervised_lr;
+      if (o.supervised_schedule == "cosine") to.schedule = "warmup_cosine", to.warmup_epochs = 0;
       to.weight_decay = 0;
       to.resume = false;
       const std::string dir = out_dir + "/supervised_seed" + std::to_string(seed);

@@ -62,12 +62,14 @@ PretrainSummary pretrain(PretrainOptions options, const std::string& out_dir, bo
 
 // Representations of a split (N, D) from a pretraining checkpoint, of the evaluation view (no
 // symmetries): view "start", the first crop_t frames of each trajectory at the full width; view
-// "crops", the mean over `crops` seeded crops of crop_t x crop_x. layer: "" for the encoder output, or
+// "crops", the mean over `crops` seeded crops of crop_t x crop_x; view "start" averages over `shifts`
+// equally spaced periodic shifts of the width. layer: "" for the encoder output, or
 // a block name (see `jess pde embed --help`).
 struct EmbedOptions {
   std::string split = "test";
   std::string view = "start";
   int64_t crops = 1;
+  int64_t shifts = 8;  // view=start: features averaged over this many periodic shifts of the width
   int64_t seed = 0;
   int64_t limit = 0;  // 0: all trajectories
   std::string layer;
@@ -102,12 +104,14 @@ struct RegressOptions {
   double validation_fraction = 0.2; // of the labelled set, for the supervised baseline's epochs
   std::string view = "start";       // evaluation view: start (first crop_t frames, full width) | crops
   int64_t crops = 4;                // view=crops: crops per trajectory averaged at evaluation
+  int64_t shifts = 8;               // view=start: features averaged over periodic shifts of the width
   std::string target = "auto";      // auto | log_nu | ic_spectrum
   int64_t seeds = 3;                // baselines trained per seed
   int64_t seed = 0;
   bool supervised = true;
   int64_t supervised_epochs = 60;
   double supervised_lr = 1e-3;
+  std::string supervised_schedule = "cosine";  // cosine (to 0 over the epochs) | constant
   int64_t supervised_batch = 50;
   std::string supervised_augment = "auto";  // auto (the checkpoint's views less label-changing ones) | crops | all
   EncoderConfig encoder;            // for the baselines when no checkpoint is given

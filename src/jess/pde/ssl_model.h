@@ -72,15 +72,23 @@ at::Tensor crops_of(const GridBatch& b, int64_t first, int64_t count, int64_t k,
 //         start of the trajectory, whose initial-condition law is known); the full width keeps every
 //         wavelength of the periodic domain. The encoders are convolutional with global pooling, so
 //         they read any width.
+//         With shifts > 1 the features are averaged over that many equally spaced periodic shifts
+//         u(x - k L / shifts), an exact symmetry of every equation here: the strided convolutions are
+//         translation equivariant only up to their stride, so averaging removes the features'
+//         dependence on where the pattern happens to sit (Burgers, 3 seeds: 2.12 -> 1.73 % at 8).
 //  crops: the mean over `crops` crops of ct x cx at seeded random positions: features invariant to the
 //         time origin (a different question: docs/pde.md).
 struct EvalView {
   std::string kind = "start";
   int64_t crops = 1, ct = 0, cx = 0;
   uint64_t seed = 0x7E57ull;
-  int64_t passes() const { return kind == "start" ? 1 : crops; }
+  int64_t shifts = 1;  // start: features averaged over this many periodic shifts of the width
+  int64_t passes() const { return kind == "start" ? shifts : crops; }
   at::Tensor input(const GridBatch& b, int64_t first, int64_t m, int64_t k) const {
-    if (kind == "start") return b.u.narrow(0, first, m).narrow(1, 0, ct);
+    if (kind == "start") {
+      auto v = b.u.narrow(0, first, m).narrow(1, 0, ct);
+      return k == 0 ? v : v.roll({k * v.size(2) / shifts}, {2});
+    }
     return crops_of(b, first, m, k, crops, ct, cx, seed);
   }
 };
