@@ -8,6 +8,7 @@
 #   eval  RankMe vs NumPy's SVD and the Z^T Z floor; k-NN vs the matrix-product floor
 #   pde-accuracy  PDE SSL accuracy floor: jess's defaults vs a minimal PyTorch peer, same data and budget
 #   cells DTAE end to end on the 10,000-cell synthetic tree: jess vs a Python PyTorch + NumPy/SciPy peer
+#   render `jess render dataset` images/s (OpenGL, llvmpipe) vs Blender Cycles on 3DIEBench's scene; options: --quick
 # Builds jess first (cmake --build build) when build/ exists.
 set -euo pipefail
 
@@ -32,6 +33,11 @@ build_jess() {
 
 cmd="${1:-}"
 case "$cmd" in
+  render)
+    shift
+    build_jess
+    exec "$PY" bench/render_bench.py "$@"
+    ;;
   train)
     shift
     build_jess

@@ -9,6 +9,7 @@ PKGS=(
   libtorch-dev libgloo-dev libopenblas0-openmp
   libhdf5-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev libcairo2-dev fonts-dejavu-core libfftw3-dev
   libgtest-dev libbenchmark-dev libboost-graph-dev
+  libosmesa6-dev libassimp-dev libjpeg-dev
   python3-torch python3-torchvision python3-numpy python3-scipy python3-h5py python3-sklearn umap-learn
   dataset-fashion-mnist
 )

@@ -41,22 +41,36 @@ hid_t untracked_times() {
   return p;
 }
 
+// How a numeric dataset is chunked along its first axis: as many rows as fit in `target_bytes` (at
+// least one), and whether gzip is preceded by the byte shuffle (useless for 1-byte elements).
+struct ChunkPolicy {
+  hsize_t element_bytes;
+  hsize_t target_bytes;
+  bool shuffle;
+};
+// ~1 MiB chunks of float64/int64 rows: rows can be appended independently.
+constexpr ChunkPolicy kWideChunks{8, 1u << 20, true};
+// Images: 64 KiB or one row, whichever is more, so that reading one image (3DIEBench's 256x256x3 is
+// 192 KiB) inflates only that image, while small rows are still grouped.
+constexpr ChunkPolicy kByteChunks{1, 1u << 16, false};
+
 void create_dataset(hid_t file, const std::string& name, const H5Shape& shape, hid_t type, int gzip,
-                    const std::string& path) {
+                    const std::string& path, const ChunkPolicy& policy = kWideChunks) {
+  if (gzip < 0 || gzip > 9)
+    throw H5Error(path + ": gzip level " + std::to_string(gzip) + " of '" + name + "' is not in 0..9");
   std::vector<hsize_t> dims(shape.begin(), shape.end());
   Handle space(H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose);
   Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   H5Pset_obj_track_times(dcpl, 0);
   if (!dims.empty() && dims[0] > 0) {
-    // Chunk along the first axis with ~1 MiB chunks: rows can be appended independently.
     std::vector<hsize_t> chunk(dims);
-    hsize_t row_bytes = 8;
+    hsize_t row_bytes = policy.element_bytes;
     for (size_t i = 1; i < dims.size(); ++i) row_bytes *= std::max<hsize_t>(1, dims[i]);
-    chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(dims[0], (1u << 20) / row_bytes));
+    chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(dims[0], policy.target_bytes / row_bytes));
     for (size_t i = 1; i < dims.size(); ++i) chunk[i] = std::max<hsize_t>(1, dims[i]);
     ok(H5Pset_chunk(dcpl, int(chunk.size()), chunk.data()), "set chunk of '" + name + "'");
     if (gzip > 0) {
-      H5Pset_shuffle(dcpl);
+      if (policy.shuffle) H5Pset_shuffle(dcpl);
       H5Pset_deflate(dcpl, unsigned(gzip));
     }
   }
@@ -84,6 +98,21 @@ void write_rows_typed(hid_t file, const std::string& name, uint64_t row0, uint64
   ok(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "select rows");
   Handle mspace(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose);
   ok(H5Dwrite(ds, memtype, mspace, fspace, H5P_DEFAULT, data), "write rows of '" + name + "'");
+}
+
+// Variable-length UTF-8 strings: h5py's string_dtype(), what it creates from a list of str.
+hid_t utf8_vlen_string_type() {
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  return type;
+}
+
+// Throws unless `dataset` stores unsigned 8-bit integers (a silent conversion could clip values).
+void require_u8(hid_t ds, const std::string& dataset, const std::string& path) {
+  Handle type(H5Dget_type(ds), H5Tclose);
+  if (H5Tget_class(type) != H5T_INTEGER || H5Tget_size(type) != 1 || H5Tget_sign(type) != H5T_SGN_NONE)
+    throw H5Error(path + ": dataset '" + dataset + "' does not hold uint8 values");
 }
 
 void write_attr_raw(hid_t file, const std::string& object, const std::string& name, hid_t type,
@@ -123,6 +152,35 @@ void H5Writer::create_f64(const std::string& name, const H5Shape& shape, int gzi
 void H5Writer::create_i64(const std::string& name, const H5Shape& shape) {
   create_dataset(hid_t(file_), name, shape, H5T_STD_I64LE, 0, path_);
 }
+void H5Writer::create_u8(const std::string& name, const H5Shape& shape, int gzip_level) {
+  create_dataset(hid_t(file_), name, shape, H5T_STD_U8LE, gzip_level, path_, kByteChunks);
+}
+void H5Writer::write_rows(const std::string& name, uint64_t row0, uint64_t rows, const uint8_t* data) {
+  write_rows_typed(hid_t(file_), name, row0, rows, H5T_NATIVE_UINT8, data, path_);
+}
+void H5Writer::write_u8(const std::string& name, const H5Shape& shape, const uint8_t* data, int gzip_level) {
+  create_u8(name, shape, gzip_level);
+  write_rows(name, 0, shape.empty() ? 1 : shape[0], data);
+}
+
+void H5Writer::write_strings(const std::string& name, const std::vector<std::string>& values) {
+  Handle type(utf8_vlen_string_type(), H5Tclose);
+  const hsize_t n = values.size();
+  Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  H5Pset_obj_track_times(dcpl, 0);
+  Handle ds(H5Dcreate2(hid_t(file_), name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose);
+  if (ds.id < 0) throw H5Error(path_ + ": cannot create dataset '" + name + "'");
+  if (values.empty()) return;
+  std::vector<const char*> pointers(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (values[i].find('\0') != std::string::npos)
+      throw H5Error(path_ + ": string " + std::to_string(i) + " of '" + name + "' contains a NUL character");
+    pointers[i] = values[i].c_str();
+  }
+  ok(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), "write strings '" + name + "'");
+}
+
 void H5Writer::write_rows(const std::string& name, uint64_t row0, uint64_t rows, const double* data) {
   write_rows_typed(hid_t(file_), name, row0, rows, H5T_NATIVE_DOUBLE, data, path_);
 }
@@ -253,6 +311,80 @@ std::vector<int64_t> H5Reader::read_i64(const std::string& dataset) const {
   Handle ds(H5Dopen2(hid_t(file_), dataset.c_str(), H5P_DEFAULT), H5Dclose);
   if (H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
     throw H5Error(path_ + ": reading '" + dataset + "' failed");
+  return out;
+}
+
+std::vector<uint8_t> H5Reader::read_u8(const std::string& dataset) const {
+  H5Shape s = shape(dataset);
+  return read_rows_u8(dataset, 0, s.empty() ? 1 : s[0]);
+}
+
+std::vector<uint8_t> H5Reader::read_rows_u8(const std::string& dataset, uint64_t row0, uint64_t rows) const {
+  H5Shape s = shape(dataset);
+  Handle ds(H5Dopen2(hid_t(file_), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  require_u8(ds, dataset, path_);
+  uint64_t per_row = 1;
+  for (size_t i = 1; i < s.size(); ++i) per_row *= s[i];
+  if (s.empty()) {
+    std::vector<uint8_t> out(1);
+    ok(H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "read '" + dataset + "'");
+    return out;
+  }
+  if (row0 + rows > s[0] || row0 + rows < row0)
+    throw H5Error(path_ + ": rows [" + std::to_string(row0) + ", " + std::to_string(row0 + rows) +
+                  ") out of range for '" + dataset + "' (" + std::to_string(s[0]) + " rows)");
+  std::vector<uint8_t> out(size_t(rows * per_row));
+  if (rows == 0) return out;
+  Handle fspace(H5Dget_space(ds), H5Sclose);
+  std::vector<hsize_t> start(s.size(), 0), count(s.begin(), s.end());
+  start[0] = row0;
+  count[0] = rows;
+  ok(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "select rows");
+  Handle mspace(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose);
+  if (H5Dread(ds, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, out.data()) < 0)
+    throw H5Error(path_ + ": reading '" + dataset + "' failed (file truncated or corrupt?)");
+  return out;
+}
+
+std::vector<std::string> H5Reader::read_strings(const std::string& dataset) const {
+  H5Shape s = shape(dataset);
+  uint64_t n = 1;
+  for (auto d : s) n *= d;
+  Handle ds(H5Dopen2(hid_t(file_), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  Handle type(H5Dget_type(ds), H5Tclose);
+  if (H5Tget_class(type) != H5T_STRING) throw H5Error(path_ + ": dataset '" + dataset + "' does not hold strings");
+  std::vector<std::string> out(static_cast<size_t>(n));
+  if (n == 0) return out;
+  if (H5Tis_variable_str(type) > 0) {
+    Handle memtype(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(memtype, H5T_VARIABLE);
+    H5Tset_cset(memtype, H5Tget_cset(type));
+    std::vector<char*> pointers(out.size(), nullptr);
+    if (H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) < 0)
+      throw H5Error(path_ + ": reading strings '" + dataset + "' failed");
+    for (size_t i = 0; i < out.size(); ++i) out[i] = pointers[i] ? pointers[i] : "";
+    Handle space(H5Dget_space(ds), H5Sclose);
+    // Frees the library's copies.
+#if H5_VERSION_GE(1, 12, 0)
+    H5Treclaim(memtype, space, H5P_DEFAULT, pointers.data());
+#else
+    H5Dvlen_reclaim(memtype, space, H5P_DEFAULT, pointers.data());
+#endif
+    return out;
+  }
+  // Fixed length: read as stored, then drop the padding (NULs, or spaces for Fortran-style strings).
+  const size_t width = H5Tget_size(type);
+  const H5T_str_t pad = H5Tget_strpad(type);
+  std::vector<char> raw(out.size() * width);
+  if (H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()) < 0)
+    throw H5Error(path_ + ": reading strings '" + dataset + "' failed");
+  for (size_t i = 0; i < out.size(); ++i) {
+    const char* item = raw.data() + i * width;
+    size_t end = pad == H5T_STR_SPACEPAD ? width : std::find(item, item + width, '\0') - item;
+    if (pad == H5T_STR_SPACEPAD)
+      while (end > 0 && item[end - 1] == ' ') --end;
+    out[i].assign(item, end);
+  }
   return out;
 }
 

@@ -35,6 +35,16 @@ class H5Writer {
   void write_f64(const std::string& name, const H5Shape& shape, const double* data);
   void write_i64(const std::string& name, const H5Shape& shape, const int64_t* data);
 
+  // uint8 datasets (images: N x H x W x C), chunked along the first axis with one row per chunk once a
+  // row is 64 KiB or more (smaller rows are grouped into ~64 KiB chunks), so one image can be read
+  // without inflating its neighbours; gzip_level 0..9.
+  void create_u8(const std::string& name, const H5Shape& shape, int gzip_level = 0);
+  void write_rows(const std::string& name, uint64_t row0, uint64_t rows, const uint8_t* data);
+  void write_u8(const std::string& name, const H5Shape& shape, const uint8_t* data, int gzip_level = 0);
+  // A 1-D dataset of variable-length UTF-8 strings (h5py.string_dtype(); h5py reads them with
+  // ds.asstr()[()] as str, or as bytes without asstr). Strings may not contain NUL characters.
+  void write_strings(const std::string& name, const std::vector<std::string>& values);
+
   // Attributes on a group or dataset ("/" is the root).
   void attr(const std::string& object, const std::string& name, const std::string& value);
   void attr(const std::string& object, const std::string& name, double value);
@@ -62,6 +72,11 @@ class H5Reader {
   std::vector<double> read_f64(const std::string& dataset) const;  // converts integers too
   std::vector<double> read_rows(const std::string& dataset, uint64_t row0, uint64_t rows) const;
   std::vector<int64_t> read_i64(const std::string& dataset) const;
+  // uint8 datasets only (anything else raises H5Error rather than being clipped); C order.
+  std::vector<uint8_t> read_u8(const std::string& dataset) const;
+  std::vector<uint8_t> read_rows_u8(const std::string& dataset, uint64_t row0, uint64_t rows) const;
+  // String datasets, variable- or fixed-length (padding removed), any shape flattened in C order.
+  std::vector<std::string> read_strings(const std::string& dataset) const;
   bool has_attr(const std::string& object, const std::string& name) const;
   std::string attr_string(const std::string& object, const std::string& name) const;
   double attr_double(const std::string& object, const std::string& name) const;

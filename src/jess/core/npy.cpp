@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -128,7 +129,7 @@ NpyHeader read_header(std::ifstream& f, const std::string& path) {
     }
   }
   const std::string& dt = h.dtype;
-  if (dt.size() < 3) throw NpyError("'" + path + "': unsupported dtype '" + dt + "'");
+  if (dt.size() < 2) throw NpyError("'" + path + "': unsupported dtype '" + dt + "'");
   const char order = dt[0];
   h.kind = dt.substr(1);
   const bool little_host = [] {
@@ -136,23 +137,56 @@ NpyHeader read_header(std::ifstream& f, const std::string& path) {
     return *reinterpret_cast<unsigned char*>(&x) == 1;
   }();
   h.swap = (order == '>' && little_host) || (order == '<' && !little_host);
+  return h;
+}
+
+bool is_string_kind(const std::string& kind) { return !kind.empty() && (kind[0] == 'U' || kind[0] == 'S'); }
+
+// The numeric readers' header: sets the item size, or explains which reader a string array needs.
+NpyHeader read_numeric_header(std::ifstream& f, const std::string& path) {
+  NpyHeader h = read_header(f, path);
   if (h.kind == "f8" || h.kind == "i8") h.itemsize = 8;
   else if (h.kind == "f4" || h.kind == "i4") h.itemsize = 4;
-  else throw NpyError("'" + path + "': unsupported dtype '" + dt + "' (float32/float64/int32/int64 are read)");
+  else if (h.kind == "u1") h.itemsize = 1;
+  else if (is_string_kind(h.kind))
+    throw NpyError("'" + path + "' holds strings (dtype '" + h.dtype + "'), not numbers: use read_npy_strings");
+  else
+    throw NpyError("'" + path + "': unsupported dtype '" + h.dtype + "' (float32/float64/int32/int64/uint8 are read)");
   return h;
+}
+
+// Column-major (Fortran) element order to row-major (C) order.
+template <typename T>
+void fortran_to_c_order(std::vector<T>& data, const std::vector<int64_t>& shape) {
+  const size_t nd = shape.size();
+  if (nd < 2) return;
+  std::vector<T> c(data.size());
+  std::vector<int64_t> idx(nd, 0);
+  for (size_t lin = 0; lin < data.size(); ++lin) {
+    // idx is the multi-index of element `lin` in Fortran order.
+    int64_t c_off = 0;
+    for (size_t d = 0; d < nd; ++d) c_off = c_off * shape[d] + idx[d];
+    c[size_t(c_off)] = std::move(data[lin]);
+    for (size_t d = 0; d < nd; ++d) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  data.swap(c);
 }
 
 void decode(const NpyHeader& h, const std::vector<char>& raw, std::vector<double>& out) {
   if (h.kind == "f8") convert<double>(raw, h.swap, out);
   else if (h.kind == "f4") convert<float>(raw, h.swap, out);
   else if (h.kind == "i8") convert<int64_t>(raw, h.swap, out);
+  else if (h.kind == "u1") convert<uint8_t>(raw, false, out);
   else convert<int32_t>(raw, h.swap, out);
 }
 }  // namespace
 
 NpyArray read_npy(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
-  NpyHeader h = read_header(f, path);
+  NpyHeader h = read_numeric_header(f, path);
   NpyArray out;
   out.shape = h.shape;
   out.source_dtype = h.dtype;
@@ -163,23 +197,114 @@ NpyArray read_npy(const std::string& path) {
                    std::to_string(f.gcount()));
   decode(h, raw, out.data);
 
-  if (h.fortran && out.shape.size() > 1) {
-    // Reorder column-major into row-major.
-    std::vector<double> c(out.data.size());
-    const size_t nd = out.shape.size();
-    std::vector<int64_t> idx(nd, 0);
-    for (int64_t lin = 0; lin < n; ++lin) {
-      // idx is the multi-index of element `lin` in Fortran order.
-      int64_t c_off = 0;
-      for (size_t d = 0; d < nd; ++d) c_off = c_off * out.shape[d] + idx[d];
-      c[size_t(c_off)] = out.data[size_t(lin)];
-      for (size_t d = 0; d < nd; ++d) {
-        if (++idx[d] < out.shape[d]) break;
-        idx[d] = 0;
-      }
-    }
-    out.data.swap(c);
+  if (h.fortran) fortran_to_c_order(out.data, out.shape);
+  return out;
+}
+
+namespace {
+// Appends code point `cp` as UTF-8.
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += char(cp);
+  } else if (cp < 0x800) {
+    out += char(0xC0 | (cp >> 6));
+    out += char(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += char(0xE0 | (cp >> 12));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
+  } else {
+    out += char(0xF0 | (cp >> 18));
+    out += char(0x80 | ((cp >> 12) & 0x3F));
+    out += char(0x80 | ((cp >> 6) & 0x3F));
+    out += char(0x80 | (cp & 0x3F));
   }
+}
+
+// Strict UTF-8 decoding (no overlong forms, surrogates or code points past U+10FFFF); false if invalid.
+bool decode_utf8(const std::string& s, std::vector<uint32_t>& out) {
+  out.clear();
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char b0 = static_cast<unsigned char>(s[i]);
+    int extra = 0;
+    uint32_t cp = 0, min_cp = 0;
+    if (b0 < 0x80) { cp = b0; extra = 0; }
+    else if ((b0 & 0xE0) == 0xC0) { cp = b0 & 0x1F; extra = 1; min_cp = 0x80; }
+    else if ((b0 & 0xF0) == 0xE0) { cp = b0 & 0x0F; extra = 2; min_cp = 0x800; }
+    else if ((b0 & 0xF8) == 0xF0) { cp = b0 & 0x07; extra = 3; min_cp = 0x10000; }
+    else return false;
+    for (int k = 1; k <= extra; ++k) {
+      if (i + size_t(k) >= s.size()) return false;
+      const unsigned char b = static_cast<unsigned char>(s[i + size_t(k)]);
+      if ((b & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (b & 0x3F);
+    }
+    if (cp < min_cp || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    out.push_back(cp);
+    i += size_t(extra) + 1;
+  }
+  return true;
+}
+
+// Parses the count in "U40" / "S40".
+size_t string_item_length(const std::string& kind, const std::string& path, const std::string& dtype) {
+  const std::string digits = kind.substr(1);
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9)
+    throw NpyError("'" + path + "': malformed string dtype '" + dtype + "'");
+  return size_t(std::stoul(digits));
+}
+}  // namespace
+
+std::vector<std::string> read_npy_strings(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  NpyHeader h = read_header(f, path);
+  if (h.kind == "O")
+    throw NpyError("'" + path + "' is an object array (pickled Python objects), which is not read; save it with "
+                   "np.save(path, np.array(values, dtype=str))");
+  if (!is_string_kind(h.kind))
+    throw NpyError("'" + path + "' holds dtype '" + h.dtype + "', not strings: use read_npy");
+  const bool unicode = h.kind[0] == 'U';
+  const size_t length = string_item_length(h.kind, path, h.dtype);
+  const size_t itemsize = unicode ? 4 * length : length;
+  int64_t n = 1;
+  for (auto d : h.shape) n *= d;
+  // Compare with the bytes present before allocating, so a corrupt shape cannot ask for gigabytes.
+  const std::streamoff data_start = f.tellg();
+  f.seekg(0, std::ios::end);
+  const std::streamoff available = f.tellg() - data_start;
+  f.seekg(data_start);
+  const uint64_t expected = uint64_t(n) * itemsize;
+  if (uint64_t(available) < expected)
+    throw NpyError("'" + path + "' is truncated: expected " + std::to_string(expected) + " data bytes, found " +
+                   std::to_string(available));
+  std::vector<char> raw(expected);
+  if (!raw.empty() && !f.read(raw.data(), std::streamsize(raw.size())))
+    throw NpyError("reading '" + path + "' failed");
+  std::vector<std::string> out(static_cast<size_t>(n));
+  for (size_t i = 0; i < out.size(); ++i) {
+    const char* item = raw.data() + i * itemsize;
+    std::string& s = out[i];
+    // NumPy pads with NULs and, reading an element, strips trailing ones only.
+    if (unicode) {
+      std::vector<uint32_t> cps(length);
+      for (size_t k = 0; k < length; ++k) {
+        std::memcpy(&cps[k], item + 4 * k, 4);
+        if (h.swap) cps[k] = byteswapped(cps[k]);
+      }
+      while (!cps.empty() && cps.back() == 0) cps.pop_back();
+      for (uint32_t cp : cps) {
+        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+          throw NpyError("'" + path + "': string " + std::to_string(i) + " holds an invalid code point");
+        append_utf8(s, cp);
+      }
+    } else {
+      size_t end = length;
+      while (end > 0 && item[end - 1] == '\0') --end;
+      s.assign(item, end);
+    }
+  }
+  if (h.fortran) fortran_to_c_order(out, h.shape);
   return out;
 }
 
@@ -194,7 +319,7 @@ struct NpyRowReader::Impl {
 NpyRowReader::NpyRowReader(const std::string& path) : impl_(new Impl) {
   impl_->path = path;
   impl_->f.open(path, std::ios::binary);
-  impl_->h = read_header(impl_->f, path);
+  impl_->h = read_numeric_header(impl_->f, path);
   const auto& s = impl_->h.shape;
   if (s.size() != 2) {
     delete impl_;
@@ -239,6 +364,39 @@ void write_npy_f32(const std::string& path, const float* data, const std::vector
   int64_t n = 1;
   for (auto s : shape) n *= s;
   write_npy_raw(path, reinterpret_cast<const char*>(data), size_t(n) * 4, "<f4", shape);
+}
+
+void write_npy_i64(const std::string& path, const int64_t* data, const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  write_npy_raw(path, reinterpret_cast<const char*>(data), size_t(n) * 8, "<i8", shape);
+}
+
+void write_npy_u8(const std::string& path, const uint8_t* data, const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  write_npy_raw(path, reinterpret_cast<const char*>(data), size_t(n), "|u1", shape);
+}
+
+void write_npy_strings(const std::string& path, const std::vector<std::string>& strings) {
+  std::vector<std::vector<uint32_t>> code_points(strings.size());
+  size_t length = 1;  // NumPy's dtype for empty strings is still "<U1"
+  for (size_t i = 0; i < strings.size(); ++i) {
+    if (!decode_utf8(strings[i], code_points[i]))
+      throw NpyError("write_npy_strings '" + path + "': string " + std::to_string(i) + " is not valid UTF-8");
+    if (!code_points[i].empty() && code_points[i].back() == 0)
+      throw NpyError("write_npy_strings '" + path + "': string " + std::to_string(i) +
+                     " ends with a NUL character, which NumPy's fixed-width strings drop");
+    length = std::max(length, code_points[i].size());
+  }
+  const uint16_t probe = 1;
+  const bool big_endian_host = *reinterpret_cast<const unsigned char*>(&probe) != 1;
+  std::vector<uint32_t> utf32(strings.size() * length, 0);
+  for (size_t i = 0; i < strings.size(); ++i)
+    for (size_t k = 0; k < code_points[i].size(); ++k)  // "<U" is little-endian whatever the host
+      utf32[i * length + k] = big_endian_host ? byteswapped(code_points[i][k]) : code_points[i][k];
+  write_npy_raw(path, reinterpret_cast<const char*>(utf32.data()), utf32.size() * 4, "<U" + std::to_string(length),
+                {int64_t(strings.size())});
 }
 
 }  // namespace jess
