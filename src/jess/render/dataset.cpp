@@ -10,7 +10,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "jess/core/files.h"
 #include "jess/core/hdf5_file.h"
@@ -111,6 +115,19 @@ void write_plain(const std::string& path, const std::vector<uint8_t>& bytes) {
   if (std::fclose(f) != 0) throw std::runtime_error("render: cannot write " + path);
 }
 
+// NumPy .npy v1.0 bytes of a float64 vector (what np.save writes for a 1-D float64 array).
+std::vector<uint8_t> npy_f64_bytes(const double* data, size_t n) {
+  std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" + std::to_string(n) + ",), }";
+  const size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+  std::vector<uint8_t> out = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, uint8_t(header.size() & 0xFF), uint8_t(header.size() >> 8)};
+  out.insert(out.end(), header.begin(), header.end());
+  const auto* bytes = reinterpret_cast<const uint8_t*>(data);
+  out.insert(out.end(), bytes, bytes + n * sizeof(double));
+  return out;
+}
+
 void write_split_files(const std::string& dir, const std::vector<std::string>& objects, const std::vector<int64_t>& labels,
                        const std::vector<int64_t>& split) {
   for (int s = 0; s < 2; ++s) {
@@ -126,6 +143,11 @@ void write_split_files(const std::string& dir, const std::vector<std::string>& o
 
 }  // namespace
 
+int64_t default_render_threads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? int64_t(n) : 1;
+}
+
 void RenderDatasetOptions::describe(ConfigSchema& s) {
   s.add("objects", objects, "'procedural' (the built-in catalogue) or a folder of meshes: <folder>/<class>/*.obj|ply|glb|off|stl");
   s.add("classes", classes, "comma-separated classes to render ('' = all)");
@@ -138,6 +160,7 @@ void RenderDatasetOptions::describe(ConfigSchema& s) {
   s.add("jpeg_quality", jpeg_quality, "JPEG quality", check::int_in(1, 100));
   s.add("layout", layout, "both, folder (3DIEBench's layout) or packed (dataset.h5 only)", check::one_of({"both", "folder", "packed"}));
   s.add("seed", seed, "seed of every random draw (objects and views; also --seed)", check::int_at_least(0));
+  s.add("threads", threads, "render threads, one OpenGL context each (0 = one per core)", check::int_at_least(0));
   s.add("shard_index", shard_index, "this shard (objects g with g % shard_count == shard_index)", check::int_at_least(0));
   s.add("shard_count", shard_count, "number of shards (merge them with `jess render merge`)", check::positive_int());
   s.add("factors.rotation_range", rotation_range, "Euler angles ~ U[-r, r] (3DIEBench: pi/2)", check::in_range(0, kPi));
@@ -218,6 +241,9 @@ std::string object_name(const ObjectSource& src, int64_t c, int64_t i) {
     std::snprintf(buf, sizeof buf, "%06lld", (long long)i);
     return src.classes[size_t(c)] + "/" + src.classes[size_t(c)] + "_" + buf;
   }
+  if (i >= int64_t(src.meshes[size_t(c)].size()))
+    throw ConfigError("render: class '" + src.classes[size_t(c)] + "' has " + std::to_string(src.meshes[size_t(c)].size()) +
+                      " meshes, fewer than objects_per_class");
   return src.classes[size_t(c)] + "/" + fs::path(src.meshes[size_t(c)][size_t(i)]).stem().string();
 }
 
@@ -229,6 +255,10 @@ RenderSummary render_dataset(const RenderDatasetOptions& o, const std::string& o
   const auto backgrounds = parse_backgrounds(o.backgrounds, int(o.image_size), uint64_t(o.seed));
   const int64_t C = int64_t(src.classes.size()), N = o.objects_per_class, V = o.views_per_object, S = o.image_size;
   const int64_t n_val = std::llround(double(N) * o.val_fraction);
+  for (size_t c = 0; c < src.meshes.size(); ++c)
+    if (int64_t(src.meshes[c].size()) < N)
+      throw ConfigError("render: class folder '" + src.classes[c] + "' has " + std::to_string(src.meshes[c].size()) +
+                        " meshes, fewer than objects_per_class = " + std::to_string(N));
   // This shard's objects, by global index g = c * N + i.
   std::vector<int64_t> mine;
   for (int64_t g = 0; g < C * N; ++g)
@@ -246,57 +276,141 @@ RenderSummary render_dataset(const RenderDatasetOptions& o, const std::string& o
     h5->create_f64("factors", {M * V, uint64_t(kFactorCount)});
     h5->create_f64("quaternions", {M * V, 4});
   }
-  Renderer renderer(RenderOptions{int(S), int(o.samples)});
   RenderSummary sum;
-  sum.gl = renderer.gl_description();
   std::vector<std::string> names;
   std::vector<int64_t> labels, split, global;
-  std::vector<uint8_t> images(size_t(V) * S * S * 3);
-  std::vector<double> factors(size_t(V) * kFactorCount), quats(size_t(V) * 4);
-  Progress bar("render", int64_t(mine.size()) * V, "img");
+  for (const int64_t g : mine) {
+    const int64_t c = g / N, i = g % N;
+    names.push_back(object_name(src, c, i)), labels.push_back(c), split.push_back(i >= N - n_val ? 1 : 0), global.push_back(g);
+  }
+  // Render threads (one OpenGL context each) take objects in order; this thread encodes and writes
+  // them in order, holding at most `window` rendered objects, so memory stays flat and the output
+  // does not depend on the thread count.
+  struct Rendered {
+    std::vector<uint8_t> images;
+    std::vector<double> factors, quats;
+  };
+  const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(o.threads > 0 ? o.threads : default_render_threads(),
+                                                                 int64_t(mine.size())));
+  const size_t window = size_t(2 * threads);
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::map<size_t, Rendered> ready;
+  size_t next_object = 0, written = 0;
+  std::exception_ptr error;
+  std::string gl;
   double render_seconds = 0;
-  for (size_t k = 0; k < mine.size(); ++k) {
-    const int64_t c = mine[k] / N, i = mine[k] % N;
-    const std::string name = object_name(src, c, i);
-    renderer.set_object(load_object(src, c, i, uint64_t(o.seed)));
-    names.push_back(name), labels.push_back(c), split.push_back(i >= N - n_val ? 1 : 0), global.push_back(mine[k]);
-    if (folder) fs::create_directories(tmp.path + "/" + name);
-    int64_t current_background = -2;
-    for (int64_t v = 0; v < V; ++v) {
-      const ViewFactors f = sample_view(o, src.classes[size_t(c)], i, v, backgrounds.size());
-      if (f.background >= 0 && int64_t(f.background) != current_background) {
-        const auto& b = backgrounds[size_t(f.background)];
-        if (b.has_image) renderer.set_background_image(b.image);
-        current_background = int64_t(f.background);
+  auto worker = [&](int64_t w) {
+    try {
+      Renderer renderer(RenderOptions{int(S), int(o.samples)});
+      if (w == 0) {
+        std::lock_guard<std::mutex> lock(mutex);
+        gl = renderer.gl_description();
       }
-      uint8_t* rgb = images.data() + size_t(v) * S * S * 3;
-      const auto t0 = std::chrono::steady_clock::now();
-      renderer.render_into(scene_for(f, backgrounds), rgb);
-      render_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      const auto fa = f.as_array();
-      std::copy(fa.begin(), fa.end(), factors.begin() + v * kFactorCount);
-      const auto q = euler_xyz_to_quat(f.euler).as_array();
-      std::copy(q.begin(), q.end(), quats.begin() + v * 4);
-      if (folder) {
-        Image8 img;
-        img.width = img.height = int(S), img.channels = 3;
-        img.pixels.assign(rgb, rgb + size_t(S) * S * 3);
-        const std::string base = tmp.path + "/" + name + "/";
+      double seconds = 0;
+      for (;;) {
+        size_t k;
+        {
+          std::unique_lock<std::mutex> lock(mutex);
+          cv.wait(lock, [&] { return error || next_object >= mine.size() || next_object < written + window; });
+          if (error || next_object >= mine.size()) break;
+          k = next_object++;
+        }
+        const int64_t c = mine[k] / N, i = mine[k] % N;
+        Rendered r;
+        r.images.resize(size_t(V) * S * S * 3);
+        r.factors.resize(size_t(V) * kFactorCount);
+        r.quats.resize(size_t(V) * 4);
+        renderer.set_object(load_object(src, c, i, uint64_t(o.seed)));
+        int64_t current_background = -2;
+        for (int64_t v = 0; v < V; ++v) {
+          const ViewFactors f = sample_view(o, src.classes[size_t(c)], i, v, backgrounds.size());
+          if (f.background >= 0 && int64_t(f.background) != current_background) {
+            const auto& b = backgrounds[size_t(f.background)];
+            if (b.has_image) renderer.set_background_image(b.image);
+            current_background = int64_t(f.background);
+          }
+          const auto t0 = std::chrono::steady_clock::now();
+          renderer.render_into(scene_for(f, backgrounds), r.images.data() + size_t(v) * S * S * 3);
+          seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          const auto fa = f.as_array();
+          std::copy(fa.begin(), fa.end(), r.factors.begin() + v * kFactorCount);
+          const auto q = euler_xyz_to_quat(f.euler).as_array();
+          std::copy(q.begin(), q.end(), r.quats.begin() + v * 4);
+        }
+        std::lock_guard<std::mutex> lock(mutex);
+        ready.emplace(k, std::move(r));
+        cv.notify_all();
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      render_seconds = std::max(render_seconds, seconds);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!error) error = std::current_exception();
+      cv.notify_all();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int64_t w = 0; w < threads; ++w) pool.emplace_back(worker, w);
+  // On any exit (a failed write included) the workers are told to stop, then joined.
+  struct StopAndJoin {
+    std::mutex& mutex;
+    std::condition_variable& cv;
+    std::exception_ptr& error;
+    std::vector<std::thread>& pool;
+    ~StopAndJoin() {
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!error) error = std::make_exception_ptr(std::runtime_error("render: stopped"));
+        cv.notify_all();
+      }
+      for (auto& t : pool)
+        if (t.joinable()) t.join();
+    }
+  } stop_and_join{mutex, cv, error, pool};
+  Progress bar("render", int64_t(mine.size()) * V, "img");
+  for (size_t k = 0; k < mine.size(); ++k) {
+    Rendered r;
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      cv.wait(lock, [&] { return error || ready.count(k); });
+      if (error) break;
+      r = std::move(ready[k]);
+      ready.erase(k);
+    }
+    if (folder) {
+      const std::string base = tmp.path + "/" + names[k] + "/";
+      fs::create_directories(base);
+      Image8 img(int(S), int(S), 3);
+      for (int64_t v = 0; v < V; ++v) {
+        std::copy_n(r.images.data() + size_t(v) * S * S * 3, size_t(S) * S * 3, img.pixels.data());
         write_plain(base + "image_" + std::to_string(v) + "." + o.format,
                     o.format == "jpg" ? encode_jpeg(img, int(o.jpeg_quality)) : encode_png(img, 1));
-        write_npy(base + "latent_" + std::to_string(v) + ".npy", fa.data(), {7});
+        write_plain(base + "latent_" + std::to_string(v) + ".npy", npy_f64_bytes(r.factors.data() + v * kFactorCount, 7));
       }
-      bar.advance();
     }
     if (packed) {
-      h5->write_rows("images", k * V, V, images.data());
-      h5->write_rows("factors", k * V, V, factors.data());
-      h5->write_rows("quaternions", k * V, V, quats.data());
+      h5->write_rows("images", k * V, V, r.images.data());
+      h5->write_rows("factors", k * V, V, r.factors.data());
+      h5->write_rows("quaternions", k * V, V, r.quats.data());
     }
+    bar.advance(V);
+    std::lock_guard<std::mutex> lock(mutex);
+    written = k + 1;
+    cv.notify_all();
   }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!error && written < mine.size()) error = std::make_exception_ptr(std::runtime_error("render: stopped early"));
+    cv.notify_all();
+  }
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+  sum.gl = gl;
   bar.finish();
   ConfigSchema schema;
   RenderDatasetOptions copy = o;
+  copy.threads = 0;  // not recorded: the data does not depend on it (same bytes for any thread count)
   copy.describe(schema);
   if (packed) {
     h5->write_i64("labels", {names.size()}, labels.data());

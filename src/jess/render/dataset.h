@@ -68,6 +68,7 @@ struct RenderDatasetOptions {
   int64_t jpeg_quality = 95;
   std::string layout = "both";         // both, folder (3DIEBench's) or packed (dataset.h5 only)
   int64_t seed = 0;
+  int64_t threads = 0;                 // render threads (0 = one per core); the output does not depend on it
   int64_t shard_index = 0, shard_count = 1;
   // Factor ranges (3DIEBench's by default; the robustness factors off).
   double rotation_range = kPi / 2;     // Euler angles ~ U[-r, r]
@@ -82,6 +83,8 @@ struct RenderDatasetOptions {
   void describe(ConfigSchema& schema);
   void validate() const;  // throws ConfigError naming the field
 };
+
+int64_t default_render_threads();
 
 struct RenderSummary {
   std::string out;

@@ -1,5 +1,5 @@
 #pragma once
-// Triangle meshes for the renderer (no torch): indexed vertices with a normal, a linear-RGB albedo
+// Triangle meshes for the renderer (no torch): indexed vertices with a normal, a display-encoded albedo
 // and a specular weight each, plus the primitives the procedural catalogue assembles objects from.
 // Every primitive is closed (or explicitly open, e.g. a lathe without caps), has outward normals and
 // counter-clockwise front faces.
