@@ -35,9 +35,13 @@ def look_at(obj, target=Vector((0, 0, 0))):
 setup_start = time.time()
 bpy.ops.wm.read_factory_settings(use_empty=True)
 scene = bpy.context.scene
+bpy.context.view_layer.cycles.use_denoising = False
 scene.render.engine = "CYCLES"
 scene.cycles.device = "CPU"
 scene.cycles.samples = samples
+# BlenderProc denoises with Intel's OpenImageDenoise, which Debian's Blender is built without: off
+# (denoising would add time, so the peer's seconds are a lower bound).
+scene.cycles.use_denoising = False
 scene.render.threads_mode = "FIXED"
 scene.render.threads = threads
 scene.render.resolution_x = size

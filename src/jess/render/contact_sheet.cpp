@@ -59,7 +59,8 @@ std::string fmt(const char* f, double a, double b = 0, double c = 0) {
 std::string render_contact_sheet(const RenderDatasetOptions& o, const std::string& path) {
   const ObjectSource src = list_objects(o.objects, o.classes);
   const int S = int(o.image_size), columns = 7;
-  Renderer renderer(RenderOptions{S, int(o.samples)});
+  // A sheet is looked at, not trained on: anti-aliased whatever the dataset's setting.
+  Renderer renderer(RenderOptions{S, std::max(4, int(o.samples))});
   auto backgrounds = parse_backgrounds("plain:0.1,plain:0.6,checker,stripes,noise,gradient", S, uint64_t(o.seed));
 
   // Part 1: one object (the first of the first class, or of "chair" when rendered) under each factor.

@@ -154,7 +154,9 @@ void RenderDatasetOptions::describe(ConfigSchema& s) {
   s.add("objects_per_class", objects_per_class, "objects (instances) per class", check::positive_int());
   s.add("views_per_object", views_per_object, "views per object (3DIEBench: 50)", check::positive_int());
   s.add("image_size", image_size, "image side in pixels (3DIEBench: 256)", check::int_in(8, 4096));
-  s.add("samples", samples, "multisample anti-aliasing samples per pixel (1 = off)", check::int_in(1, 16));
+  s.add("samples", samples,
+        "multisample anti-aliasing samples per pixel (1 = off: 534 images/s at 128^2 on 2 cores; 4: 279 images/s, smoother edges)",
+        check::int_in(1, 16));
   s.add("val_fraction", val_fraction, "fraction of each class's objects in the val split", check::in_range(0, 1));
   s.add("format", format, "folder images: jpg (3DIEBench's) or png (lossless, equal to the packed pixels)", check::one_of({"jpg", "png"}));
   s.add("jpeg_quality", jpeg_quality, "JPEG quality", check::int_in(1, 100));

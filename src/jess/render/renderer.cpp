@@ -204,8 +204,19 @@ struct Renderer::Impl {
   Mat4 view, projection;
   Vec3 camera, camera_right, camera_up;
   bool has_object = false;
+  // Uniform locations, looked up once per (program, name): the per-frame lookups were measurable.
+  std::vector<std::pair<std::pair<GLuint, const char*>, GLint>> uniforms;
+  GLint uniform(GLuint program, const char* name) {
+    for (const auto& u : uniforms)
+      if (u.first.first == program && u.first.second == name) return u.second;
+    const GLint location = glGetUniformLocation(program, name);
+    uniforms.push_back({{program, name}, location});
+    return location;
+  }
 
   void make_current() {
+    // Re-binding an already current context is not free (it re-validates the drawable).
+    if (OSMesaGetCurrentContext() == context) return;
     if (!OSMesaMakeCurrent(context, dummy.data(), GL_UNSIGNED_BYTE, 1, 1))
       throw RenderError("renderer: OSMesaMakeCurrent failed");
   }
@@ -437,8 +448,8 @@ void Renderer::render_into(const Scene& scene, uint8_t* rgb) {
     glViewport(0, 0, options_.shadow_map, options_.shadow_map);
     glClear(GL_DEPTH_BUFFER_BIT);
     glUseProgram(m.depth_program);
-    glUniformMatrix4fv(glGetUniformLocation(m.depth_program, "light_view_projection"), 1, GL_FALSE, light_vp.a.data());
-    glUniformMatrix4fv(glGetUniformLocation(m.depth_program, "model"), 1, GL_FALSE, model.a.data());
+    glUniformMatrix4fv(m.uniform(m.depth_program, "light_view_projection"), 1, GL_FALSE, light_vp.a.data());
+    glUniformMatrix4fv(m.uniform(m.depth_program, "model"), 1, GL_FALSE, model.a.data());
     glBindVertexArray(m.object_vao);
     glDrawElements(GL_TRIANGLES, m.object_indices, GL_UNSIGNED_INT, nullptr);
   }
@@ -455,10 +466,10 @@ void Renderer::render_into(const Scene& scene, uint8_t* rgb) {
     const double aspect = double(m.background_width) / m.background_height;
     float su = 1, sv = 1;
     if (aspect > 1) su = float(1 / aspect); else sv = float(aspect);
-    glUniform4f(glGetUniformLocation(m.background_program, "uv_transform"), su, -sv, (1 - su) / 2, 1 - (1 - sv) / 2);
+    glUniform4f(m.uniform(m.background_program, "uv_transform"), su, -sv, (1 - su) / 2, 1 - (1 - sv) / 2);
     glActiveTexture(GL_TEXTURE0);
     glBindTexture(GL_TEXTURE_2D, m.background_texture);
-    glUniform1i(glGetUniformLocation(m.background_program, "image"), 0);
+    glUniform1i(m.uniform(m.background_program, "image"), 0);
     glBindVertexArray(m.quad_vao);
     glDrawArrays(GL_TRIANGLES, 0, 6);
     glEnable(GL_DEPTH_TEST);
@@ -467,37 +478,37 @@ void Renderer::render_into(const Scene& scene, uint8_t* rgb) {
   const GLuint p = m.object_program;
   glUseProgram(p);
   const Mat4 vp = m.projection * m.view;
-  glUniformMatrix4fv(glGetUniformLocation(p, "view_projection"), 1, GL_FALSE, vp.a.data());
-  glUniformMatrix4fv(glGetUniformLocation(p, "light_view_projection"), 1, GL_FALSE, light_vp.a.data());
-  glUniform3f(glGetUniformLocation(p, "camera_position"), float(m.camera.x), float(m.camera.y), float(m.camera.z));
-  glUniform1i(glGetUniformLocation(p, "spot_on"), scene.spot ? 1 : 0);
-  glUniform3f(glGetUniformLocation(p, "spot_position"), float(spot_position.x), float(spot_position.y), float(spot_position.z));
-  glUniform3f(glGetUniformLocation(p, "spot_axis"), float(spot_axis.x), float(spot_axis.y), float(spot_axis.z));
+  glUniformMatrix4fv(m.uniform(p, "view_projection"), 1, GL_FALSE, vp.a.data());
+  glUniformMatrix4fv(m.uniform(p, "light_view_projection"), 1, GL_FALSE, light_vp.a.data());
+  glUniform3f(m.uniform(p, "camera_position"), float(m.camera.x), float(m.camera.y), float(m.camera.z));
+  glUniform1i(m.uniform(p, "spot_on"), scene.spot ? 1 : 0);
+  glUniform3f(m.uniform(p, "spot_position"), float(spot_position.x), float(spot_position.y), float(spot_position.z));
+  glUniform3f(m.uniform(p, "spot_axis"), float(spot_axis.x), float(spot_axis.y), float(spot_axis.z));
   const Vec3 spot_rad = to_linear(scene.spot_color) * (kSpotRadiance * scene.spot_intensity);
-  glUniform3f(glGetUniformLocation(p, "spot_radiance"), float(spot_rad.x), float(spot_rad.y), float(spot_rad.z));
-  glUniform1f(glGetUniformLocation(p, "spot_cos_outer"), float(std::cos(scene.spot_half_angle * (1 + scene.spot_blend))));
-  glUniform1f(glGetUniformLocation(p, "spot_cos_inner"), float(std::cos(scene.spot_half_angle * (1 - scene.spot_blend))));
-  glUniform1f(glGetUniformLocation(p, "spot_reference_distance"), float(scene.spot_radius));
-  glUniform1i(glGetUniformLocation(p, "sun_on"), scene.sun ? 1 : 0);
+  glUniform3f(m.uniform(p, "spot_radiance"), float(spot_rad.x), float(spot_rad.y), float(spot_rad.z));
+  glUniform1f(m.uniform(p, "spot_cos_outer"), float(std::cos(scene.spot_half_angle * (1 + scene.spot_blend))));
+  glUniform1f(m.uniform(p, "spot_cos_inner"), float(std::cos(scene.spot_half_angle * (1 - scene.spot_blend))));
+  glUniform1f(m.uniform(p, "spot_reference_distance"), float(scene.spot_radius));
+  glUniform1i(m.uniform(p, "sun_on"), scene.sun ? 1 : 0);
   const Vec3 sun_dir = normalized(scene.sun_direction);
-  glUniform3f(glGetUniformLocation(p, "sun_direction"), float(sun_dir.x), float(sun_dir.y), float(sun_dir.z));
+  glUniform3f(m.uniform(p, "sun_direction"), float(sun_dir.x), float(sun_dir.y), float(sun_dir.z));
   const Vec3 sun_rad = to_linear(scene.sun_color) * (kSunRadiance * scene.sun_intensity);
-  glUniform3f(glGetUniformLocation(p, "sun_radiance"), float(sun_rad.x), float(sun_rad.y), float(sun_rad.z));
+  glUniform3f(m.uniform(p, "sun_radiance"), float(sun_rad.x), float(sun_rad.y), float(sun_rad.z));
   // Ambient light follows the key lights' colour where a scene changes it (the robustness "lighting
   // colour" factor tints the whole scene, as a coloured environment would).
   const Vec3 amb = to_linear(scene.sun ? scene.sun_color : scene.spot_color) * (scene.ambient * scene.sun_intensity);
-  glUniform3f(glGetUniformLocation(p, "ambient"), float(amb.x), float(amb.y), float(amb.z));
-  glUniform1i(glGetUniformLocation(p, "shadows_on"), shadows ? 1 : 0);
-  glUniform1f(glGetUniformLocation(p, "shadow_texel"), float(1.0 / options_.shadow_map));
+  glUniform3f(m.uniform(p, "ambient"), float(amb.x), float(amb.y), float(amb.z));
+  glUniform1i(m.uniform(p, "shadows_on"), shadows ? 1 : 0);
+  glUniform1f(m.uniform(p, "shadow_texel"), float(1.0 / options_.shadow_map));
   glActiveTexture(GL_TEXTURE1);
   glBindTexture(GL_TEXTURE_2D, m.shadow_texture);
-  glUniform1i(glGetUniformLocation(p, "shadow_map"), 1);
+  glUniform1i(m.uniform(p, "shadow_map"), 1);
 
   float nm_identity[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
   if (scene.floor) {
     Mat4 identity;
-    glUniformMatrix4fv(glGetUniformLocation(p, "model"), 1, GL_FALSE, identity.a.data());
-    glUniformMatrix3fv(glGetUniformLocation(p, "normal_matrix"), 1, GL_FALSE, nm_identity);
+    glUniformMatrix4fv(m.uniform(p, "model"), 1, GL_FALSE, identity.a.data());
+    glUniformMatrix3fv(m.uniform(p, "normal_matrix"), 1, GL_FALSE, nm_identity);
     // The floor's colour replaces the white vertex colour through a constant attribute.
     glBindVertexArray(m.floor_vao);
     glDisableVertexAttribArray(2);
@@ -505,8 +516,8 @@ void Renderer::render_into(const Scene& scene, uint8_t* rgb) {
     glDrawElements(GL_TRIANGLES, 6, GL_UNSIGNED_INT, nullptr);
     glEnableVertexAttribArray(2);
   }
-  glUniformMatrix4fv(glGetUniformLocation(p, "model"), 1, GL_FALSE, model.a.data());
-  glUniformMatrix3fv(glGetUniformLocation(p, "normal_matrix"), 1, GL_FALSE, normal_matrix);
+  glUniformMatrix4fv(m.uniform(p, "model"), 1, GL_FALSE, model.a.data());
+  glUniformMatrix3fv(m.uniform(p, "normal_matrix"), 1, GL_FALSE, normal_matrix);
   glBindVertexArray(m.object_vao);
   glDrawElements(GL_TRIANGLES, m.object_indices, GL_UNSIGNED_INT, nullptr);
 

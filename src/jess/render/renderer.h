@@ -28,7 +28,7 @@ class RenderError : public std::runtime_error {
 
 struct RenderOptions {
   int size = 128;          // square images of size × size pixels
-  int samples = 4;         // multisample anti-aliasing (1 = off)
+  int samples = 4;         // multisample anti-aliasing (1 = off; the dataset commands default to 1 for speed)
   // Shadow map texels per side; 0 = twice the image side within [256, 2048] (the spot's cone spans
   // about half the frame, so that is ~4 texels per pixel of lit floor).
   int shadow_map = 0;
