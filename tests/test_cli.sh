@@ -343,7 +343,7 @@ for s, l in zip(samples, labels):
     assert np.allclose(np.load(d / "latent_1.npy"), f["factors"][o * V + 1][:7])
     img = np.asarray(Image.open(d / "image_1.jpg").convert("RGB")).astype(float)
     assert img.shape == (32, 32, 3)
-    assert np.abs(img - f["images"][o * V + 1]).mean() < 4  # JPEG at quality 95
+    assert np.abs(img - f["images"][o * V + 1]).mean() < 8  # JPEG at quality 95, 4:2:0 chroma, 32^2 (measured 2.7-4.4)
 PYEOF
 check "render show writes a contact sheet" bash -c "'$JESS' render show --out '$DIR/sheet.png' image_size=32 classes=mug,lamp && head -c 8 '$DIR/sheet.png' | grep -q PNG"
 check "render factors writes canonical + one-factor-at-a-time sets" bash -c "
