@@ -145,16 +145,10 @@ std::string render_contact_sheet(const RenderDatasetOptions& o, const std::strin
     for (int j = 0; j < per_class; ++j, ++tile) {
       const int64_t object = src.procedural ? rng.integer(0, 999) : std::min<int64_t>(j, int64_t(src.meshes[c].size()) - 1);
       renderer.set_object(load_object(src, int64_t(c), object, uint64_t(o.seed)));
-      ViewFactors f;
-      for (auto& a : f.euler) a = rng.uniform(-o.rotation_range, o.rotation_range);
-      f.floor_hue = rng.uniform(o.floor_hue_min, o.floor_hue_max);
-      f.spot_theta = rng.uniform(0, o.spot_theta_max);
-      f.spot_phi = rng.uniform(0, 2 * kPi);
-      f.spot_hue = rng.uniform(o.spot_hue_min, o.spot_hue_max);
-      if (!view_backgrounds.empty()) {
-        f.background = double(rng.integer(0, int64_t(view_backgrounds.size()) - 1));
-        if (view_backgrounds[size_t(f.background)].has_image) renderer.set_background_image(view_backgrounds[size_t(f.background)].image);
-      }
+      // The view a dataset with these options would hold as view 0 of that object.
+      const ViewFactors f = sample_view(o, src.classes[c], object, 0, view_backgrounds.size());
+      if (f.background >= 0 && view_backgrounds[size_t(f.background)].has_image)
+        renderer.set_background_image(view_backgrounds[size_t(f.background)].image);
       const double x = s.label_width + (tile % columns) * (s.tile + 6);
       const double yy = y + (tile / columns) * (s.tile + 2 * s.caption + 4);
       draw_tile(s, renderer.render(scene_for(f, view_backgrounds)), x, yy);

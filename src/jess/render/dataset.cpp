@@ -51,6 +51,8 @@ uint64_t name_hash(const std::string& s) {  // FNV-1a: stable across platforms a
   return h;
 }
 
+}  // namespace
+
 // Every draw of a view depends only on (seed, class name, object index, view index).
 ViewFactors sample_view(const RenderDatasetOptions& o, const std::string& cls, int64_t object, int64_t view,
                         size_t backgrounds) {
@@ -73,6 +75,8 @@ ViewFactors sample_view(const RenderDatasetOptions& o, const std::string& cls, i
   f.light_intensity = rng.uniform(o.light_intensity_min, o.light_intensity_max);
   return f;
 }
+
+namespace {
 
 std::string tmp_name(const std::string& out) { return out + ".tmp." + std::to_string(::getpid()); }
 

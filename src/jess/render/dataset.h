@@ -53,6 +53,12 @@ struct Background {
 // an unknown entry or an empty/missing folder.
 std::vector<Background> parse_backgrounds(const std::string& spec, int size, uint64_t seed);
 
+// The factors of view `view` of object `object` of class `cls` under the options' ranges; they depend
+// only on (seed, class, object, view), so shards and thread counts do not change them.
+struct RenderDatasetOptions;
+ViewFactors sample_view(const RenderDatasetOptions& options, const std::string& cls, int64_t object, int64_t view,
+                        size_t backgrounds);
+
 // The scene for a view: 3DIEBench's scene with these factors (floor when background < 0).
 Scene scene_for(const ViewFactors& f, const std::vector<Background>& backgrounds);
 
