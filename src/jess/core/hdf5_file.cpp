@@ -115,6 +115,22 @@ void require_u8(hid_t ds, const std::string& dataset, const std::string& path) {
     throw H5Error(path + ": dataset '" + dataset + "' does not hold uint8 values");
 }
 
+// Reads rows [row0, row0 + rows) of the first axis of an open dataset of shape `s` into `out` (which
+// holds rows x the product of the other extents) as `memory_type`: the one hyperslab read that
+// read_rows and read_rows_u8 share. The caller has checked the range.
+void read_row_block(hid_t ds, const H5Shape& s, uint64_t row0, uint64_t rows, hid_t memory_type, void* out,
+                    const std::string& dataset, const std::string& path) {
+  if (rows == 0) return;
+  Handle fspace(H5Dget_space(ds), H5Sclose);
+  std::vector<hsize_t> start(s.size(), 0), count(s.begin(), s.end());
+  start[0] = row0;
+  count[0] = rows;
+  ok(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "select rows");
+  Handle mspace(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose);
+  if (H5Dread(ds, memory_type, mspace, fspace, H5P_DEFAULT, out) < 0)
+    throw H5Error(path + ": reading '" + dataset + "' failed (file truncated or corrupt?)");
+}
+
 void write_attr_raw(hid_t file, const std::string& object, const std::string& name, hid_t type,
                     const void* value, const std::string& path) {
   Handle obj(open_object(file, object, path), H5Oclose);
@@ -291,15 +307,7 @@ std::vector<double> H5Reader::read_rows(const std::string& dataset, uint64_t row
     return out;
   }
   if (row0 + rows > s[0]) throw H5Error(path_ + ": rows out of range for '" + dataset + "'");
-  if (rows == 0) return out;
-  Handle fspace(H5Dget_space(ds), H5Sclose);
-  std::vector<hsize_t> start(s.size(), 0), count(s.begin(), s.end());
-  start[0] = row0;
-  count[0] = rows;
-  ok(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "select rows");
-  Handle mspace(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose);
-  if (H5Dread(ds, H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT, out.data()) < 0)
-    throw H5Error(path_ + ": reading '" + dataset + "' failed (file truncated or corrupt?)");
+  read_row_block(ds, s, row0, rows, H5T_NATIVE_DOUBLE, out.data(), dataset, path_);
   return out;
 }
 
@@ -334,15 +342,7 @@ std::vector<uint8_t> H5Reader::read_rows_u8(const std::string& dataset, uint64_t
     throw H5Error(path_ + ": rows [" + std::to_string(row0) + ", " + std::to_string(row0 + rows) +
                   ") out of range for '" + dataset + "' (" + std::to_string(s[0]) + " rows)");
   std::vector<uint8_t> out(size_t(rows * per_row));
-  if (rows == 0) return out;
-  Handle fspace(H5Dget_space(ds), H5Sclose);
-  std::vector<hsize_t> start(s.size(), 0), count(s.begin(), s.end());
-  start[0] = row0;
-  count[0] = rows;
-  ok(H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr), "select rows");
-  Handle mspace(H5Screate_simple(int(count.size()), count.data(), nullptr), H5Sclose);
-  if (H5Dread(ds, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, out.data()) < 0)
-    throw H5Error(path_ + ": reading '" + dataset + "' failed (file truncated or corrupt?)");
+  read_row_block(ds, s, row0, rows, H5T_NATIVE_UINT8, out.data(), dataset, path_);
   return out;
 }
 
