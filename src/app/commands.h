@@ -25,6 +25,7 @@ void add_vision_commands(CLI::App& app, GlobalOptions& global);
 void add_train_command(CLI::App& app, GlobalOptions& global);  // jess train (image SSL)
 void add_cells_commands(CLI::App& app, GlobalOptions& global);
 void add_render_commands(CLI::App& app, GlobalOptions& global);  // jess render (3-D scenes)
+void add_equivariance_commands(CLI::App& app, GlobalOptions& global);  // jess equivariance (SIE)
 
 void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global);  // pretrain | regress | embed
 void add_pde_timestep_command(CLI::App& pde, GlobalOptions& global);

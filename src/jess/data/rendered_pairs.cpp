@@ -71,8 +71,8 @@ struct RenderedPairLoader::Impl {
     std::copy(f.begin(), f.begin() + n_factors, factors);
   }
 
-  void run(int64_t for_epoch, int64_t steps, const RenderedPairLoader* self) {
-    for (int64_t s = 0; s < steps; ++s) {
+  void run(int64_t for_epoch, int64_t from, int64_t steps, const RenderedPairLoader* self) {
+    for (int64_t s = from; s < steps; ++s) {
       RenderedPairBatch b;
       try {
         b = self->batch(for_epoch, s);
@@ -161,6 +161,9 @@ RenderedPairLoader::RenderedPairLoader(const RenderedPairOptions& o) : impl_(std
     m.n_factors = int64_t(read_npy(first + "/latent_0.npy").numel());
   }
   if (m.views < 2) throw ConfigError("rendered pairs: pairs need at least 2 views per object");
+  if (m.n_factors < 3)
+    throw ConfigError("rendered pairs: the views of '" + o.path + "' carry " + std::to_string(m.n_factors) +
+                      " latent values; the relative rotation needs the first three (rot x, y, z as extrinsic xyz Euler angles)");
   if (int64_t(m.labels.size()) < o.batch && o.drop_last)
     throw ConfigError("rendered pairs: batch " + std::to_string(o.batch) + " exceeds the " + std::to_string(m.labels.size()) +
                       " objects of the " + o.split + " split");
@@ -220,12 +223,48 @@ RenderedPairBatch RenderedPairLoader::batch(int64_t epoch, int64_t step) const {
   return b;
 }
 
-void RenderedPairLoader::start_epoch(int64_t epoch) {
+void RenderedPairLoader::start_epoch(int64_t epoch, int64_t first_step) {
   Impl& m = *impl_;
   m.halt();
+  if (first_step < 0 || first_step > steps_per_epoch()) throw std::out_of_range("rendered pairs: first step out of range");
   m.epoch = epoch;
-  m.next_step = 0;
-  if (m.o.prefetch > 0) m.worker = std::thread([this, epoch] { impl_->run(epoch, steps_per_epoch(), this); });
+  m.next_step = first_step;
+  if (m.o.prefetch > 0)
+    m.worker = std::thread([this, epoch, first_step] { impl_->run(epoch, first_step, steps_per_epoch(), this); });
+}
+
+int64_t RenderedPairLoader::factor_count() const { return impl_->n_factors; }
+
+RenderedPairLoader::ObjectViews RenderedPairLoader::object_views(int64_t first, int64_t count) const {
+  const Impl& m = *impl_;
+  if (first < 0 || count < 0 || first + count > objects()) throw std::out_of_range("rendered pairs: objects out of range");
+  const int64_t V = m.views, S = m.size, F = m.n_factors;
+  ObjectViews out;
+  out.images = at::empty({count, V, 3, S, S}, at::kByte);
+  out.factors = at::empty({count, V, F}, at::kDouble);
+  out.labels = at::empty({count}, at::kLong);
+  for (int64_t k = 0; k < count; ++k) {
+    uint8_t* img = out.images.data_ptr<uint8_t>() + k * V * 3 * S * S;
+    double* fac = out.factors.data_ptr<double>() + k * V * F;
+    if (m.kind == "packed") {  // an object's views are consecutive rows: one read each
+      std::vector<uint8_t> hwc;
+      std::vector<double> f;
+      {
+        std::lock_guard<std::mutex> lock(m.io);
+        const uint64_t row = uint64_t(m.rows[size_t(first + k)] * V);
+        hwc = m.h5->read_rows_u8("images", row, uint64_t(V));
+        f = m.h5->read_rows("factors", row, uint64_t(V));
+      }
+      for (int64_t v = 0; v < V; ++v)
+        for (int64_t c = 0; c < 3; ++c)
+          for (int64_t p = 0; p < S * S; ++p) img[(v * 3 + c) * S * S + p] = hwc[size_t((v * S * S + p) * 3 + c)];
+      std::copy(f.begin(), f.begin() + V * F, fac);
+    } else {
+      for (int64_t v = 0; v < V; ++v) m.read_view(first + k, v, img + v * 3 * S * S, fac + v * F);
+    }
+    out.labels.data_ptr<int64_t>()[k] = m.labels[size_t(first + k)];
+  }
+  return out;
 }
 
 bool RenderedPairLoader::next(RenderedPairBatch& out) {

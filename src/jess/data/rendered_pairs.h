@@ -53,8 +53,17 @@ class RenderedPairLoader {
 
   // The batch of (epoch, step), computed directly (what the background thread calls).
   RenderedPairBatch batch(int64_t epoch, int64_t step) const;
-  // Sequential access with prefetch: start_epoch(e), then next() until it returns false.
-  void start_epoch(int64_t epoch);
+  // Every view of objects [first, first + count) of the split, in view order: images [count, V, 3, S, S]
+  // uint8, factors [count, V, F] float64, labels [count] int64 (evaluations over all views).
+  struct ObjectViews {
+    at::Tensor images, factors, labels;
+  };
+  ObjectViews object_views(int64_t first, int64_t count) const;
+  // The factor count per view (14 packed, 7 for 3DIEBench's latents).
+  int64_t factor_count() const;
+  // Sequential access with prefetch: start_epoch(e), then next() until it returns false; a resumed
+  // run starts at `first_step`.
+  void start_epoch(int64_t epoch, int64_t first_step = 0);
   bool next(RenderedPairBatch& out);
 
  private:

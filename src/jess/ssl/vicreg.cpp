@@ -13,18 +13,16 @@ void VICRegLoss::describe(ConfigSchema& s, const std::string& p) {
   s.add(p + "epsilon", options_.epsilon, "added to the variance inside the square root", check::positive());
 }
 
-namespace {
-at::Tensor variance_term(const at::Tensor& z, double eps) {
+at::Tensor vicreg_variance(const at::Tensor& z, double eps) {
   auto std = at::sqrt(z.var(0, /*unbiased=*/true) + eps);
   return at::relu(1 - std).mean();
 }
-at::Tensor covariance_term(const at::Tensor& z) {
+at::Tensor vicreg_covariance(const at::Tensor& z) {
   const int64_t b = z.size(0), d = z.size(1);
   auto zc = z - z.mean(0, true);
   auto c = at::matmul(zc.t(), zc) / double(b - 1);
   return (c.pow(2).sum() - c.diagonal().pow(2).sum()) / double(d);
 }
-}  // namespace
 
 LossTerms VICRegLoss::operator()(const at::Tensor& z1, const at::Tensor& z2) const {
   TORCH_CHECK(z1.dim() == 2 && z1.sizes() == z2.sizes(), "VICReg: embeddings must be two (B, D) tensors of one shape");
@@ -32,8 +30,8 @@ LossTerms VICRegLoss::operator()(const at::Tensor& z1, const at::Tensor& z2) con
   auto inv = at::mse_loss(z1, z2);
   auto g1 = gathered(z1), g2 = gathered(z2);
   TORCH_CHECK(g1.size(0) >= 2, "VICReg: the variance and covariance terms need a batch of at least 2");
-  auto var = (variance_term(g1, o.epsilon) + variance_term(g2, o.epsilon)) / 2;
-  auto cov = covariance_term(g1) + covariance_term(g2);
+  auto var = (vicreg_variance(g1, o.epsilon) + vicreg_variance(g2, o.epsilon)) / 2;
+  auto cov = vicreg_covariance(g1) + vicreg_covariance(g2);
   LossTerms t;
   t.loss = o.invariance * inv + o.variance * var + o.covariance * cov;
   t.parts = {{"invariance", inv.item<double>()}, {"variance", var.item<double>()}, {"covariance", cov.item<double>()}};

@@ -29,4 +29,10 @@ class VICRegLoss : public JointLoss {
 
 std::unique_ptr<JointLoss> make_vicreg();
 
+// The two regularisers on their own, for methods that combine them differently (SIE):
+//   vicreg_variance(Z)   = mean_j max(0, 1 - sqrt(Var_j(Z) + eps))   (unbiased variance)
+//   vicreg_covariance(Z) = sum_{j != k} C_jk^2 / D,  C = Z_c^T Z_c / (B - 1)
+at::Tensor vicreg_variance(const at::Tensor& z, double eps = 1e-4);
+at::Tensor vicreg_covariance(const at::Tensor& z);
+
 }  // namespace jess::ssl
