@@ -8,6 +8,7 @@
 #   eval  RankMe vs NumPy's SVD and the Z^T Z floor; k-NN vs the matrix-product floor
 #   pde-accuracy  PDE SSL accuracy floor: jess's defaults vs a minimal PyTorch peer, same data and budget
 #   cells DTAE end to end on the 10,000-cell synthetic tree: jess vs a Python PyTorch + NumPy/SciPy peer
+#   sie   SIE training pairs/s on a rendered set: jess equivariance train vs the same model in Python PyTorch
 #   render `jess render dataset` images/s (OpenGL, llvmpipe) vs Blender Cycles on 3DIEBench's scene; options: --quick
 # Builds jess first (cmake --build build) when build/ exists.
 set -euo pipefail
@@ -37,6 +38,12 @@ case "$cmd" in
     shift
     build_jess
     exec "$PY" bench/render_bench.py "$@"
+    ;;
+  sie)
+    shift
+    build_jess
+    export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456
+    exec "$PY" bench/sie_bench.py "$@"
     ;;
   train)
     shift
