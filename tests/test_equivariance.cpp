@@ -356,7 +356,13 @@ TEST_F(TinyRendered, EvaluationReportsEveryMetricAndRefusesOtherCheckpoints) {
   eo.pairs_per_object = 2;
   eo.device = "cpu";
   eo.plots = dir_ + "/plots";
+  eo.layers = true;
   auto rep = eq::evaluate_equivariant(dir_ + "/eval_sie", eo);
+  ASSERT_EQ(rep.layers.size(), 5u);  // stem, layer1..4
+  EXPECT_EQ(rep.layers.back().part, "layer4");
+  EXPECT_EQ(rep.layers.back().dim, rep.representation_dim);
+  // The last stage is the representation: its linear head is the full-representation row's.
+  EXPECT_EQ(rep.layers.back().top1, rep.classification[0].top1);
   EXPECT_EQ(rep.views, 6);
   EXPECT_EQ(rep.classification.size(), 6u);  // full / inv / equi x linear / mlp
   EXPECT_EQ(rep.regression.size(), 6u);      // rotation and colour x 3 parts

@@ -90,6 +90,7 @@ void add_equivariance_commands(CLI::App& app, GlobalOptions& global) {
   ev->add_option("--pairs", e->o.pairs_per_object, "val view pairs per object for R^2")->check(CLI::PositiveNumber);
   ev->add_option("--pre-queries", e->o.pre_queries, "PRE: predictions sampled (0: all)")->check(CLI::NonNegativeNumber);
   ev->add_flag("!--no-mlp", e->o.mlp_heads, "linear classification heads only");
+  ev->add_flag("--layers", e->o.layers, "also a linear probe at every backbone stage (stem, layer1..4: the Guillotine sweep)");
   ev->add_option("--plots", e->o.plots, "folder for rotation_prediction.png and retrieval.png (per run: <dir>/<i>_...)");
   ev->add_option("--json", e->json, "write every report to this file (a JSON list)");
   ev->add_option("--device", e->o.device, "auto | cpu | cuda");

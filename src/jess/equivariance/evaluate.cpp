@@ -35,11 +35,12 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 // only for the first few objects, factors (N, V, F), labels (N).
 struct SplitFeatures {
   at::Tensor reps, factors, labels, sample_images;  // sample_images: (min(N, 8), V, 3, S, S)
+  std::vector<std::pair<std::string, at::Tensor>> blocks;  // every backbone stage (N, V, d) when asked
   int64_t views = 0;
 };
 
 SplitFeatures split_features(EquivariantModelImpl& model, const std::string& data, bool prefer_folder,
-                             const std::string& split, int64_t limit, at::Device device) {
+                             const std::string& split, int64_t limit, at::Device device, bool blocks = false) {
   data::RenderedPairOptions po;
   po.path = data;
   po.split = split;
@@ -53,6 +54,8 @@ SplitFeatures split_features(EquivariantModelImpl& model, const std::string& dat
   SplitFeatures f;
   f.views = V;
   std::vector<at::Tensor> reps, factors, labels, samples;
+  std::vector<std::vector<at::Tensor>> stage;
+  std::vector<std::string> stage_names;
   Progress bar("features " + split, n * V, "img");
   torch::NoGradGuard ng;
   const int64_t chunk = std::max<int64_t>(1, 256 / V);
@@ -60,7 +63,17 @@ SplitFeatures split_features(EquivariantModelImpl& model, const std::string& dat
     const int64_t c = std::min(chunk, n - first);
     auto ov = loader.object_views(first, c);
     auto imgs = ov.images.flatten(0, 1);
-    reps.push_back(model.represent(imgs.to(device)).to(at::kCPU).view({c, V, -1}));
+    if (blocks) {
+      auto outs = model.backbone->forward_blocks(model.input(imgs.to(device)));
+      if (stage.empty()) {
+        stage.resize(outs.size());
+        for (const auto& kv : outs) stage_names.push_back(kv.first);
+      }
+      for (size_t i = 0; i < outs.size(); ++i) stage[i].push_back(outs[i].second.to(at::kCPU).view({c, V, -1}));
+      reps.push_back(outs.back().second.to(at::kCPU).view({c, V, -1}));
+    } else {
+      reps.push_back(model.represent(imgs.to(device)).to(at::kCPU).view({c, V, -1}));
+    }
     factors.push_back(ov.factors);
     labels.push_back(ov.labels);
     if (first < 8) samples.push_back(ov.images.narrow(0, 0, std::min<int64_t>(c, 8 - first)));
@@ -71,6 +84,7 @@ SplitFeatures split_features(EquivariantModelImpl& model, const std::string& dat
   f.factors = at::cat(factors);
   f.labels = at::cat(labels);
   f.sample_images = at::cat(samples);
+  for (size_t i = 0; i < stage.size(); ++i) f.blocks.emplace_back(stage_names[i], at::cat(stage[i]));
   return f;
 }
 
@@ -208,8 +222,8 @@ EquivariantEvalReport evaluate_equivariant(const std::string& path, const Equiva
   rep.representation_dim = model.representation_dim;
 
   auto t0 = Clock::now();
-  auto tr = split_features(model, data, cfg.prefer_folder, "train", o.train_objects, device);
-  auto va = split_features(model, data, cfg.prefer_folder, "val", o.val_objects, device);
+  auto tr = split_features(model, data, cfg.prefer_folder, "train", o.train_objects, device, o.layers);
+  auto va = split_features(model, data, cfg.prefer_folder, "val", o.val_objects, device, o.layers);
   rep.seconds_features = seconds_since(t0);
   rep.train_objects = tr.reps.size(0);
   rep.val_objects = va.reps.size(0);
@@ -229,7 +243,17 @@ EquivariantEvalReport evaluate_equivariant(const std::string& path, const Equiva
     parts.push_back({"equi", model.invariant_dims, model.representation_dim - model.invariant_dims});
   }
   const int64_t heads = o.mlp_heads ? 2 : 1;
-  Progress bar("probes", int64_t(parts.size()) * (heads + 2), "heads");
+  Progress bar("probes", int64_t(parts.size()) * (heads + 2) + int64_t(tr.blocks.size()), "heads");
+  for (size_t i = 0; i < tr.blocks.size(); ++i) {  // the Guillotine sweep: a linear head at every stage
+    const auto& xtr = tr.blocks[i].second;
+    auto xva = va.blocks[i].second.flatten(0, 1);
+    auto m = fit_head([&](int64_t e) { return std::make_pair(one_view_each(xtr, o.seed, e), tr.labels); }, xtr.size(2),
+                      classes, false, o.epochs, o.seed, device);
+    auto pred = predict_rows(m, xva, device).argmax(1);
+    rep.layers.push_back({tr.blocks[i].first, "linear", xtr.size(2),
+                          pred.eq(va.labels.repeat_interleave(va.views)).to(at::kDouble).mean().item<double>()});
+    bar.advance(1);
+  }
   for (const auto& p : parts) {
     auto xtr = tr.reps.narrow(2, p.start, p.dim), xva = va.reps.narrow(2, p.start, p.dim).flatten(0, 1);
     auto yva = va.labels.repeat_interleave(va.views);
@@ -357,6 +381,12 @@ std::string EquivariantEvalReport::table() const {
   for (const auto& c : classification)
     s << "    " << std::left << std::setw(6) << c.part << std::setw(8) << c.head << std::right << std::setw(6) << c.dim
       << std::setprecision(2) << std::setw(9) << 100 * c.top1 << "\n";
+  if (!layers.empty()) {
+    s << "  top-1 % by backbone stage (linear head)\n";
+    for (const auto& l : layers)
+      s << "    " << std::left << std::setw(14) << l.part << std::right << std::setw(6) << l.dim << std::setprecision(2)
+        << std::setw(9) << 100 * l.top1 << "\n";
+  }
   s << "  R^2 (val pairs; reference: scalar target mean | per dimension)\n";
   for (const auto& r : regression)
     s << "    " << std::left << std::setw(10) << r.target << std::setw(6) << r.part << std::right << std::setprecision(3)
@@ -386,6 +416,10 @@ std::string EquivariantEvalReport::json() const {
     s << (i ? ", " : "") << "{\"target\": \"" << r.target << "\", \"part\": \"" << r.part << "\", \"r2\": " << r.r2
       << ", \"r2_per_dim\": " << r.r2_per_dim << "}";
   }
+  s << "], \"layers\": [";
+  for (size_t i = 0; i < layers.size(); ++i)
+    s << (i ? ", " : "") << "{\"layer\": \"" << layers[i].part << "\", \"dim\": " << layers[i].dim
+      << ", \"top1\": " << layers[i].top1 << "}";
   s << "], \"retrieval\": ";
   if (retrieval)
     s << "{\"mrr\": " << mrr << ", \"h1\": " << h1 << ", \"h2\": " << h2 << ", \"h5\": " << h5 << ", \"h10\": " << h10

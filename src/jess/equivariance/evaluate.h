@@ -26,6 +26,7 @@ struct EquivariantEvalOptions {
   int64_t pairs_per_object = 10;  // val pairs for the R^2 metrics
   int64_t pre_queries = 10000; // PRE: predictions sampled (0: all; exact nearest neighbours cost O(N^2 V^2))
   bool mlp_heads = true;       // also the MLP classification heads
+  bool layers = false;         // also a linear probe at every backbone stage (the Guillotine sweep)
   std::string plots;           // folder for the PNGs ("" : none)
   std::string device = "auto";
   uint64_t seed = 0;
@@ -46,6 +47,7 @@ struct EquivariantEvalReport {
   int64_t train_objects = 0, val_objects = 0, views = 0, representation_dim = 0;
   std::vector<ClassificationResult> classification;
   std::vector<RegressionResult> regression;
+  std::vector<ClassificationResult> layers;  // part = the backbone stage (stem, layer1..4), linear head
   bool retrieval = false;  // the method has a predictor (SIE, EquiMod)
   double mrr = 0, h1 = 0, h2 = 0, h5 = 0, h10 = 0, pre = 0;
   int64_t pre_queries = 0;
