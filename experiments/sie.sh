@@ -5,7 +5,8 @@
 # mean ± std over seeds: top-1 (linear head on the invariant / equivariant part / whole representation),
 # rotation R^2 (MLP on pairs; reference definition), colour R^2, MRR, H@1, H@5, PRE.
 #   experiments/sie.sh OUT_DIR [SEEDS] [key=value ...]        (extra keys go to every training run)
-# Environment: METHODS (default "sie vicreg simclr simclr_augself equimod"), RENDER (render keys,
+# Environment: METHODS (default "sie vicreg simclr simclr_augself equimod"; an entry may add keys after a
+# colon, e.g. "sie:canonical_sign=true" or "sie:hypernetwork=deep,predictor=mlp"), RENDER (render keys,
 # default 14 classes x 100 objects x 50 views at 64^2), EVAL (eval flags, default "--epochs 50").
 # e.g. experiments/sie.sh runs/sie 3 width=16 train.epochs=100
 set -euo pipefail
@@ -16,18 +17,21 @@ render=${RENDER:-"objects_per_class=100 views_per_object=50 image_size=64 layout
 evalargs=${EVAL:-"--epochs 50"}
 mkdir -p "$out"
 [[ -d $out/data ]] || "$jess" render dataset --out "$out/data" $render
-for m in $methods; do
+tags=""
+for spec in $methods; do
+  m=${spec%%:*}; keys=""; [[ $spec == *:* ]] && keys=${spec#*:}
+  tag=$(echo "$spec" | tr ':,=' '_+-'); tags="$tags $tag"
   for ((k = 0; k < seeds; k++)); do
-    run="$out/$m/seed$k"
+    run="$out/$tag/seed$k"
     if [[ ! -f $run/equivariance_eval.json ]]; then
       mkdir -p "$run"
-      "$jess" equivariance train data="$out/data" --out "$run" method=$m --seed $k "$@" > "$run.log" 2>&1
+      "$jess" equivariance train data="$out/data" --out "$run" method=$m --seed $k ${keys//,/ } "$@" > "$run.log" 2>&1
       "$jess" equivariance eval "$run" --seed $k $evalargs > "$run.eval.txt"
     fi
   done
-  echo "done: $m" >&2
+  echo "done: $spec" >&2
 done
-/usr/bin/python3 - "$out" $methods <<'PY'
+/usr/bin/python3 - "$out" $tags <<'PY'
 import json, sys, pathlib, statistics as st
 out, methods = pathlib.Path(sys.argv[1]), sys.argv[2:]
 def ms(v):
