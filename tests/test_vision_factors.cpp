@@ -1,0 +1,95 @@
+// Controlled 2-D factors (robustness benchmark on Fashion-MNIST): each factor changes only what it names.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "jess/core/config.h"
+#include "jess/vision/factors.h"
+#include "jess/vision/idx.h"
+
+namespace v = jess::vision;
+
+namespace {
+at::Tensor first_test_images(int64_t n) {
+  auto set = v::load_mnist_layout(v::default_fashion_mnist_dir(), "test");
+  return at::from_blob(set.pixels.data(), {set.n, 1, set.height, set.width}, at::kByte).narrow(0, 0, n).clone();
+}
+// Intensity-weighted centroid (x, y) of each canvas, in pixels.
+at::Tensor centroids(const at::Tensor& c) {
+  const int64_t S = c.size(2);
+  auto coords = at::arange(S, at::kFloat) + 0.5;
+  auto m = c.sum({1, 2, 3});
+  auto cx = (c.sum({1, 2}) * coords).sum(1) / m, cy = (c.sum({1, 3}) * coords).sum(1) / m;
+  return at::stack({cx, cy}, 1);
+}
+}  // namespace
+
+TEST(Factors2d, CanonicalCanvasCentresTheImage) {
+  auto img = first_test_images(4);
+  auto c = v::canonical_canvas(img, 40);
+  ASSERT_EQ(c.sizes(), at::IntArrayRef({4, 1, 40, 40}));
+  EXPECT_TRUE(at::equal(c.narrow(2, 6, 28).narrow(3, 6, 28), img.to(at::kFloat) / 255.0));
+  EXPECT_EQ(c.sum().item<double>(), (img.to(at::kFloat) / 255.0).sum().item<double>());  // nothing outside
+  EXPECT_THROW(v::canonical_canvas(img, 20), c10::Error);
+}
+
+TEST(Factors2d, FourQuarterTurnsAreTheIdentityAndTheDirectionIsConsistent) {
+  auto c = v::canonical_canvas(first_test_images(6), 40);
+  auto r = c;
+  for (int k = 0; k < 4; ++k) r = v::apply_factor2d(r, "rotation", 90);
+  EXPECT_TRUE(at::equal(r, c));
+  EXPECT_FALSE(at::equal(v::apply_factor2d(c, "rotation", 90), c));
+  // The interpolated path turns the same way as the exact one (counter-clockwise).
+  auto exact = v::apply_factor2d(c, "rotation", 90), interp = v::apply_factor2d(c, "rotation", 89.999);
+  EXPECT_LT((exact - interp).abs().max().item<double>(), 0.02);
+  EXPECT_GT((v::apply_factor2d(c, "rotation", -90) - interp).abs().max().item<double>(), 0.5);
+  // 45 + 45 ~ 90 (up to interpolation blur).
+  auto twice = v::apply_factor2d(v::apply_factor2d(c, "rotation", 45), "rotation", 45);
+  EXPECT_LT((twice - exact).abs().mean().item<double>(), 0.03);
+}
+
+TEST(Factors2d, ScaleKeepsTheCentreAndTranslationMovesOnlyX) {
+  auto c = v::canonical_canvas(first_test_images(8), 40);
+  auto c0 = centroids(c);
+  for (double s : {0.5, 0.75, 1.25}) {
+    auto cs = centroids(v::apply_factor2d(c, "scale", s));
+    // Zoom about the canvas centre: the centroid's offset from the centre scales by s.
+    EXPECT_LT(((cs - 20) - s * (c0 - 20)).abs().max().item<double>(), 0.3) << s;
+  }
+  auto t = v::apply_factor2d(c, "translation", 3);
+  auto ct = centroids(t);
+  EXPECT_LT((ct.select(1, 0) - c0.select(1, 0) - 3).abs().max().item<double>(), 1e-3);
+  EXPECT_LT((ct.select(1, 1) - c0.select(1, 1)).abs().max().item<double>(), 1e-3);
+  // An integer shift inside the margin is a pixel move.
+  auto rolled = at::roll(c, {3}, {3});
+  EXPECT_LT((t - rolled).abs().max().item<double>(), 1e-5);
+}
+
+TEST(Factors2d, BackgroundKeepsTheObjectPixelsAndIsSeeded) {
+  auto c = v::canonical_canvas(first_test_images(5), 40);
+  auto mask = c.gt(0);
+  for (int kind = 0; kind <= 4; ++kind) {
+    auto b = v::apply_factor2d(c, "background", kind, 7, 100);
+    EXPECT_TRUE(at::equal(b.masked_select(mask), c.masked_select(mask))) << kind;
+    EXPECT_GT(b.masked_select(mask.logical_not()).mean().item<double>(), 0.05) << kind;  // the black is gone
+    EXPECT_TRUE(at::equal(b, v::apply_factor2d(c, "background", kind, 7, 100)));       // deterministic
+    EXPECT_FALSE(at::equal(b, v::apply_factor2d(c, "background", kind, 8, 100)));      // seeded
+  }
+}
+
+TEST(Factors2d, PhotometricFactorsOnHandValues) {
+  auto x = at::tensor({0.0f, 0.25f, 0.5f, 1.0f}).view({1, 1, 2, 2});
+  EXPECT_TRUE(at::allclose(v::apply_factor2d(x, "brightness", 0.2), at::tensor({0.2f, 0.45f, 0.7f, 1.0f}).view({1, 1, 2, 2})));
+  EXPECT_TRUE(at::allclose(v::apply_factor2d(x, "contrast", 0.5), at::tensor({0.25f, 0.375f, 0.5f, 0.75f}).view({1, 1, 2, 2})));
+  EXPECT_TRUE(at::allclose(v::apply_factor2d(x, "gamma", 2), at::tensor({0.0f, 0.0625f, 0.25f, 1.0f}).view({1, 1, 2, 2})));
+}
+
+TEST(Factors2d, LevelsAreValidated) {
+  v::Factor2dLevels l;
+  EXPECT_EQ(l.levels("rotation").size(), 5u);
+  EXPECT_THROW(l.levels("pose"), jess::ConfigError);
+  l.scale = "0.5,abc";
+  EXPECT_THROW(l.levels("scale"), jess::ConfigError);
+  l.background = "7";
+  EXPECT_THROW(l.levels("background"), jess::ConfigError);
+  EXPECT_THROW(v::apply_factor2d(at::zeros({1, 1, 4, 4}), "blur", 1), jess::ConfigError);
+}
