@@ -370,8 +370,8 @@ expect_error "render dataset refuses to overwrite a dataset" 2 "refusing to over
 # ---- equivariance: SIE and baselines on the rendered pairs, the 3DIEBench metrics
 EQ="width=2 batch=2 mlp=16-16 train.epochs=2 n_monitor=2"
 check "equivariance train (sie) logs the online evaluator; eval writes every metric, plots and JSON readable by Python" bash -c "
-  '$JESS' equivariance train data='$DIR/ie' --out '$DIR/sie' $EQ | grep -q 'val_rotation_r2_equi' &&
-  '$JESS' equivariance eval '$DIR/sie' --epochs 2 --pairs 2 --plots '$DIR/sie_plots' | grep -q 'MRR' &&
+  '$JESS' equivariance train data='$DIR/ie' --out '$DIR/sie' $EQ > '$DIR/sie_train.txt' && grep -q 'val_rotation_r2_equi' '$DIR/sie_train.txt' &&
+  '$JESS' equivariance eval '$DIR/sie' --epochs 2 --pairs 2 --plots '$DIR/sie_plots' > '$DIR/sie_eval.txt' && grep -q 'MRR' '$DIR/sie_eval.txt' &&
   head -c 8 '$DIR/sie_plots/retrieval.png' | grep -q PNG && head -c 8 '$DIR/sie_plots/rotation_prediction.png' | grep -q PNG &&
   '$PY' -c \"
 import json
@@ -383,7 +383,7 @@ assert 0 < m['mrr'] <= 1 and m['h1'] <= m['h2'] <= m['h5'] == 1 and 0 <= m['pre'
 \""
 check "equivariance train: a baseline trains on the same pairs and eval reports retrieval as n/a" bash -c "
   '$JESS' equivariance train data='$DIR/ie' --out '$DIR/simclr_eq' method=simclr_augself $EQ > /dev/null &&
-  '$JESS' equivariance eval '$DIR/simclr_eq' --epochs 2 --pairs 2 --no-mlp | grep -q 'retrieval: n/a'"
+  '$JESS' equivariance eval '$DIR/simclr_eq' --epochs 2 --pairs 2 --no-mlp > '$DIR/simclr_eq.txt' && grep -q 'retrieval: n/a' '$DIR/simclr_eq.txt'"
 "$PY" - "$DIR/norot" <<'PYEOF'
 import sys, pathlib, numpy as np
 from PIL import Image
@@ -400,6 +400,45 @@ PYEOF
 expect_error "equivariance train explains a dataset without rotation latents" 2 "rot x, y, z" "$JESS" equivariance train data="$DIR/norot" --out "$DIR/x" $EQ
 expect_error "equivariance eval refuses a checkpoint of another command" 1 "not a checkpoint of jess equivariance train" "$JESS" equivariance eval "$DIR/v"
 expect_error "equivariance train names an unknown method" 2 "sie_rot_color" "$JESS" equivariance train data="$DIR/ie" --out "$DIR/x" method=sie3
+# ---- robustness: one factor at a time on Fashion-MNIST's 2-D factors
+RB="--n-test 40 --n-probe 200 rotation=90,45 translation=3 scale=0.5 background=1 brightness=0.3 contrast=0.5 gamma=2"
+check "robustness eval: accuracy per level equals a recomputation from the saved predictions; plots and JSON" bash -c "
+  '$JESS' robustness eval '$DIR/v' $RB --out '$DIR/rb' --json '$DIR/rb.json' --plots '$DIR/rbp' > '$DIR/rb.txt' &&
+  grep -q 'rotation' '$DIR/rb.txt' && head -c 8 '$DIR/rbp/robustness_scale.png' | grep -q PNG &&
+  '$PY' -c \"
+import json, numpy as np
+p, y, g = (np.load('$DIR/rb/' + f) for f in ('0_predictions.npy', 'labels.npy', 'groups.npy'))
+names = list(np.load('$DIR/rb/group_names.npy'))
+rows = json.load(open('$DIR/rb.json'))[0]['rows']
+assert len(rows) == len(names) == 9 and names[0] == 'canonical' and names[1] == 'rotation:90', names
+for k, r in enumerate(rows):
+    m = g == k
+    assert m.sum() == r['n'] == 40
+    acc = (p[m] == y[m]).mean()
+    assert abs(acc - r['top1']) < 1e-12, (k, acc, r['top1'])
+    assert abs(r['drop'] - (rows[0]['top1'] - acc)) < 1e-12
+\""
+check "robustness export, then eval --embeddings of features computed outside jess (raw pixels)" bash -c "
+  '$JESS' robustness export --out '$DIR/rbx' $RB > /dev/null &&
+  '$PY' -c \"
+import numpy as np
+t, p = np.load('$DIR/rbx/test_images.npy'), np.load('$DIR/rbx/probe_images.npy')
+assert t.shape == (360, 1, 40, 40) and p.shape == (200, 1, 40, 40) and t.dtype == np.uint8
+assert (np.load('$DIR/rbx/groups.npy') == np.repeat(np.arange(9), 40)).all()
+np.save('$DIR/rbx/test.npy', t.reshape(360, -1) / 255.0); np.save('$DIR/rbx/probe.npy', p.reshape(200, -1) / 255.0)
+np.save('$DIR/rbx/short.npy', t.reshape(360, -1)[:359] / 255.0)
+\" &&
+  '$JESS' robustness eval --embeddings '$DIR/rbx' $RB --json '$DIR/rbe.json' > /dev/null &&
+  '$PY' -c \"
+import json
+r = json.load(open('$DIR/rbe.json'))[0]['rows']
+assert len(r) == 9 and r[0]['top1'] > 0.4, r[0]  # raw pixels classify canonical Fashion-MNIST well above chance
+\""
+mkdir -p "$DIR/rbs" && cp "$DIR/rbx/probe.npy" "$DIR/rbs/probe.npy" && cp "$DIR/rbx/short.npy" "$DIR/rbs/test.npy"
+expect_error "robustness eval: an embedding file whose row count differs from the set's is named" 2 "has 359 rows" "$JESS" robustness eval --embeddings "$DIR/rbs" $RB
+expect_error "robustness eval names an unknown factor" 2 "unknown factor 'pose'" "$JESS" robustness eval "$DIR/v" --factors pose $RB
+expect_error "robustness eval names a bad level" 2 "level 'x'" "$JESS" robustness eval "$DIR/v" $RB scale=x
+expect_error "robustness eval refuses a checkpoint without a probe" 1 "not a checkpoint of jess train" "$JESS" robustness eval "$DIR/sie" $RB
 expect_error "render dataset refuses a zero size" 2 "scale_min" "$JESS" render dataset --out "$DIR/rx" factors.scale_min=0
 check "a failed render leaves no partial dataset" bash -c "! ls '$DIR' | grep -q '^rx'"
 

@@ -26,6 +26,7 @@ void add_train_command(CLI::App& app, GlobalOptions& global);  // jess train (im
 void add_cells_commands(CLI::App& app, GlobalOptions& global);
 void add_render_commands(CLI::App& app, GlobalOptions& global);  // jess render (3-D scenes)
 void add_equivariance_commands(CLI::App& app, GlobalOptions& global);  // jess equivariance (SIE)
+void add_robustness_commands(CLI::App& app, GlobalOptions& global);    // jess robustness
 
 void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global);  // pretrain | regress | embed
 void add_pde_timestep_command(CLI::App& pde, GlobalOptions& global);

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   jess::app::add_cells_commands(app, global);
   jess::app::add_render_commands(app, global);
   jess::app::add_equivariance_commands(app, global);
+  jess::app::add_robustness_commands(app, global);
   jess::app::add_quickstart_command(app, global);
   try {
     app.parse(argc, argv);

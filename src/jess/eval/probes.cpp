@@ -124,6 +124,7 @@ ClassifierResult classification_probe(const at::Tensor& train_x_in, const at::Te
   auto scores = model->forward(st(test_x));
   r.top1 = topk_accuracy(scores, test_y, 1);
   r.top5 = topk_accuracy(scores, test_y, 5);
+  r.test_scores = scores.detach();
   return r;
 }
 

@@ -27,6 +27,7 @@ struct ClassifierResult {
   double top1 = 0, top5 = 0;  // on the test set, in [0, 1]
   double weight_decay = 0;    // chosen on the validation split
   double validation_top1 = 0;
+  at::Tensor test_scores;     // (N_test, C) class scores of the final classifier
 };
 
 // x: (N, D) float, y: (N,) int64 class indices.

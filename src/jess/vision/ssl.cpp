@@ -432,6 +432,44 @@ VisionEvalReport evaluate_vision(const std::string& path, const VisionEvalOption
   return rep;
 }
 
+FrozenVisionEncoder load_vision_encoder(const std::string& path, const std::string& device_name) {
+  std::string ckpt = path;
+  if (is_directory(path)) ckpt = path + "/checkpoint.pt";
+  auto c = train::load_checkpoint(ckpt);
+  auto it = c.extra.find("input_stats");
+  if (it == c.extra.end() || c.model.count("probe.weight") == 0 || c.config.find("n_monitor:") == std::string::npos)
+    throw std::invalid_argument(ckpt + " is not a checkpoint of jess train (image SSL)");
+  VisionSslOptions config;
+  ConfigSchema s;
+  config.describe(s);
+  s.load_yaml_string(c.config, ckpt + " (stored configuration)");
+  const int64_t classes = c.model.at("probe.weight").size(0);
+  auto stem = c.model.find("backbone.conv1.weight");
+  const int64_t channels = stem == c.model.end() ? 1 : stem->second.size(1);
+  auto model = std::make_shared<VisionSslModel>(config, channels, classes);
+  train::load_state_dict(**model, c.model, ckpt);
+  const at::Device device = pick_device(device_name);
+  (*model)->to(device);
+  (*model)->eval();
+  auto stats = it->second.to(at::kDouble);
+  const double mean = stats[0].item<double>(), sd = stats[1].item<double>();
+  FrozenVisionEncoder e;
+  e.method = config.method;
+  e.checkpoint = ckpt;
+  e.channels = channels;
+  e.dim = (*model)->backbone->output_dim();
+  e.features = [model, mean, sd, device](const at::Tensor& images) {
+    torch::NoGradGuard ng;
+    std::vector<at::Tensor> out;
+    for (int64_t f = 0; f < images.size(0); f += 512) {
+      auto x = ((images.narrow(0, f, std::min<int64_t>(512, images.size(0) - f)).to(at::kFloat) - mean) / sd).to(device);
+      out.push_back((*model)->backbone->forward(x).to(at::kCPU));
+    }
+    return at::cat(out);
+  };
+  return e;
+}
+
 VisionEvalReport evaluate_vision_random_init(VisionSslOptions config, const VisionEvalOptions& o) {
   config.resolve();
   ImageSet train = load_mnist_layout(config.data, "train");

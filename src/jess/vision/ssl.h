@@ -8,7 +8,10 @@
 // with the online probe's and a weighted k-NN's (k = 20, T = 0.07) test accuracy and RankMe.
 // Optimiser and schedule from the shared trainer (default: LARS, lr = base_lr * batch / 256,
 // warm-up + cosine).
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -89,6 +92,15 @@ VisionEvalReport evaluate_vision(const std::string& checkpoint, const VisionEval
 VisionEvalReport evaluate_vision_random_init(VisionSslOptions config, const VisionEvalOptions& options);
 // Accuracy against depth, one curve per report (linear probe solid; k-NN too when `knn`).
 void plot_guillotine(const std::vector<VisionEvalReport>& reports, const std::string& path, bool knn);
+
+// The frozen representation of a jess train checkpoint (or run directory): images (B, C, H, W) float in
+// [0, 1] -> (B, D) backbone features, normalised with the run's input statistics, eval mode, no grad.
+struct FrozenVisionEncoder {
+  std::function<at::Tensor(const at::Tensor&)> features;
+  std::string method, checkpoint;
+  int64_t channels = 1, dim = 0;
+};
+FrozenVisionEncoder load_vision_encoder(const std::string& checkpoint, const std::string& device = "auto");
 
 // The method names accepted by `method`, and each criterion's hyperparameter help.
 std::vector<std::string> vision_method_names();
