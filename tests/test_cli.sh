@@ -436,6 +436,12 @@ assert len(r) == 9 and r[0]['top1'] > 0.4, r[0]  # raw pixels classify canonical
 \""
 mkdir -p "$DIR/rbs" && cp "$DIR/rbx/probe.npy" "$DIR/rbs/probe.npy" && cp "$DIR/rbx/short.npy" "$DIR/rbs/test.npy"
 expect_error "robustness eval: an embedding file whose row count differs from the set's is named" 2 "has 359 rows" "$JESS" robustness eval --embeddings "$DIR/rbs" $RB
+check "supervised baseline on canvases with half the instances rotated; robustness eval answers with its own head" bash -c "
+  '$JESS' train method=supervised $VTINY variation.canvas=40 variation.factor=rotation variation.fraction=0.5 --out '$DIR/sup' > '$DIR/sup_train.txt' 2>&1 &&
+  grep -q 'augment' '$DIR/sup/steps.csv' && '$JESS' train --print-config method=supervised variation.canvas=40 > '$DIR/supc.txt' &&
+  grep -q 'size: 40' '$DIR/supc.txt' &&
+  '$JESS' robustness eval '$DIR/sup' $RB > '$DIR/sup.txt' && grep -q '^supervised' '$DIR/sup.txt'"
+expect_error "jess train: a variation factor without a canvas is refused" 2 "variation.canvas" "$JESS" train method=supervised variation.factor=rotation --print-config
 expect_error "robustness eval names an unknown factor" 2 "unknown factor 'pose'" "$JESS" robustness eval "$DIR/v" --factors pose $RB
 expect_error "robustness eval names a bad level" 2 "level 'x'" "$JESS" robustness eval "$DIR/v" $RB scale=x
 expect_error "robustness eval refuses a checkpoint without a probe" 1 "not a checkpoint of jess train" "$JESS" robustness eval "$DIR/sie" $RB

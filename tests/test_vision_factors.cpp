@@ -2,6 +2,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "jess/core/config.h"
 #include "jess/vision/factors.h"
 #include "jess/vision/idx.h"
@@ -92,4 +94,59 @@ TEST(Factors2d, LevelsAreValidated) {
   l.background = "7";
   EXPECT_THROW(l.levels("background"), jess::ConfigError);
   EXPECT_THROW(v::apply_factor2d(at::zeros({1, 1, 4, 4}), "blur", 1), jess::ConfigError);
+}
+
+TEST(Variation, ExactlyFloorPnInstancesAreVariedAndOnlyOfTheListedClasses) {
+  std::vector<int64_t> labels;
+  for (int i = 0; i < 1003; ++i) labels.push_back(i % 10);
+  v::VariationOptions o;
+  o.canvas = 40;
+  o.factor = "rotation";
+  for (double p : {0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0}) {
+    o.fraction = p;
+    auto varied = v::varied_instances(labels, o, 3);
+    int64_t n = 0;
+    for (auto x : varied) n += x;
+    EXPECT_EQ(n, int64_t(std::floor(p * 1003 + 1e-9))) << p;
+  }
+  o.fraction = 0.5;
+  o.classes = "0,3";
+  auto varied = v::varied_instances(labels, o, 3);
+  int64_t n = 0, eligible = 0;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const bool ok = labels[i] == 0 || labels[i] == 3;
+    eligible += ok;
+    n += varied[i];
+    if (!ok) EXPECT_EQ(varied[i], 0) << i;
+  }
+  EXPECT_EQ(n, eligible / 2);
+  // Another seed picks other instances.
+  EXPECT_NE(v::varied_instances(labels, o, 4), varied);
+  o.classes = "a";
+  EXPECT_THROW(o.validate(), jess::ConfigError);
+  o.classes = "";
+  o.canvas = 0;
+  EXPECT_THROW(o.validate(), jess::ConfigError);  // a factor needs the canvas
+}
+
+TEST(Variation, OnlyTheVariedInstancesChange) {
+  auto img = first_test_images(16).to(at::kFloat) / 255.0;
+  v::VariationOptions o;
+  o.canvas = 40;
+  o.factor = "rotation";
+  o.levels = "90,180";
+  std::vector<uint8_t> varied(16, 0);
+  for (int i = 0; i < 16; i += 3) varied[size_t(i)] = 1;
+  auto idx = at::arange(16, at::kLong);
+  auto c = v::training_canvases(img, idx, varied, o, 1, 7);
+  auto canonical = v::canonical_canvas(img, 40);
+  for (int64_t i = 0; i < 16; ++i) {
+    const bool same = at::equal(c[i], canonical[i]);
+    EXPECT_EQ(same, !varied[size_t(i)]) << i;
+    if (varied[size_t(i)]) {  // a quarter or half turn of the canonical canvas
+      const bool quarter = at::equal(c[i], at::rot90(canonical[i], 1, {1, 2})), half = at::equal(c[i], at::rot90(canonical[i], 2, {1, 2}));
+      EXPECT_TRUE(quarter || half) << i;
+    }
+  }
+  EXPECT_TRUE(at::equal(c, v::training_canvases(img, idx, varied, o, 1, 7)));  // deterministic per (seed, step)
 }

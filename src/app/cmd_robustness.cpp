@@ -55,13 +55,14 @@ void add_robustness_commands(CLI::App& app, GlobalOptions& global) {
     SetArgs set;
     std::vector<std::string> runs;
     std::string embeddings, json, plots, out, device = "auto";
-    bool per_class = false;
+    bool per_class = false, refit = false;
   };
   auto e = std::make_shared<EvalArgs>();
   auto* ev = rb->add_subcommand("eval", "Top-1 per factor and level, drop and relative drop against canonical images");
   ev->footer(levels_help() +
              "\nEach RUN is a jess train run (or checkpoint): its frozen representation, a linear probe fitted on canonical\n"
-             "images (L-BFGS logistic regression, weight decay chosen on a validation split), then every image of the set.\n"
+             "images (L-BFGS logistic regression, weight decay chosen on a validation split), then every image of the set;\n"
+             "a supervised run (jess train method=supervised) answers with its own classifier.\n"
              "--embeddings DIR evaluates features computed elsewhere on the images of `jess robustness export`: DIR holds\n"
              "probe.npy (P x D) and test.npy (N x D) in the exported order.\n"
              "\nExamples:\n  jess robustness eval runs/vicreg runs/simclr --plots plots --json robust.json\n"
@@ -72,6 +73,7 @@ void add_robustness_commands(CLI::App& app, GlobalOptions& global) {
   add_set_options(ev, e->set);
   ev->add_option("--embeddings", e->embeddings, "a folder with probe.npy and test.npy (features of the exported images)");
   ev->add_flag("--per-class", e->per_class, "also top-1 per class");
+  ev->add_flag("--refit-probe", e->refit, "supervised models too: a linear probe on canonical images instead of their own head");
   ev->add_option("--json", e->json, "write every report to this file (a JSON list)");
   ev->add_option("--plots", e->plots, "folder for robustness_<factor>.png (top-1 against level, one curve per model)");
   ev->add_option("--out", e->out, "folder for the predictions: <i>_predictions.npy, labels.npy, groups.npy, group_names.npy");
@@ -89,7 +91,10 @@ void add_robustness_commands(CLI::App& app, GlobalOptions& global) {
       if (enc.channels != set.images.size(1))
         throw ConfigError(run + " takes " + std::to_string(enc.channels) + "-channel images; the set has " +
                           std::to_string(set.images.size(1)));
-      predictions.emplace_back(enc.method + " (" + run + ")", vision::probe_predictions(enc.features, set, e->set.o.seed));
+      if (enc.classify && !e->refit)  // a supervised model answers with its own classifier
+        predictions.emplace_back(enc.method + " (" + run + ")", enc.classify(set.images));
+      else
+        predictions.emplace_back(enc.method + " (" + run + ")", vision::probe_predictions(enc.features, set, e->set.o.seed));
     }
     if (!e->embeddings.empty()) {
       auto px = npy_tensor(e->embeddings + "/probe.npy"), tx = npy_tensor(e->embeddings + "/test.npy");

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -159,6 +160,99 @@ at::Tensor apply_factor2d(const at::Tensor& canvases, const std::string& factor,
   std::string known = "canonical";
   for (const auto& n : factor2d_names()) known += ", " + n;
   throw ConfigError("unknown factor '" + factor + "' (known: " + known + ")");
+}
+
+void VariationOptions::describe(ConfigSchema& s, const std::string& p) {
+  s.add(p + "canvas", canvas, "train on canonical canvases of this side (0: the raw images; the robustness benchmark uses 40)",
+        check::int_at_least(0));
+  s.add(p + "factor", factor, "factor shown to a fraction of the training instances (\"\": none)");
+  s.add(p + "levels", levels, "its levels, drawn uniformly each time (\"\": the benchmark's levels)");
+  s.add(p + "fraction", fraction, "fraction of the eligible training instances shown varied (floor(p n) of them)",
+        check::in_range(0, 1));
+  s.add(p + "classes", classes, "comma-separated class indices whose instances may vary (\"\": all)");
+}
+
+std::vector<double> VariationOptions::level_values() const {
+  Factor2dLevels l;
+  if (!levels.empty()) {
+    if (factor == "rotation") l.rotation = levels;
+    else if (factor == "translation") l.translation = levels;
+    else if (factor == "scale") l.scale = levels;
+    else if (factor == "background") l.background = levels;
+    else if (factor == "brightness") l.brightness = levels;
+    else if (factor == "contrast") l.contrast = levels;
+    else if (factor == "gamma") l.gamma = levels;
+  }
+  try {
+    return l.levels(factor);
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string("config key 'variation.factor' / 'variation.levels': ") + e.what());
+  }
+}
+
+void VariationOptions::validate() const {
+  if (!active()) return;
+  if (canvas < 1) throw ConfigError("config key 'variation.canvas' must be set (e.g. 40) when 'variation.factor' is");
+  level_values();
+  for (const auto& c : [&] {
+         std::vector<std::string> v;
+         std::stringstream ss(classes);
+         std::string item;
+         while (std::getline(ss, item, ','))
+           if (!item.empty()) v.push_back(item);
+         return v;
+       }()) {
+    size_t used = 0;
+    int64_t k = -1;
+    try {
+      k = std::stoll(c, &used);
+    } catch (...) {
+    }
+    if (used != c.size() || k < 0) throw ConfigError("config key 'variation.classes': '" + c + "' is not a class index");
+  }
+}
+
+std::vector<uint8_t> varied_instances(const std::vector<int64_t>& labels, const VariationOptions& o, uint64_t seed) {
+  std::vector<uint8_t> varied(labels.size(), 0);
+  if (!o.active()) return varied;
+  std::vector<int64_t> allowed;
+  std::stringstream ss(o.classes);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) allowed.push_back(std::stoll(item));
+  std::vector<int64_t> eligible;
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (allowed.empty() || std::find(allowed.begin(), allowed.end(), labels[i]) != allowed.end()) eligible.push_back(int64_t(i));
+  const auto perm = seeded_permutation(int64_t(eligible.size()), seed, 0x7A81, 0);
+  const auto count = size_t(std::floor(o.fraction * double(eligible.size()) + 1e-9));
+  for (size_t k = 0; k < count; ++k) varied[size_t(eligible[size_t(perm[k])])] = 1;
+  return varied;
+}
+
+at::Tensor training_canvases(const at::Tensor& images, const at::Tensor& instance_index, const std::vector<uint8_t>& varied,
+                             const VariationOptions& o, uint64_t seed, int64_t step) {
+  if (o.canvas < 1) return images;
+  auto c = canonical_canvas(images, o.canvas);
+  if (!o.active()) return c;
+  const auto levels = o.level_values();
+  const int64_t B = c.size(0);
+  auto idx = instance_index.to(at::kLong).contiguous();
+  std::vector<std::vector<int64_t>> by_level(levels.size());
+  for (int64_t i = 0; i < B; ++i) {
+    const int64_t inst = idx.data_ptr<int64_t>()[i];
+    if (!varied[size_t(inst)]) continue;
+    Rng r(seed, 0x7A82, uint64_t(step) * 1000003ull + uint64_t(i));
+    by_level[size_t(r.integer(0, int64_t(levels.size()) - 1))].push_back(i);
+  }
+  for (size_t k = 0; k < levels.size(); ++k) {
+    if (by_level[k].empty()) continue;
+    auto sel = at::tensor(by_level[k], at::kLong);
+    auto inst = idx.index_select(0, sel);
+    // Textures are numbered by the instance and the step, so an instance sees new backgrounds over training.
+    const int64_t first = step * 1000003 + inst.data_ptr<int64_t>()[0];
+    c.index_copy_(0, sel, apply_factor2d(c.index_select(0, sel), o.factor, levels[k], seed, first));
+  }
+  return c;
 }
 
 }  // namespace jess::vision

@@ -48,4 +48,28 @@ at::Tensor canonical_canvas(const at::Tensor& images, int64_t canvas);
 at::Tensor apply_factor2d(const at::Tensor& canvases, const std::string& factor, double level, uint64_t seed = 0,
                           int64_t first_index = 0);
 
+// Training with variation (the paper's experiments 2 and 3): training images on the padded canvas, and
+// a chosen fraction of the training instances — of every class, or of listed classes only — shown under
+// one factor at a random level each time they are drawn; the others always canonical.
+struct VariationOptions {
+  int64_t canvas = 0;       // > 0: train on canonical canvases of this side (the benchmark's 40)
+  std::string factor;       // "" (none) or a factor name
+  std::string levels;       // levels drawn uniformly for a varied image ("" = the benchmark's levels)
+  double fraction = 1;      // fraction of the eligible training instances shown varied: exactly floor(p n)
+  std::string classes;      // comma-separated class indices whose instances may vary ("" = all)
+  void describe(ConfigSchema& schema, const std::string& prefix = "variation.");
+  void validate() const;    // ConfigError naming the key
+  bool active() const { return !factor.empty(); }
+  std::vector<double> level_values() const;
+};
+
+// Which instances are varied (1) among `labels`: the first floor(fraction * n_eligible) eligible instances
+// of a permutation drawn from the seed.
+std::vector<uint8_t> varied_instances(const std::vector<int64_t>& labels, const VariationOptions& options, uint64_t seed);
+
+// Training images (B, 1, h, w) float in [0, 1] -> canvases (B, 1, canvas, canvas) (or the images when
+// canvas = 0), the varied instances (instance_index into `varied`) under a level drawn from (seed, step, i).
+at::Tensor training_canvases(const at::Tensor& images, const at::Tensor& instance_index, const std::vector<uint8_t>& varied,
+                             const VariationOptions& options, uint64_t seed, int64_t step);
+
 }  // namespace jess::vision

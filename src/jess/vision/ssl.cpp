@@ -25,6 +25,7 @@
 #include "jess/nn/encoders.h"
 #include "jess/ssl/criteria.h"
 #include "jess/ssl/loss.h"
+#include "jess/vision/factors.h"
 #include "jess/vision/idx.h"
 
 namespace jess::vision {
@@ -33,6 +34,7 @@ std::vector<std::string> vision_method_names() {
   auto names = ssl::loss_names();
   names.push_back("byol");
   names.push_back("simsiam");
+  names.push_back("supervised");
   return names;
 }
 
@@ -46,6 +48,7 @@ std::string vision_method_help() {
     s << "\n";
   }
   s << "  byol, simsiam: (no criterion keys; predictor, ema_start, ema_end)\n";
+  s << "  supervised: (no criterion keys; cross-entropy of the classifier on both views: the supervised baseline)\n";
   return s.str();
 }
 
@@ -78,6 +81,7 @@ void VisionSslOptions::describe(ConfigSchema& s) {
   s.add("seed", seed, "seed of the initialisation, the data order and the augmentations", check::int_at_least(0));
   s.add("device", device, "auto (CUDA when available) | cpu | cuda", check::one_of({"auto", "cpu", "cuda"}));
   augment.describe(s, "augment.");
+  variation.describe(s, "variation.");
   train.describe(s, "train.");
 }
 
@@ -99,10 +103,14 @@ std::unique_ptr<ssl::JointLoss> make_criterion(const std::string& method, const 
 
 void VisionSslOptions::resolve() {
   augment.validate();
+  variation.validate();
+  // Training on canvases: views of the canvas's size unless the sizes were changed from the default.
+  if (variation.canvas > 0 && augment.view1.size == 28 && augment.view2.size == 28)
+    augment.view1.size = augment.view2.size = variation.canvas;
   train.validate();
   nn::parse_layer_sizes(projector);
   nn::parse_layer_sizes(predictor);
-  const bool distill = method == "byol" || method == "simsiam";
+  const bool distill = method == "byol" || method == "simsiam" || method == "supervised";
   if (distill && !loss.empty()) throw ConfigError("config key 'loss': " + method + " has no criterion hyperparameters");
   if (!distill) {
     try {
@@ -213,13 +221,14 @@ class VisionSslTask : public train::TrainTask {
       : o_(o), train_(std::move(train)), test_(std::move(test)), device_(device) {
     images_ = at::from_blob(train_.pixels.data(), {train_.n, train_.channels, train_.height, train_.width}, at::kByte);
     labels_ = at::tensor(train_.labels, at::kLong);
-    auto f = images_.to(at::kFloat) / 255.0;
+    varied_ = varied_instances(train_.labels, o.variation, uint64_t(o.seed));
+    auto f = o.variation.canvas > 0 ? canonical_canvas(images_, o.variation.canvas) : images_.to(at::kFloat) / 255.0;
     mean_ = f.mean().item<double>();
     std_ = f.std().item<double>();
     torch::manual_seed(uint64_t(o.seed));
     model_ = VisionSslModel(o, train_.channels, train_.classes);
     model_->to(device_);
-    if (o.method != "byol" && o.method != "simsiam") criterion_ = make_criterion(o.method, o.loss);
+    if (o.method != "byol" && o.method != "simsiam" && o.method != "supervised") criterion_ = make_criterion(o.method, o.loss);
     steps_ = train_.n / o.batch;
   }
   torch::nn::Module& model() override { return *model_; }
@@ -236,7 +245,8 @@ class VisionSslTask : public train::TrainTask {
     }
     auto index = batch_indices(epoch, step);
     const auto t0 = std::chrono::steady_clock::now();
-    auto x = images_.index_select(0, index).to(at::kFloat) / 255.0;
+    auto x = training_canvases(images_.index_select(0, index).to(at::kFloat) / 255.0, index, varied_, o_.variation,
+                               uint64_t(o_.seed), g);
     auto views = make_image_views(x, o_.augment, uint64_t(o_.seed), g);
     const double augment_ms = 1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::vector<at::Tensor> inputs, feats, z, targets(views.size());
@@ -259,6 +269,14 @@ class VisionSslTask : public train::TrainTask {
       loss = loss.defined() ? loss + l : l;
       ++pairs;
     };
+    auto y = labels_.index_select(0, index).to(device_);
+    if (o_.method == "supervised") {  // the baseline: the classifier trained through the backbone, both views
+      auto ce = (at::cross_entropy_loss(model_->probe->forward(feats[0]), y) +
+                 at::cross_entropy_loss(model_->probe->forward(feats[1]), y)) / 2;
+      parts.emplace_back("probe_loss", ce.item<double>());
+      parts.emplace_back("augment_ms", augment_ms);
+      return {ce, parts, o_.batch};
+    }
     for (size_t a = 0; a < 2; ++a)
       for (size_t b = a + 1; b < views.size(); ++b) {
         if (o_.method == "byol" || o_.method == "simsiam") {
@@ -278,7 +296,6 @@ class VisionSslTask : public train::TrainTask {
       }
     loss = loss / double(pairs);
     // Online linear probe on the detached backbone features of the first view (stop-gradient).
-    auto y = labels_.index_select(0, index).to(device_);
     auto logits = model_->probe->forward(feats[0].detach());
     auto ce = at::cross_entropy_loss(logits, y);
     parts.emplace_back("ssl_loss", loss.item<double>());
@@ -319,7 +336,9 @@ class VisionSslTask : public train::TrainTask {
   }
   // The representation of the first n images (eval mode; back to training mode after).
   at::Tensor features(const at::Tensor& images, int64_t n) {
-    auto out = layer_features(*model_, images.narrow(0, 0, n), mean_, std_, false, device_, nullptr)[0].second;
+    auto imgs = images.narrow(0, 0, n);
+    if (o_.variation.canvas > 0) imgs = canonical_canvas(imgs, o_.variation.canvas) * 255.0;  // canonical canvases
+    auto out = layer_features(*model_, imgs, mean_, std_, false, device_, nullptr)[0].second;
     model_->train();
     return out;
   }
@@ -333,6 +352,7 @@ class VisionSslTask : public train::TrainTask {
   std::unique_ptr<ssl::JointLoss> criterion_;
   int64_t steps_ = 1;
   std::vector<int64_t> perm_;
+  std::vector<uint8_t> varied_;  // training instances shown under the variation factor
   int64_t perm_epoch_ = -1;
 };
 
@@ -345,6 +365,10 @@ VisionEvalReport evaluate_model(VisionSslModelImpl& model, const VisionSslOption
   const int64_t nte = o.n_test > 0 ? std::min<int64_t>(o.n_test, test.n) : test.n;
   auto tr = at::from_blob(train.pixels.data(), {train.n, train.channels, train.height, train.width}, at::kByte).narrow(0, 0, ntr);
   auto te = at::from_blob(test.pixels.data(), {test.n, test.channels, test.height, test.width}, at::kByte).narrow(0, 0, nte);
+  if (config.variation.canvas > 0) {  // a model trained on canvases is evaluated on canonical canvases
+    tr = canonical_canvas(tr, config.variation.canvas) * 255.0;
+    te = canonical_canvas(te, config.variation.canvas) * 255.0;
+  }
   auto ytr = at::tensor(train.labels, at::kLong).narrow(0, 0, ntr), yte = at::tensor(test.labels, at::kLong).narrow(0, 0, nte);
   model.to(device);
   Progress bar("features", ntr + nte, "img");
@@ -458,6 +482,16 @@ FrozenVisionEncoder load_vision_encoder(const std::string& path, const std::stri
   e.checkpoint = ckpt;
   e.channels = channels;
   e.dim = (*model)->backbone->output_dim();
+  if (config.method == "supervised")
+    e.classify = [model, mean, sd, device](const at::Tensor& images) {
+      torch::NoGradGuard ng;
+      std::vector<at::Tensor> out;
+      for (int64_t f = 0; f < images.size(0); f += 512) {
+        auto x = ((images.narrow(0, f, std::min<int64_t>(512, images.size(0) - f)).to(at::kFloat) - mean) / sd).to(device);
+        out.push_back((*model)->probe->forward((*model)->backbone->forward(x)).argmax(1).to(at::kCPU));
+      }
+      return at::cat(out);
+    };
   e.features = [model, mean, sd, device](const at::Tensor& images) {
     torch::NoGradGuard ng;
     std::vector<at::Tensor> out;

@@ -3,7 +3,8 @@
 // projector, and a method: any registered criterion on (projector(view 1), projector(view 2)) -
 // vicreg, simclr, barlow_twins, the duality variants - or the self-distillation methods byol (EMA
 // teacher, predictor; momentum 0.996 -> 1 by a cosine over training) and simsiam (predictor,
-// stop-gradient). Multi-crop: each global view is also paired with every local view. An online
+// stop-gradient); or `supervised`, the same backbone and views trained by cross-entropy (the robustness
+// benchmark's baseline). Multi-crop: each global view is also paired with every local view. An online
 // linear probe on the detached backbone features trains alongside (stop-gradient); each epoch ends
 // with the online probe's and a weighted k-NN's (k = 20, T = 0.07) test accuracy and RankMe.
 // Optimiser and schedule from the shared trainer (default: LARS, lr = base_lr * batch / 256,
@@ -17,6 +18,7 @@
 
 #include "jess/train/trainer.h"
 #include "jess/vision/augment.h"
+#include "jess/vision/factors.h"
 
 namespace jess {
 class ConfigSchema;
@@ -28,7 +30,7 @@ struct VisionSslOptions {
   std::string data;                   // MNIST-layout IDX directory (default: Debian's Fashion-MNIST)
   int64_t n_train = 0;                // training images (0: all)
   int64_t n_bank = 5000, n_monitor = 2000;  // k-NN bank (train) and monitored test images per epoch
-  std::string method = "vicreg";      // registered criterion | byol | simsiam
+  std::string method = "vicreg";      // registered criterion | byol | simsiam | supervised (the baseline)
   std::string loss;                   // the criterion's hyperparameters: "temperature=0.2,..." (see --help)
   std::string backbone = "resnet18_cifar";
   int64_t width = 16;                 // first-stage channels (64: the standard ResNet-18)
@@ -40,6 +42,7 @@ struct VisionSslOptions {
   int64_t seed = 0;
   std::string device = "auto";
   AugmentConfig augment;
+  VariationOptions variation;         // training on canvases, a fraction of instances under a factor (robustness)
   train::TrainOptions train;
   std::string config_yaml;
 
@@ -97,6 +100,7 @@ void plot_guillotine(const std::vector<VisionEvalReport>& reports, const std::st
 // [0, 1] -> (B, D) backbone features, normalised with the run's input statistics, eval mode, no grad.
 struct FrozenVisionEncoder {
   std::function<at::Tensor(const at::Tensor&)> features;
+  std::function<at::Tensor(const at::Tensor&)> classify;  // supervised models: their own head's predictions
   std::string method, checkpoint;
   int64_t channels = 1, dim = 0;
 };
