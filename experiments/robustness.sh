@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Training with variation on Fashion-MNIST's controlled 2-D factors (issue 17; Ibrahim et al., "The
+# Robustness Limits of SoTA Vision Models to Natural Variation", experiments 2 and 3) at CPU scale.
+#   experiments/robustness.sh OUT_DIR [SEEDS] [key=value ...]      (extra keys go to every jess train run)
+# (i)  fraction: for each FACTOR and p in FRACTIONS (%), train each method with floor(p n) of the training
+#      instances shown varied (canvas 40), then top-1 on held-out test images under that factor;
+# (ii) classes: the factor shown only for the classes in VARIED (default T-shirt, Pullover, Coat), at
+#      fraction 100 %; top-1 under the factor per class: the similar unseen class (Shirt) against the
+#      dissimilar ones (Trouser, Sandal, Sneaker, Bag, Ankle boot).
+# Environment: METHODS (default "supervised vicreg simclr"), FACTORS (default "rotation scale background"),
+# FRACTIONS (default "0 1 5 10 25 50 100"), VARIED (default "0,2,4"), TRAIN (default keys below).
+set -euo pipefail
+out=$1; seeds=${2:-3}; shift 2 || shift $#
+jess=${JESS:-build/jess}
+methods=${METHODS:-"supervised vicreg simclr"}
+factors=${FACTORS:-"rotation scale background"}
+fractions=${FRACTIONS:-"0 1 5 10 25 50 100"}
+varied=${VARIED:-"0,2,4"}
+train=${TRAIN:-"n_train=10000 width=8 batch=256 train.epochs=5 variation.canvas=40"}
+evalargs="--n-test 2000 --n-probe 10000"
+mkdir -p "$out"
+run() {  # run DIR KEYS...
+  local dir=$1; shift
+  [[ -f $dir/robustness.json ]] && return
+  "$jess" train --out "$dir" $train "$@" > "$dir.log" 2>&1
+}
+for f in $factors; do
+  for m in $methods; do
+    for p in $fractions; do
+      for ((k = 0; k < seeds; k++)); do
+        d="$out/fraction/$f/$m/p$p/seed$k"; mkdir -p "$d"
+        run "$d" method=$m --seed $k variation.factor=$f variation.fraction=$(echo "$p / 100" | bc -l) "$@"
+        [[ -f $d/robustness.json ]] || "$jess" robustness eval "$d" --factors $f $evalargs --json "$d/robustness.json" > /dev/null
+      done
+    done
+    for ((k = 0; k < seeds; k++)); do
+      d="$out/classes/$f/$m/seed$k"; mkdir -p "$d"
+      run "$d" method=$m --seed $k variation.factor=$f variation.fraction=1 variation.classes=$varied "$@"
+      [[ -f $d/robustness.json ]] || "$jess" robustness eval "$d" --factors $f $evalargs --json "$d/robustness.json" > /dev/null
+    done
+  done
+  echo "done: $f" >&2
+done
+/usr/bin/python3 - "$out" "$varied" <<'PY'
+import json, sys, math, pathlib, statistics as st
+out, varied = pathlib.Path(sys.argv[1]), [int(c) for c in sys.argv[2].split(",")]
+def ci(v):
+    if len(v) < 2: return f"{v[0]:.1f}" if v else "n/a"
+    t = {2: 12.71, 3: 4.30, 4: 3.18, 5: 2.78}.get(len(v), 2.0)
+    return f"{st.mean(v):.1f} ± {t * st.stdev(v) / math.sqrt(len(v)):.1f}"
+def varied_top1(r):  # mean top-1 over the factor's levels
+    rows = [x for x in r["rows"] if x["factor"] != "canonical"]
+    return 100 * sum(x["top1"] for x in rows) / len(rows)
+for f in sorted(p.name for p in (out / "fraction").iterdir()):
+    print(f"\n### {f}: top-1 % under the factor (mean over its levels; canonical in brackets), 95 % interval over seeds\n")
+    methods = sorted(p.name for p in (out / "fraction" / f).iterdir())
+    fr = sorted({int(p.name[1:]) for m in methods for p in (out / "fraction" / f / m).iterdir()})
+    print("| method | " + " | ".join(f"p = {p} %" for p in fr) + " |\n|---|" + "---|" * len(fr))
+    for m in methods:
+        cells = []
+        for p in fr:
+            rs = [json.load(open(x))[0] for x in sorted((out / "fraction" / f / m / f"p{p}").glob("seed*/robustness.json"))]
+            cells.append(f"{ci([varied_top1(r) for r in rs])} [{ci([100 * r['rows'][0]['top1'] for r in rs])}]")
+        print(f"| {m} | " + " | ".join(cells) + " |")
+names = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+similar, dissimilar = [6], [1, 5, 7, 8, 9]
+print(f"\n### classes: the factor shown for {', '.join(names[c] for c in varied)} only; top-1 % under it per group of classes\n")
+print("| factor | method | varied classes | similar unseen (Shirt) | dissimilar unseen |\n|---|---|---|---|---|")
+for f in sorted(p.name for p in (out / "classes").iterdir()):
+    for m in sorted(p.name for p in (out / "classes" / f).iterdir()):
+        rs = [json.load(open(x))[0] for x in sorted((out / "classes" / f / m).glob("seed*/robustness.json"))]
+        def group(cs):
+            vals = []
+            for r in rs:
+                rows = [x for x in r["rows"] if x["factor"] != "canonical"]
+                vals.append(100 * st.mean(st.mean(x["class_top1"][c] for c in cs) for x in rows))
+            return ci(vals)
+        print(f"| {f} | {m} | {group(varied)} | {group(similar)} | {group(dissimilar)} |")
+PY
