@@ -347,14 +347,14 @@ for s, l in zip(samples, labels):
 PYEOF
 check "render show writes a contact sheet" bash -c "'$JESS' render show --out '$DIR/sheet.png' image_size=32 classes=mug,lamp && head -c 8 '$DIR/sheet.png' | grep -q PNG"
 check "render factors writes canonical + one-factor-at-a-time sets" bash -c "
-  '$JESS' render factors --out '$DIR/f.h5' classes=mug objects_per_class=2 image_size=32 pose=1.57 position=0.2 size=0.5 background=checker light=0.3 &&
+  '$JESS' render factors --out '$DIR/f.h5' classes=mug,chair objects_per_class=2 image_size=32 pose=90 position=0.2 size=0.5 background=checker light=0.3 intensity=0.5 &&
   '$PY' -c \"
 import h5py, numpy as np
 f = h5py.File('$DIR/f.h5', 'r')
-assert f['images'].shape == (12, 32, 32, 3), f['images'].shape
-assert list(f['set'][:6]) == [0, 1, 2, 3, 4, 5]
+assert f['images'].shape == (36, 32, 32, 3), f['images'].shape
+assert list(f['set'][:10]) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 0]
 names = [n.decode() if isinstance(n, bytes) else n for n in f['set_names'][:]]
-assert names == ['canonical', 'pose', 'position', 'size', 'background', 'light'], names
+assert names == ['canonical', 'pose_x', 'pose_y', 'pose_z', 'position', 'size', 'background', 'light', 'intensity'], names
 \""
 check "render export writes a procedural object as a mesh" bash -c "'$JESS' render export --class guitar --out '$DIR/g.obj' | grep -q triangles && grep -q '^f ' '$DIR/g.obj'"
 check "render dataset reads a folder of user meshes per class" bash -c "
@@ -442,6 +442,19 @@ check "supervised baseline on canvases with half the instances rotated; robustne
   grep -q 'size: 40' '$DIR/supc.txt' &&
   '$JESS' robustness eval '$DIR/sup' $RB > '$DIR/sup.txt' && grep -q '^supervised' '$DIR/sup.txt'"
 expect_error "jess train: a variation factor without a canvas is refused" 2 "variation.canvas" "$JESS" train method=supervised variation.factor=rotation --print-config
+check "robustness on rendered factor sets: export, features from outside, eval per pose axis and light intensity" bash -c "
+  '$JESS' render factors --out '$DIR/rt.h5' classes=mug,chair objects_per_class=2 image_size=16 pose=90 position=0.2 size=0.5 background=checker light=0.3 intensity=0.5 > /dev/null &&
+  '$JESS' render factors --out '$DIR/rp.h5' classes=mug,chair objects_per_class=3 first_object=0 image_size=16 pose=90 position=0.2 size=0.5 background=checker light=0.3 intensity=0.5 > /dev/null &&
+  '$JESS' robustness export --data '$DIR/rt.h5' --probe '$DIR/rp.h5' --out '$DIR/rrx' > /dev/null &&
+  '$PY' -c \"
+import numpy as np
+t, p = np.load('$DIR/rrx/test_images.npy'), np.load('$DIR/rrx/probe_images.npy')
+assert t.shape == (36, 3, 16, 16) and p.shape == (6, 3, 16, 16), (t.shape, p.shape)
+np.save('$DIR/rrx/test.npy', t.reshape(len(t), -1) / 255.0); np.save('$DIR/rrx/probe.npy', p.reshape(len(p), -1) / 255.0)
+\" &&
+  '$JESS' robustness eval --data '$DIR/rt.h5' --probe '$DIR/rp.h5' --embeddings '$DIR/rrx' > '$DIR/rr.txt' &&
+  grep -q 'pose_z' '$DIR/rr.txt' && grep -q 'intensity' '$DIR/rr.txt'"
+expect_error "robustness eval of a rendered set needs the probe file" 2 "needs --probe" "$JESS" robustness eval --data "$DIR/rt.h5" --embeddings "$DIR/rrx"
 expect_error "robustness eval names an unknown factor" 2 "unknown factor 'pose'" "$JESS" robustness eval "$DIR/v" --factors pose $RB
 expect_error "robustness eval names a bad level" 2 "level 'x'" "$JESS" robustness eval "$DIR/v" $RB scale=x
 expect_error "robustness eval refuses a checkpoint without a probe" 1 "not a checkpoint of jess train" "$JESS" robustness eval "$DIR/sie" $RB

@@ -163,14 +163,16 @@ TEST(RenderDataset, FactorSetsChangeOneFactorAtATime) {
   o.classes = "chair";  // not rotationally symmetric about z
   o.objects_per_class = 2;
   o.image_size = 32;
-  o.pose = "0,1.5708";
+  o.pose = "0,90";
+  o.pose_axes = "z,x";
   o.position = "0.2";
   o.size = "1,0.5";
   o.background = "plain:0.3,checker";
   o.light = "0.3";
+  o.intensity = "0.5";
   const std::string out = scratch("factors.h5");
   const auto s = render_factor_sets(o, out);
-  const int per_object = 1 + 2 + 1 + 2 + 2 + 1;
+  const int per_object = 1 + 2 * 2 + 1 + 2 + 2 + 1 + 1;
   EXPECT_EQ(s.images, 2 * per_object);
   H5Reader r(out);
   const auto set = r.read_i64("set"), level = r.read_i64("level"), object = r.read_i64("object");
@@ -186,12 +188,13 @@ TEST(RenderDataset, FactorSetsChangeOneFactorAtATime) {
       // Exactly the factors of the row's set differ from the canonical ones.
       int changed = 0;
       for (int j = 0; j < kFactorCount; ++j) changed += factors[size_t(row * kFactorCount + j)] != factors[size_t(base * kFactorCount + j)];
-      const bool identity_level = (set[size_t(row)] == 1 && level[size_t(row)] == 0) || (set[size_t(row)] == 3 && level[size_t(row)] == 0);
+      const int64_t st = set[size_t(row)];
+      const bool identity_level = ((st == 1 || st == 3) && level[size_t(row)] == 0) || (st == 5 && level[size_t(row)] == 0);
       if (identity_level) {
         EXPECT_EQ(changed, 0);
         EXPECT_EQ(image(row), canonical) << "a level equal to the canonical value renders the canonical image";
       } else {
-        EXPECT_EQ(changed, set[size_t(row)] == 5 ? 2 : 1) << "row " << row;  // light: hue and saturation
+        EXPECT_EQ(changed, st == 7 ? 2 : 1) << "row " << row;  // light colour: hue and saturation
         EXPECT_NE(image(row), canonical) << "row " << row;
       }
     }

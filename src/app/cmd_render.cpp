@@ -107,12 +107,14 @@ void add_render_commands(CLI::App& app, GlobalOptions& global) {
   auto* fac = render->add_subcommand(
       "factors",
       "Robustness benchmark images: each object canonical (upright, centred, default size, plain background, white "
-      "light), then one factor at a time (pose, position, size, background, light colour) at chosen levels");
+      "light), then one factor at a time (pose about x, y, z, position, size, background, light colour and "
+      "intensity) at chosen levels");
   fac->footer(schema_help([](ConfigSchema& s) { factor_defaults.describe(s); }) +
-              "\nThe HDF5 output holds images [N, S, S, 3], factors [N, 14], labels, object, set (0 canonical, 1 pose,\n"
-              "2 position, 3 size, 4 background, 5 light) and level per image.\n"
+              "\nThe HDF5 output holds images [N, S, S, 3], factors [N, 14], labels, object, set (0 canonical, 1-3 pose\n"
+              "about x, y, z, 4 position, 5 size, 6 background, 7 light colour, 8 light intensity) and level per image.\n"
+              "Evaluate models on it with `jess robustness eval RUN --data FILE --probe PROBE_FILE`.\n"
               "\nExamples:\n  jess render factors --out factors.h5\n"
-              "  jess render factors --out f.h5 pose=0.79,1.57,3.14 pose_axis=x background=folder:/data/backgrounds\n");
+              "  jess render factors --out f.h5 pose=45,90,180 pose_axes=z background=folder:/data/backgrounds\n");
   add_common(fac, *f, "HDF5 file to write (atomically)");
   fac->callback([f, &global] {
     render::FactorSetOptions o;

@@ -124,18 +124,20 @@ struct FactorSetOptions {
   int64_t samples = 1;
   int64_t seed = 0;
   // Levels of each factor (comma-separated); the canonical value is the first of none of them.
-  std::string pose = "0.5236,1.0472,1.5708,2.0944,3.1416";  // rotation about the vertical axis (rad)
-  std::string pose_axis = "z";                              // z (yaw), x (pitch) or y (roll)
+  std::string pose = "15,30,45,90,135,180";                 // rotation angles (degrees) about each axis
+  std::string pose_axes = "x,y,z";                          // one factor per axis
   std::string position = "0.1,0.2,0.3";                     // shift right (image widths)
   std::string size = "0.5,0.7,1.4";                         // scale
   std::string background = "plain:0.0,plain:0.33,plain:0.66,checker,stripes,noise";
   std::string light = "0.0,0.16,0.33,0.5,0.66,0.83";        // key-light hue at saturation 0.8
+  std::string intensity = "0.4,0.7,1.5";                    // light intensity (canonical 1)
   double canonical_background = 0.5;                        // grey level of the canonical backdrop
 
   void describe(ConfigSchema& schema);
 };
 // Writes <out> (HDF5): images [N, S, S, 3], factors [N, 14], labels [N], object [N], set [N] (0 =
-// canonical, 1 pose, 2 position, 3 size, 4 background, 5 light), level [N]; names as attributes.
+// canonical, 1-3 pose about x, y, z, 4 position, 5 size, 6 background, 7 light colour, 8 light
+// intensity), level [N]; names as datasets (set_names, factor_names, background_names).
 RenderSummary render_factor_sets(const FactorSetOptions& options, const std::string& out);
 const std::vector<std::string>& factor_set_names();
 

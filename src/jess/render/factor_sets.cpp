@@ -31,7 +31,8 @@ std::vector<double> parse_levels(const std::string& key, const std::string& text
 }  // namespace
 
 const std::vector<std::string>& factor_set_names() {
-  static const std::vector<std::string> names = {"canonical", "pose", "position", "size", "background", "light"};
+  static const std::vector<std::string> names = {"canonical", "pose_x", "pose_y", "pose_z", "position", "size",
+                                                  "background", "light", "intensity"};
   return names;
 }
 
@@ -44,19 +45,29 @@ void FactorSetOptions::describe(ConfigSchema& s) {
   s.add("image_size", image_size, "image side in pixels", check::int_in(8, 4096));
   s.add("samples", samples, "multisample anti-aliasing samples per pixel", check::int_in(1, 16));
   s.add("seed", seed, "seed (procedural instances, textures)", check::int_at_least(0));
-  s.add("pose", pose, "pose levels: rotation angles (radians) about pose_axis");
-  s.add("pose_axis", pose_axis, "axis of the pose change: z (yaw), x (pitch), y (roll)", check::one_of({"x", "y", "z"}));
+  s.add("pose", pose, "pose levels: rotation angles in degrees about each of pose_axes");
+  s.add("pose_axes", pose_axes, "axes of the pose changes, each its own factor: x (pitch), y (roll), z (yaw)");
   s.add("position", position, "position levels: shifts to the right in image widths (|shift| <= 0.5)");
   s.add("size", size, "size levels: scale factors (> 0)");
   s.add("background", background, "background levels: plain, plain:H, checker, stripes, noise, gradient, folder:PATH");
   s.add("light", light, "light-colour levels: hues of the key light at saturation 0.8");
+  s.add("intensity", intensity, "light-intensity levels: factors of the canonical intensity (> 0)");
   s.add("canonical_background", canonical_background, "grey level of the canonical plain backdrop", check::in_range(0, 1));
 }
 
 RenderSummary render_factor_sets(const FactorSetOptions& o, const std::string& out) {
   const auto start = std::chrono::steady_clock::now();
   const auto pose = parse_levels("pose", o.pose), position = parse_levels("position", o.position),
-             size = parse_levels("size", o.size), light = parse_levels("light", o.light);
+             size = parse_levels("size", o.size), light = parse_levels("light", o.light),
+             intensity = parse_levels("intensity", o.intensity);
+  for (double v : intensity)
+    if (!(v > 0)) throw ConfigError("intensity: levels must be positive, got " + std::to_string(v));
+  std::vector<int> axes;
+  for (char c : o.pose_axes) {
+    if (c == ',' || c == ' ') continue;
+    if (c != 'x' && c != 'y' && c != 'z') throw ConfigError("pose_axes: '" + std::string(1, c) + "' is not x, y or z");
+    axes.push_back(c - 'x');
+  }
   for (double p : position)
     if (std::abs(p) > 0.5) throw ConfigError("position: |" + std::to_string(p) + "| > 0.5 image widths leaves the frame");
   for (double s : size)
@@ -82,30 +93,35 @@ RenderSummary render_factor_sets(const FactorSetOptions& o, const std::string& o
     ViewFactors f;
   };
   std::vector<Item> items{{0, 0, canonical}};
-  const int axis = o.pose_axis == "x" ? 0 : o.pose_axis == "y" ? 1 : 2;
-  for (size_t k = 0; k < pose.size(); ++k) {
-    Item it{1, int(k), canonical};
-    it.f.euler[size_t(axis)] = pose[k];
-    items.push_back(it);
-  }
+  for (int axis : axes)  // sets 1, 2, 3: pose about x, y, z
+    for (size_t k = 0; k < pose.size(); ++k) {
+      Item it{1 + axis, int(k), canonical};
+      it.f.euler[size_t(axis)] = pose[k] * kPi / 180;
+      items.push_back(it);
+    }
   for (size_t k = 0; k < position.size(); ++k) {
-    Item it{2, int(k), canonical};
+    Item it{4, int(k), canonical};
     it.f.position_x = position[k];
     items.push_back(it);
   }
   for (size_t k = 0; k < size.size(); ++k) {
-    Item it{3, int(k), canonical};
+    Item it{5, int(k), canonical};
     it.f.scale = size[k];
     items.push_back(it);
   }
   for (size_t k = 1; k < backgrounds.size(); ++k) {
-    Item it{4, int(k - 1), canonical};
+    Item it{6, int(k - 1), canonical};
     it.f.background = double(k);
     items.push_back(it);
   }
   for (size_t k = 0; k < light.size(); ++k) {
-    Item it{5, int(k), canonical};
+    Item it{7, int(k), canonical};
     it.f.light_hue = light[k], it.f.light_saturation = 0.8;
+    items.push_back(it);
+  }
+  for (size_t k = 0; k < intensity.size(); ++k) {
+    Item it{8, int(k), canonical};
+    it.f.light_intensity = intensity[k];
     items.push_back(it);
   }
 
@@ -157,7 +173,7 @@ RenderSummary render_factor_sets(const FactorSetOptions& o, const std::string& o
   ConfigSchema schema;
   FactorSetOptions copy = o;
   copy.describe(schema);
-  w.attr("/", "format", std::string("jess render factors 1"));
+  w.attr("/", "format", std::string("jess render factors 2"));
   w.attr("/", "config", schema.to_yaml());
   w.commit();
   sum.out = out;

@@ -125,10 +125,8 @@ RobustnessSet rendered_set(const RobustnessSetOptions& o) {
       // The level's value from the view's recorded factors.
       double value = double(lv[i]);
       std::string label;
-      if (name == "pose") {
-        double a = 0;
-        for (int k = 0; k < 3; ++k) a += std::abs(fa[i][k]);
-        value = a * 180 / M_PI, label = format_level(std::round(value)) + " deg";
+      if (name.rfind("pose_", 0) == 0) {
+        value = fa[i][name[5] - 'x'] * 180 / M_PI, label = format_level(std::round(value * 100) / 100) + " deg";
       } else if (name == "position") {
         value = fa[i][7], label = format_level(value);
       } else if (name == "size") {
@@ -138,6 +136,8 @@ RobustnessSet rendered_set(const RobustnessSetOptions& o) {
         label = b < int64_t(test.background_names.size()) ? test.background_names[size_t(b)] : format_level(double(b));
       } else if (name == "light") {
         value = fa[i][11], label = "hue " + format_level(value);
+      } else if (name == "intensity") {
+        value = fa[i][13], label = format_level(value);
       } else {
         label = format_level(value);
       }
@@ -264,7 +264,7 @@ std::vector<std::string> plot_robustness(const std::vector<RobustnessReport>& re
   for (const auto& f : factors) {
     // The factor's identity level (where the canonical accuracy is drawn).
     double identity = 0;
-    if (f == "scale" || f == "size" || f == "contrast" || f == "gamma") identity = 1;
+    if (f == "scale" || f == "size" || f == "contrast" || f == "gamma" || f == "intensity") identity = 1;
     std::vector<plot::Series> series;
     std::string levels;
     for (const auto& rep : reports) {
