@@ -454,6 +454,14 @@ np.save('$DIR/rrx/test.npy', t.reshape(len(t), -1) / 255.0); np.save('$DIR/rrx/p
 \" &&
   '$JESS' robustness eval --data '$DIR/rt.h5' --probe '$DIR/rp.h5' --embeddings '$DIR/rrx' > '$DIR/rr.txt' &&
   grep -q 'pose_z' '$DIR/rr.txt' && grep -q 'intensity' '$DIR/rr.txt'"
+check "jess train on a rendered dataset (RGB views, method=supervised), then robustness eval on rendered factor sets" bash -c "
+  '$JESS' train data='$DIR/ie' method=supervised width=2 batch=4 n_bank=4 n_monitor=4 train.epochs=1 train.warmup_epochs=0 --out '$DIR/rsup' > /dev/null 2>&1 &&
+  '$JESS' robustness eval '$DIR/rsup' --data '$DIR/rt.h5' --probe '$DIR/rp.h5' --json '$DIR/rsup.json' > /dev/null &&
+  '$PY' -c \"
+import json
+r = json.load(open('$DIR/rsup.json'))[0]
+assert r['model'].startswith('supervised') and r['rows'][0]['factor'] == 'canonical' and r['rows'][0]['n'] == 4, r['rows'][0]
+\""
 expect_error "robustness eval of a rendered set needs the probe file" 2 "needs --probe" "$JESS" robustness eval --data "$DIR/rt.h5" --embeddings "$DIR/rrx"
 expect_error "robustness eval names an unknown factor" 2 "unknown factor 'pose'" "$JESS" robustness eval "$DIR/v" --factors pose $RB
 expect_error "robustness eval names a bad level" 2 "level 'x'" "$JESS" robustness eval "$DIR/v" $RB scale=x

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "jess/core/files.h"
+#include "jess/core/hdf5_file.h"
 
 namespace jess::vision {
 
@@ -147,6 +148,54 @@ ImageSet load_mnist_layout(const std::string& dir, const std::string& split) {
   s.pixels = std::move(im.bytes);
   s.labels.assign(lb.bytes.begin(), lb.bytes.end());
   s.classes = s.labels.empty() ? 0 : *std::max_element(s.labels.begin(), s.labels.end()) + 1;
+  return s;
+}
+
+namespace {
+std::string rendered_file(const std::string& data) {
+  if (is_directory(data)) return file_exists(data + "/dataset.h5") ? data + "/dataset.h5" : "";
+  return data.size() > 3 && data.compare(data.size() - 3, 3, ".h5") == 0 && file_exists(data) ? data : "";
+}
+}  // namespace
+
+bool is_rendered_dataset(const std::string& data) { return !rendered_file(data).empty(); }
+
+ImageSet load_image_set(const std::string& data, const std::string& split, int64_t max_images) {
+  const std::string h5 = rendered_file(data);
+  if (h5.empty()) {
+    ImageSet s = load_mnist_layout(data, split);
+    if (max_images > 0 && max_images < s.n) {
+      s.pixels.resize(size_t(max_images * s.height * s.width * s.channels));
+      s.labels.resize(size_t(max_images));
+      s.n = max_images;
+    }
+    return s;
+  }
+  if (split != "train" && split != "test") throw IdxError("split must be train or test, not '" + split + "'");
+  H5Reader r(h5);
+  const int64_t V = r.attr_int("/", "views"), S = r.attr_int("/", "image_size");
+  const auto split_of = r.read_i64("split"), labels = r.read_i64("labels");
+  ImageSet s;
+  s.height = s.width = S;
+  s.channels = 3;
+  s.classes = int64_t(r.read_strings("classes").size());
+  const int64_t want = split == "train" ? 0 : 1;
+  for (size_t o = 0; o < split_of.size(); ++o) {
+    if (split_of[o] != want) continue;
+    int64_t take = V;
+    if (max_images > 0) take = std::min<int64_t>(V, max_images - s.n);
+    if (take <= 0) break;
+    const auto hwc = r.read_rows_u8("images", uint64_t(int64_t(o) * V), uint64_t(take));
+    const size_t base = s.pixels.size();
+    s.pixels.resize(base + size_t(take * 3 * S * S));
+    for (int64_t v = 0; v < take; ++v)  // HWC -> CHW
+      for (int64_t c = 0; c < 3; ++c)
+        for (int64_t p = 0; p < S * S; ++p)
+          s.pixels[base + size_t((v * 3 + c) * S * S + p)] = hwc[size_t((v * S * S + p) * 3 + c)];
+    for (int64_t v = 0; v < take; ++v) s.labels.push_back(labels[o]);
+    s.n += take;
+  }
+  if (s.n == 0) throw IdxError("'" + h5 + "' has no " + std::string(split == "train" ? "train" : "val") + " objects");
   return s;
 }
 

@@ -42,4 +42,11 @@ struct ImageSet {
 ImageSet load_mnist_layout(const std::string& dir, const std::string& split);
 const char* default_fashion_mnist_dir();
 
+// An image set from either source jess trains on: an MNIST-layout directory (split train | test), or a
+// rendered dataset (`jess render dataset`: dataset.h5 or the folder holding it), whose train split is
+// every view of the training objects and whose test split every view of the val objects, RGB, labelled
+// by the object's class. `max_images` > 0 keeps the first ones (rendered sets are large).
+ImageSet load_image_set(const std::string& data, const std::string& split, int64_t max_images = 0);
+bool is_rendered_dataset(const std::string& data);
+
 }  // namespace jess::vision

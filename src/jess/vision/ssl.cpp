@@ -63,7 +63,8 @@ VisionSslOptions::VisionSslOptions() {
 }
 
 void VisionSslOptions::describe(ConfigSchema& s) {
-  s.add("data", data, "directory of MNIST-layout IDX files (default: Debian's Fashion-MNIST)");
+  s.add("data", data, "MNIST-layout IDX directory (default: Debian's Fashion-MNIST) or a rendered dataset (jess render "
+        "dataset: every view of the train / val objects, RGB)");
   s.add("n_train", n_train, "training images (0: all)", check::int_at_least(0));
   s.add("n_bank", n_bank, "train images in the per-epoch k-NN bank", check::positive_int());
   s.add("n_monitor", n_monitor, "test images evaluated each epoch (k-NN, online probe, RankMe)", check::positive_int());
@@ -360,7 +361,7 @@ class VisionSslTask : public train::TrainTask {
 
 VisionEvalReport evaluate_model(VisionSslModelImpl& model, const VisionSslOptions& config, double mean, double std_dev,
                                 const VisionEvalOptions& o, at::Device device) {
-  ImageSet train = load_mnist_layout(config.data, "train"), test = load_mnist_layout(config.data, "test");
+  ImageSet train = load_image_set(config.data, "train", o.n_train), test = load_image_set(config.data, "test", o.n_test);
   const int64_t ntr = o.n_train > 0 ? std::min<int64_t>(o.n_train, train.n) : train.n;
   const int64_t nte = o.n_test > 0 ? std::min<int64_t>(o.n_test, test.n) : test.n;
   auto tr = at::from_blob(train.pixels.data(), {train.n, train.channels, train.height, train.width}, at::kByte).narrow(0, 0, ntr);
@@ -506,7 +507,7 @@ FrozenVisionEncoder load_vision_encoder(const std::string& path, const std::stri
 
 VisionEvalReport evaluate_vision_random_init(VisionSslOptions config, const VisionEvalOptions& o) {
   config.resolve();
-  ImageSet train = load_mnist_layout(config.data, "train");
+  ImageSet train = load_image_set(config.data, "train", config.n_train);
   if (config.n_train > 0 && config.n_train < train.n) train.n = config.n_train;
   auto f = at::from_blob(train.pixels.data(), {train.n, train.channels, train.height, train.width}, at::kByte).to(at::kFloat) / 255.0;
   torch::manual_seed(uint64_t(config.seed));  // the same initialisation jess train starts from
@@ -547,7 +548,7 @@ void plot_guillotine(const std::vector<VisionEvalReport>& reports, const std::st
 
 VisionSslSummary pretrain_vision(VisionSslOptions o, const std::string& out_dir, bool restart) {
   o.resolve();
-  ImageSet train = load_mnist_layout(o.data, "train"), test = load_mnist_layout(o.data, "test");
+  ImageSet train = load_image_set(o.data, "train", o.n_train), test = load_image_set(o.data, "test");
   if (o.n_train > 0 && o.n_train < train.n) {
     const int64_t per = train.channels * train.height * train.width;
     train.pixels.resize(size_t(o.n_train * per));
