@@ -462,6 +462,11 @@ import json
 r = json.load(open('$DIR/rsup.json'))[0]
 assert r['model'].startswith('supervised') and r['rows'][0]['factor'] == 'canonical' and r['rows'][0]['n'] == 4, r['rows'][0]
 \""
+check "jess train on a factor-set file: half the objects also shown rotated about z, the others canonical only" bash -c "
+  '$JESS' render factors --out '$DIR/tf.h5' classes=mug,chair objects_per_class=4 first_object=0 image_size=16 pose=90,180 pose_axes=z position= size= background= light= intensity= > /dev/null &&
+  '$JESS' train data='$DIR/tf.h5' method=supervised width=2 batch=4 n_bank=8 n_monitor=8 train.epochs=1 train.warmup_epochs=0 variation.factor=pose_z variation.fraction=0.5 --out '$DIR/tfr' > /dev/null 2>&1 &&
+  test -f '$DIR/tfr/checkpoint.pt'"
+expect_error "jess train: a variation factor the factor-set file lacks is named" 2 "holds no images of factor 'size'" "$JESS" train data="$DIR/tf.h5" method=supervised batch=4 variation.factor=size --out "$DIR/x"
 expect_error "robustness eval of a rendered set needs the probe file" 2 "needs --probe" "$JESS" robustness eval --data "$DIR/rt.h5" --embeddings "$DIR/rrx"
 expect_error "robustness eval names an unknown factor" 2 "unknown factor 'pose'" "$JESS" robustness eval "$DIR/v" --factors pose $RB
 expect_error "robustness eval names a bad level" 2 "level 'x'" "$JESS" robustness eval "$DIR/v" $RB scale=x

@@ -160,7 +160,44 @@ std::string rendered_file(const std::string& data) {
 
 bool is_rendered_dataset(const std::string& data) { return !rendered_file(data).empty(); }
 
+bool is_factor_set_file(const std::string& data) {
+  if (is_directory(data) || !file_exists(data) || data.size() < 3 || data.compare(data.size() - 3, 3, ".h5") != 0) return false;
+  H5Reader r(data);
+  return r.has_attr("/", "format") && r.attr_string("/", "format").rfind("jess render factors", 0) == 0;
+}
+
+namespace {
+ImageSet load_factor_set(const std::string& path, const std::string& split, int64_t max_images) {
+  if (split != "train" && split != "test") throw IdxError("split must be train or test, not '" + split + "'");
+  H5Reader r(path);
+  const auto shape = r.shape("images");
+  const int64_t N = int64_t(shape[0]), S = int64_t(shape[1]);
+  const auto labels = r.read_i64("labels"), object = r.read_i64("object"), set = r.read_i64("set");
+  ImageSet s;
+  s.height = s.width = S;
+  s.channels = 3;
+  s.classes = int64_t(r.read_strings("classes").size());
+  s.set_names = r.read_strings("set_names");
+  const auto hwc = r.read_u8("images");
+  for (int64_t i = 0; i < N; ++i) {
+    if (split == "test" && set[size_t(i)] != 0) continue;
+    if (max_images > 0 && s.n >= max_images) break;
+    const size_t base = s.pixels.size();
+    s.pixels.resize(base + size_t(3 * S * S));
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t p = 0; p < S * S; ++p) s.pixels[base + size_t(c * S * S + p)] = hwc[size_t((i * S * S + p) * 3 + c)];
+    s.labels.push_back(labels[size_t(i)]);
+    s.instance.push_back(object[size_t(i)]);
+    s.set.push_back(set[size_t(i)]);
+    ++s.n;
+  }
+  if (s.n == 0) throw IdxError("'" + path + "' has no images for the " + split + " split");
+  return s;
+}
+}  // namespace
+
 ImageSet load_image_set(const std::string& data, const std::string& split, int64_t max_images) {
+  if (is_factor_set_file(data)) return load_factor_set(data, split, max_images);
   const std::string h5 = rendered_file(data);
   if (h5.empty()) {
     ImageSet s = load_mnist_layout(data, split);

@@ -35,6 +35,10 @@ struct ImageSet {
   std::vector<uint8_t> pixels;  // n * channels * height * width, row-major (n, c, h, w)
   std::vector<int64_t> labels;
   int64_t classes = 0;
+  // Factor-set files (jess render factors): the object of each image and its set (0 canonical, then the
+  // factors named in set_names). Empty for other sources.
+  std::vector<int64_t> instance, set;
+  std::vector<std::string> set_names;
 };
 
 // Fashion-MNIST (Debian's dataset-fashion-mnist: /usr/share/datasets/fashion-mnist) or MNIST-layout
@@ -45,8 +49,11 @@ const char* default_fashion_mnist_dir();
 // An image set from either source jess trains on: an MNIST-layout directory (split train | test), or a
 // rendered dataset (`jess render dataset`: dataset.h5 or the folder holding it), whose train split is
 // every view of the training objects and whose test split every view of the val objects, RGB, labelled
-// by the object's class. `max_images` > 0 keeps the first ones (rendered sets are large).
+// by the object's class. `max_images` > 0 keeps the first ones (rendered sets are large). A factor-set file
+// of `jess render factors` is a third source: train = every image of every object (with `instance` and
+// `set` filled, for training with variation), test = the canonical images.
 ImageSet load_image_set(const std::string& data, const std::string& split, int64_t max_images = 0);
 bool is_rendered_dataset(const std::string& data);
+bool is_factor_set_file(const std::string& data);
 
 }  // namespace jess::vision

@@ -64,8 +64,9 @@ VisionSslOptions::VisionSslOptions() {
 }
 
 void VisionSslOptions::describe(ConfigSchema& s) {
-  s.add("data", data, "MNIST-layout IDX directory (default: Debian's Fashion-MNIST) or a rendered dataset (jess render "
-        "dataset: every view of the train / val objects, RGB)");
+  s.add("data", data, "MNIST-layout IDX directory (default: Debian's Fashion-MNIST), a rendered dataset (jess render "
+        "dataset: every view of the train / val objects, RGB), or a factor-set file (jess render factors: each object "
+        "canonical, varied instances also under variation.factor)");
   s.add("n_train", n_train, "training images (0: all)", check::int_at_least(0));
   s.add("n_bank", n_bank, "train images in the per-epoch k-NN bank", check::positive_int());
   s.add("n_monitor", n_monitor, "test images evaluated each epoch (k-NN, online probe, RankMe)", check::positive_int());
@@ -105,7 +106,12 @@ std::unique_ptr<ssl::JointLoss> make_criterion(const std::string& method, const 
 
 void VisionSslOptions::resolve() {
   augment.validate();
-  variation.validate();
+  if (is_factor_set_file(data)) {  // its variation factor is one of the file's sets, checked when it is read
+    if (variation.canvas > 0) throw ConfigError("config key 'variation.canvas' applies to grey images, not to factor-set files");
+    if (!(variation.fraction >= 0 && variation.fraction <= 1)) throw ConfigError("config key 'variation.fraction' must be in [0, 1]");
+  } else {
+    variation.validate();
+  }
   // Training on canvases: views of the canvas's size unless the sizes were changed from the default.
   if (variation.canvas > 0 && augment.view1.size == 28 && augment.view2.size == 28)
     augment.view1.size = augment.view2.size = variation.canvas;
@@ -166,7 +172,11 @@ class VisionSslTask : public train::TrainTask {
       : o_(o), train_(std::move(train)), test_(std::move(test)), device_(device) {
     images_ = at::from_blob(train_.pixels.data(), {train_.n, train_.channels, train_.height, train_.width}, at::kByte);
     labels_ = at::tensor(train_.labels, at::kLong);
-    varied_ = varied_instances(train_.labels, o.variation, uint64_t(o.seed));
+    if (!train_.instance.empty()) {
+      index_factor_set();
+    } else {
+      varied_ = varied_instances(train_.labels, o.variation, uint64_t(o.seed));
+    }
     auto f = o.variation.canvas > 0 ? canonical_canvas(images_, o.variation.canvas) : images_.to(at::kFloat) / 255.0;
     mean_ = f.mean().item<double>();
     std_ = f.std().item<double>();
@@ -174,7 +184,8 @@ class VisionSslTask : public train::TrainTask {
     model_ = VisionSslModel(o, train_.channels, train_.classes);
     model_->to(device_);
     if (o.method != "byol" && o.method != "simsiam" && o.method != "supervised") criterion_ = make_criterion(o.method, o.loss);
-    steps_ = train_.n / o.batch;
+    steps_ = (train_.instance.empty() ? train_.n : int64_t(canonical_row_.size())) / o.batch;
+    if (steps_ < 1) throw ConfigError("config key 'batch' exceeds the training instances");
   }
   torch::nn::Module& model() override { return *model_; }
   int64_t steps_per_epoch() const override { return steps_; }
@@ -189,9 +200,12 @@ class VisionSslTask : public train::TrainTask {
       model_->copy_into_teacher(1 - m);
     }
     auto index = batch_indices(epoch, step);
+    if (!train_.instance.empty()) index = factor_set_rows(index, g);  // instances -> one image each
     const auto t0 = std::chrono::steady_clock::now();
-    auto x = training_canvases(images_.index_select(0, index).to(at::kFloat) / 255.0, index, varied_, o_.variation,
-                               uint64_t(o_.seed), g);
+    auto x = train_.instance.empty()
+                 ? training_canvases(images_.index_select(0, index).to(at::kFloat) / 255.0, index, varied_, o_.variation,
+                                     uint64_t(o_.seed), g)
+                 : images_.index_select(0, index).to(at::kFloat) / 255.0;
     auto views = make_image_views(x, o_.augment, uint64_t(o_.seed), g);
     const double augment_ms = 1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::vector<at::Tensor> inputs, feats, z, targets(views.size());
@@ -274,10 +288,54 @@ class VisionSslTask : public train::TrainTask {
  private:
   at::Tensor batch_indices(int64_t epoch, int64_t step) {
     if (perm_epoch_ != epoch) {  // a permutation per epoch, drawn from (seed, epoch) only
-      perm_ = seeded_permutation(train_.n, uint64_t(o_.seed), 0x1A6Eull, uint64_t(epoch));
+      const int64_t n = train_.instance.empty() ? train_.n : int64_t(canonical_row_.size());
+      perm_ = seeded_permutation(n, uint64_t(o_.seed), 0x1A6Eull, uint64_t(epoch));
       perm_epoch_ = epoch;
     }
     return at::tensor(std::vector<int64_t>(perm_.begin() + step * o_.batch, perm_.begin() + (step + 1) * o_.batch), at::kLong);
+  }
+  // Factor-set files: each object is an instance; a varied one shows its canonical image or one of the
+  // variation factor's images (drawn from (seed, step, slot)), the others always the canonical one.
+  void index_factor_set() {
+    const int64_t objects = *std::max_element(train_.instance.begin(), train_.instance.end()) + 1;
+    canonical_row_.assign(size_t(objects), -1);
+    rows_.assign(size_t(objects), {});
+    int64_t factor_set = -1;
+    for (size_t k = 0; k < train_.set_names.size(); ++k)
+      if (train_.set_names[k] == o_.variation.factor) factor_set = int64_t(k);
+    if (o_.variation.active() && factor_set < 1) {
+      std::string known;
+      for (size_t k = 1; k < train_.set_names.size(); ++k) known += (known.empty() ? "" : ", ") + train_.set_names[k];
+      throw ConfigError("config key 'variation.factor': '" + o_.variation.factor + "' is not a factor of " + o_.data + " (" + known + ")");
+    }
+    for (int64_t i = 0; i < train_.n; ++i) {
+      const auto inst = size_t(train_.instance[size_t(i)]);
+      if (train_.set[size_t(i)] == 0) canonical_row_[inst] = i, rows_[inst].push_back(i);
+      else if (train_.set[size_t(i)] == factor_set) rows_[inst].push_back(i);
+    }
+    if (o_.variation.active() && std::count(train_.set.begin(), train_.set.end(), factor_set) == 0)
+      throw ConfigError("config key 'variation.factor': " + o_.data + " holds no images of factor '" + o_.variation.factor +
+                        "' (render them with its levels)");
+    std::vector<int64_t> instance_labels(size_t(objects), 0);
+    for (size_t k = 0; k < size_t(objects); ++k) {
+      if (canonical_row_[k] < 0) throw ConfigError(o_.data + ": object " + std::to_string(k) + " has no canonical image");
+      instance_labels[k] = train_.labels[size_t(canonical_row_[k])];
+    }
+    varied_ = varied_instances(instance_labels, o_.variation, uint64_t(o_.seed));
+  }
+  at::Tensor factor_set_rows(const at::Tensor& instances, int64_t g) const {
+    std::vector<int64_t> rows;
+    const int64_t* p = instances.data_ptr<int64_t>();
+    for (int64_t k = 0; k < instances.size(0); ++k) {
+      const auto inst = size_t(p[k]);
+      if (!varied_[inst]) {
+        rows.push_back(canonical_row_[inst]);
+      } else {
+        Rng r(uint64_t(o_.seed), 0x7A83, uint64_t(g) * 1000003ull + uint64_t(k));
+        rows.push_back(rows_[inst][size_t(r.integer(0, int64_t(rows_[inst].size()) - 1))]);
+      }
+    }
+    return at::tensor(rows, at::kLong);
   }
   // The representation of the first n images (eval mode; back to training mode after).
   at::Tensor features(const at::Tensor& images, int64_t n) {
@@ -298,6 +356,8 @@ class VisionSslTask : public train::TrainTask {
   int64_t steps_ = 1;
   std::vector<int64_t> perm_;
   std::vector<uint8_t> varied_;  // training instances shown under the variation factor
+  std::vector<int64_t> canonical_row_;             // factor-set files: each object's canonical image
+  std::vector<std::vector<int64_t>> rows_;         // and its canonical + variation-factor images
   int64_t perm_epoch_ = -1;
 };
 
