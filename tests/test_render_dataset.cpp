@@ -260,3 +260,55 @@ TEST(RenderDataset, BadInputGivesAClearErrorAndLeavesNoPartialDataset) {
   f.background = "plain,wallpaper";
   EXPECT_THROW(render_factor_sets(f, scratch("f.h5")), ConfigError);
 }
+
+TEST(RenderDataset, BackgroundLevelsKeepTheObjectPixelsAndClutterAddsOtherObjects) {
+  FactorSetOptions o;
+  o.classes = "mug,chair";
+  o.objects_per_class = 1;
+  o.image_size = 48;
+  o.pose = o.position = o.size = o.light = o.intensity = "";
+  o.background = "checker,clutter:2";
+  const std::string out = scratch("clutter.h5");
+  render_factor_sets(o, out);
+  H5Reader r(out);
+  const auto set = r.read_i64("set");
+  ASSERT_EQ(set.size(), 6u);  // per object: canonical, checker, clutter
+  const auto names = r.read_strings("background_names");
+  EXPECT_EQ(names, (std::vector<std::string>{"canonical", "checker", "clutter:2"}));
+  const int S = 48;
+  const auto canonical = r.read_rows_u8("images", 0, 1), checker = r.read_rows_u8("images", 1, 1), clutter = r.read_rows_u8("images", 2, 1);
+  // The object's mask: pixels of the canonical image away from the plain backdrop, and their 4 neighbours too
+  // (anti-aliased edges blend with whatever is behind).
+  const uint8_t* bg = canonical.data();  // the top-left corner is backdrop
+  auto differs = [&](int p) {
+    return std::abs(int(canonical[size_t(3 * p)]) - int(bg[0])) + std::abs(int(canonical[size_t(3 * p + 1)]) - int(bg[1])) +
+               std::abs(int(canonical[size_t(3 * p + 2)]) - int(bg[2])) > 6;
+  };
+  int inside = 0, outside_changed = 0, clutter_changed = 0, outside = 0;
+  for (int y = 1; y < S - 1; ++y)
+    for (int x = 1; x < S - 1; ++x) {
+      const int p = y * S + x;
+      const bool core = differs(p) && differs(p - 1) && differs(p + 1) && differs(p - S) && differs(p + S);
+      if (core) {
+        ++inside;
+        for (int c = 0; c < 3; ++c) {
+          EXPECT_EQ(checker[size_t(3 * p + c)], canonical[size_t(3 * p + c)]) << "pixel " << p;
+          EXPECT_EQ(clutter[size_t(3 * p + c)], canonical[size_t(3 * p + c)]) << "pixel " << p;
+        }
+      } else if (!differs(p)) {
+        ++outside;
+        bool ch = false, cl = false;
+        for (int c = 0; c < 3; ++c) {
+          ch = ch || checker[size_t(3 * p + c)] != canonical[size_t(3 * p + c)];
+          cl = cl || clutter[size_t(3 * p + c)] != canonical[size_t(3 * p + c)];
+        }
+        outside_changed += ch, clutter_changed += cl;
+      }
+    }
+  EXPECT_GT(inside, 50);
+  EXPECT_GT(outside_changed, outside / 2);  // the checkerboard replaces the backdrop
+  EXPECT_GT(clutter_changed, 20);           // other objects appear behind
+  EXPECT_LT(clutter_changed, outside / 2);  // ...but small, on the backdrop
+  o.background = "clutter:9";
+  EXPECT_THROW(render_factor_sets(o, scratch("bad.h5")), ConfigError);
+}

@@ -127,8 +127,8 @@ struct FactorSetOptions {
   std::string pose = "15,30,45,90,135,180";                 // rotation angles (degrees) about each axis
   std::string pose_axes = "x,y,z";                          // one factor per axis
   std::string position = "0.1,0.2,0.3";                     // shift right (image widths)
-  std::string size = "0.5,0.7,1.4";                         // scale
-  std::string background = "plain:0.0,plain:0.33,plain:0.66,checker,stripes,noise";
+  std::string size = "0.4,0.6,0.8,1.2,1.4,1.6";             // scale
+  std::string background = "plain:0.0,plain:0.33,gradient,checker,stripes,noise,clutter";
   std::string light = "0.0,0.16,0.33,0.5,0.66,0.83";        // key-light hue at saturation 0.8
   std::string intensity = "0.4,0.7,1.5";                    // light intensity (canonical 1)
   double canonical_background = 0.5;                        // grey level of the canonical backdrop

@@ -6,6 +6,7 @@
 
 #include "jess/core/hdf5_file.h"
 #include "jess/core/progress.h"
+#include "jess/core/rng.h"
 #include "jess/render/dataset.h"
 
 namespace jess::render {
@@ -28,6 +29,20 @@ std::vector<double> parse_levels(const std::string& key, const std::string& text
   }
   return out;
 }
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : text + ",") {
+    if (c == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else if (c != ' ') {
+      cur += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 const std::vector<std::string>& factor_set_names() {
@@ -49,7 +64,8 @@ void FactorSetOptions::describe(ConfigSchema& s) {
   s.add("pose_axes", pose_axes, "axes of the pose changes, each its own factor: x (pitch), y (roll), z (yaw)");
   s.add("position", position, "position levels: shifts to the right in image widths (|shift| <= 0.5)");
   s.add("size", size, "size levels: scale factors (> 0)");
-  s.add("background", background, "background levels: plain, plain:H, checker, stripes, noise, gradient, folder:PATH");
+  s.add("background", background,
+        "background levels: plain, plain:H, checker, stripes, noise, gradient, folder:PATH, clutter[:N] (N other objects)");
   s.add("light", light, "light-colour levels: hues of the key light at saturation 0.8");
   s.add("intensity", intensity, "light-intensity levels: factors of the canonical intensity (> 0)");
   s.add("canonical_background", canonical_background, "grey level of the canonical plain backdrop", check::in_range(0, 1));
@@ -78,7 +94,6 @@ RenderSummary render_factor_sets(const FactorSetOptions& o, const std::string& o
   std::vector<Background> backgrounds(1);
   backgrounds[0].name = "canonical";
   backgrounds[0].color = {o.canonical_background, o.canonical_background, o.canonical_background};
-  for (auto& b : parse_backgrounds(o.background, int(o.image_size), uint64_t(o.seed))) backgrounds.push_back(std::move(b));
   if (out.empty()) throw ConfigError("render factors: --out is required");
   if (std::filesystem::exists(out)) throw ConfigError("render factors: '" + out + "' exists (refusing to overwrite)");
 
@@ -87,6 +102,47 @@ RenderSummary render_factor_sets(const FactorSetOptions& o, const std::string& o
   canonical.background = 0;
   canonical.spot_hue = -1;  // white spot
   canonical.spot_theta = kPi / 8, canonical.spot_phi = kPi / 2 + kPi / 4;  // above, front-left
+  const int64_t S = o.image_size;
+  Renderer renderer(RenderOptions{int(S), int(o.samples)});
+  // Background levels in the order given; "clutter[:N]" is N other objects (default 3), small and off
+  // centre, rendered canonically on the backdrop and composited into one image behind the object.
+  int clutter_count = 0;
+  for (const auto& item : split_list(o.background)) {
+    if (item.rfind("clutter", 0) != 0) {
+      for (auto& b : parse_backgrounds(item, int(S), uint64_t(o.seed) + backgrounds.size())) backgrounds.push_back(std::move(b));
+      continue;
+    }
+    int64_t n = 3;
+    if (item.size() > 7 && (item[7] != ':' || !parse_int64(item.substr(8), n) || n < 1 || n > 8))
+      throw ConfigError("background: '" + item + "': clutter:N needs N in 1..8");
+    Background b;
+    b.name = item;
+    b.has_image = true;
+    b.image = Image8(int(S), int(S), 3);
+    std::vector<uint8_t> rgb(size_t(S * S * 3)), plain(size_t(S * S * 3));
+    ViewFactors f = canonical;
+    f.scale = 0.55;
+    Rng pick(uint64_t(o.seed), 0xC1077E4, uint64_t(clutter_count++));
+    for (int64_t k = 0; k < n; ++k) {
+      const int64_t cls = pick.integer(0, int64_t(src.classes.size()) - 1);
+      renderer.set_object(load_object(src, cls, src.procedural ? 100000 + pick.integer(0, 99999) : 0, uint64_t(o.seed)));
+      if (k == 0) {  // the bare backdrop: the object far outside the frame
+        ViewFactors away = f;
+        away.position_x = 10;
+        renderer.render_into(scene_for(away, backgrounds), plain.data());
+        b.image.pixels = plain;
+      }
+      const double angle = 2 * kPi * (k + pick.uniform()) / n;
+      f.position_x = 0.33 * std::cos(angle), f.position_y = 0.33 * std::sin(angle);
+      for (auto& e : f.euler) e = pick.uniform(-kPi / 2, kPi / 2);
+      renderer.render_into(scene_for(f, backgrounds), rgb.data());
+      for (size_t p = 0; p < rgb.size(); p += 3)
+        if (std::abs(int(rgb[p]) - int(plain[p])) + std::abs(int(rgb[p + 1]) - int(plain[p + 1])) +
+                std::abs(int(rgb[p + 2]) - int(plain[p + 2])) > 6)
+          for (int c = 0; c < 3; ++c) b.image.pixels[p + size_t(c)] = rgb[p + size_t(c)];
+    }
+    backgrounds.push_back(std::move(b));
+  }
   struct Item {
     int set;
     int level;
@@ -125,14 +181,13 @@ RenderSummary render_factor_sets(const FactorSetOptions& o, const std::string& o
     items.push_back(it);
   }
 
-  const int64_t C = int64_t(src.classes.size()), N = o.objects_per_class, S = o.image_size;
+  const int64_t C = int64_t(src.classes.size()), N = o.objects_per_class;
   const uint64_t total = uint64_t(C * N) * items.size();
   H5Writer w(out);
   w.create_u8("images", {total, uint64_t(S), uint64_t(S), 3});
   w.create_f64("factors", {total, uint64_t(kFactorCount)});
   std::vector<int64_t> labels, object, set, level;
   std::vector<std::string> names;
-  Renderer renderer(RenderOptions{int(S), int(o.samples)});
   RenderSummary sum;
   sum.gl = renderer.gl_description();
   std::vector<uint8_t> rgb(size_t(S) * S * 3);
