@@ -7,6 +7,7 @@
 #include "jess/core/config.h"
 #include "jess/vision/factors.h"
 #include "jess/vision/idx.h"
+#include "jess/vision/robustness.h"
 
 namespace v = jess::vision;
 
@@ -149,4 +150,26 @@ TEST(Variation, OnlyTheVariedInstancesChange) {
     }
   }
   EXPECT_TRUE(at::equal(c, v::training_canvases(img, idx, varied, o, 1, 7)));  // deterministic per (seed, step)
+}
+
+TEST(RobustnessReport, AccuracyDropAndPerClassFromPredictions) {
+  // 3 groups: canonical (4 images), rotation:90 (4), scale:0.5 (2; class 1 absent).
+  std::vector<v::RobustnessGroup> groups = {{"canonical", "", 0}, {"rotation", "90", 90}, {"scale", "0.5", 0.5}};
+  auto labels = at::tensor({0, 0, 1, 1, 0, 0, 1, 1, 0, 0}, at::kLong);
+  auto pred = at::tensor({0, 0, 1, 0, 0, 1, 0, 0, 0, 1}, at::kLong);
+  auto group = at::tensor({0, 0, 0, 0, 1, 1, 1, 1, 2, 2}, at::kLong);
+  auto r = v::robustness_report(pred, labels, group, groups, 2);
+  ASSERT_EQ(r.rows.size(), 3u);
+  EXPECT_DOUBLE_EQ(r.rows[0].top1, 0.75);
+  EXPECT_DOUBLE_EQ(r.rows[1].top1, 0.25);
+  EXPECT_DOUBLE_EQ(r.rows[1].drop, 0.5);
+  EXPECT_DOUBLE_EQ(r.rows[1].relative_drop, 0.5 / 0.75);
+  EXPECT_DOUBLE_EQ(r.rows[0].class_top1[0], 1.0);
+  EXPECT_DOUBLE_EQ(r.rows[0].class_top1[1], 0.5);
+  EXPECT_DOUBLE_EQ(r.rows[2].class_top1[0], 0.5);
+  EXPECT_TRUE(std::isnan(r.rows[2].class_top1[1]));
+  EXPECT_NE(r.json().find("null"), std::string::npos);  // the absent class
+  // Bad input is refused with a message.
+  EXPECT_THROW(v::robustness_report(pred.narrow(0, 0, 9), labels, group, groups, 2), std::invalid_argument);
+  EXPECT_THROW(v::robustness_report(pred, labels, group + 1, groups, 2), std::invalid_argument);
 }
