@@ -470,7 +470,10 @@ expect_error "jess train: a variation factor the factor-set file lacks is named"
 expect_error "robustness eval of a rendered set needs the probe file" 2 "needs --probe" "$JESS" robustness eval --data "$DIR/rt.h5" --embeddings "$DIR/rrx"
 expect_error "robustness eval names an unknown factor" 2 "unknown factor 'pose'" "$JESS" robustness eval "$DIR/v" --factors pose $RB
 expect_error "robustness eval names a bad level" 2 "level 'x'" "$JESS" robustness eval "$DIR/v" $RB scale=x
-expect_error "robustness eval refuses a checkpoint without a probe" 1 "not a checkpoint of jess train" "$JESS" robustness eval "$DIR/sie" $RB
+expect_error "robustness eval refuses a checkpoint without a probe (a PDE run)" 1 "not a checkpoint of jess train" "$JESS" robustness eval "$DIR/full" $RB
+expect_error "robustness eval: an SIE run takes RGB images, not Fashion-MNIST" 2 "takes RGB images" "$JESS" robustness eval "$DIR/sie" $RB
+check "robustness eval probes an SIE run on rendered factor sets" bash -c "
+  '$JESS' robustness eval '$DIR/sie' --data '$DIR/rt.h5' --probe '$DIR/rp.h5' > '$DIR/rsie.txt' && grep -q '^sie' '$DIR/rsie.txt'"
 expect_error "render dataset refuses a zero size" 2 "scale_min" "$JESS" render dataset --out "$DIR/rx" factors.scale_min=0
 check "a failed render leaves no partial dataset" bash -c "! ls '$DIR' | grep -q '^rx'"
 

@@ -7,6 +7,7 @@
 #include "jess/core/config.h"
 #include "jess/core/files.h"
 #include "jess/core/npy.h"
+#include "jess/equivariance/train.h"
 #include "jess/vision/robustness.h"
 #include "jess/vision/ssl.h"
 
@@ -62,7 +63,8 @@ void add_robustness_commands(CLI::App& app, GlobalOptions& global) {
   ev->footer(levels_help() +
              "\nEach RUN is a jess train run (or checkpoint): its frozen representation, a linear probe fitted on canonical\n"
              "images (L-BFGS logistic regression, weight decay chosen on a validation split), then every image of the set;\n"
-             "a supervised run (jess train method=supervised) answers with its own classifier.\n"
+             "a supervised run (jess train method=supervised) answers with its own classifier; a run of jess equivariance\n"
+             "train (SIE and its baselines) is probed like an SSL run.\n"
              "--embeddings DIR evaluates features computed elsewhere on the images of `jess robustness export`: DIR holds\n"
              "probe.npy (P x D) and test.npy (N x D) in the exported order.\n"
              "\nExamples:\n  jess robustness eval runs/vicreg runs/simclr --plots plots --json robust.json\n"
@@ -87,6 +89,12 @@ void add_robustness_commands(CLI::App& app, GlobalOptions& global) {
     std::vector<vision::RobustnessReport> reports;
     std::vector<std::pair<std::string, at::Tensor>> predictions;
     for (const auto& run : e->runs) {
+      if (equivariance::is_equivariant_checkpoint(run)) {  // SIE and its baselines: representation + probe
+        auto enc = equivariance::load_equivariant_encoder(run, e->device);
+        if (set.images.size(1) != 3) throw ConfigError(run + " takes RGB images; the set has grey ones (use a rendered set)");
+        predictions.emplace_back(enc.method + " (" + run + ")", vision::probe_predictions(enc.features, set, e->set.o.seed));
+        continue;
+      }
       auto enc = vision::load_vision_encoder(run, e->device);
       if (enc.channels != set.images.size(1))
         throw ConfigError(run + " takes " + std::to_string(enc.channels) + "-channel images; the set has " +

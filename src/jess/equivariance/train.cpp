@@ -277,4 +277,35 @@ LoadedEquivariantModel load_equivariant_model(const std::string& path) {
   return m;
 }
 
+FrozenEquivariantEncoder load_equivariant_encoder(const std::string& path, const std::string& device_name) {
+  auto loaded = std::make_shared<LoadedEquivariantModel>(load_equivariant_model(path));
+  const at::Device device = pick_device(device_name);
+  loaded->model->to(device);
+  FrozenEquivariantEncoder e;
+  e.method = loaded->config.method;
+  e.checkpoint = loaded->checkpoint;
+  e.dim = loaded->model->representation_dim;
+  e.features = [loaded, device](const at::Tensor& images) {
+    torch::NoGradGuard ng;
+    std::vector<at::Tensor> out;
+    for (int64_t f = 0; f < images.size(0); f += 256) {  // input() divides by 255: pass [0, 255]
+      auto x = images.narrow(0, f, std::min<int64_t>(256, images.size(0) - f)).to(at::kFloat) * 255.0;
+      out.push_back(loaded->model->represent(x.to(device)).to(at::kCPU));
+    }
+    return at::cat(out);
+  };
+  return e;
+}
+
+bool is_equivariant_checkpoint(const std::string& path) {
+  const std::string ckpt = is_directory(path) ? path + "/checkpoint.pt" : path;
+  if (!file_exists(ckpt)) return false;
+  try {
+    const auto c = train::load_checkpoint(ckpt);
+    return c.model.count("input_mean") && c.model.count("rotation.0.weight") && c.config.find("canonical_sign:") != std::string::npos;
+  } catch (...) {
+    return false;
+  }
+}
+
 }  // namespace jess::equivariance

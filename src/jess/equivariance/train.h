@@ -9,7 +9,10 @@
 // (x, y, z, w) with scipy's sign, optionally made canonical (w >= 0), plus the floor and light hue
 // changes for sie_rot_color. Recipe (the reference's): Adam, lr 1e-3 constant, weight decay 1e-6.
 // Light header.
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,5 +53,16 @@ struct EquivariantTrainSummary {
 
 EquivariantTrainSummary train_equivariant(EquivariantTrainOptions options, const std::string& out_dir,
                                           bool restart = false);
+
+// The frozen representation of a checkpoint (or run directory) of jess equivariance train: images
+// (B, 3, H, W) float in [0, 1] -> (B, D), eval mode, no grad, in blocks (other tools: jess robustness).
+struct FrozenEquivariantEncoder {
+  std::function<at::Tensor(const at::Tensor&)> features;
+  std::string method, checkpoint;
+  int64_t dim = 0;
+};
+FrozenEquivariantEncoder load_equivariant_encoder(const std::string& checkpoint, const std::string& device = "auto");
+// Whether `path` is such a checkpoint (or a run directory holding one), without loading the weights.
+bool is_equivariant_checkpoint(const std::string& path);
 
 }  // namespace jess::equivariance
