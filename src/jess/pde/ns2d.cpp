@@ -1,0 +1,212 @@
+// The 2-D Navier–Stokes smoke solver (ns2d.h): semi-Lagrangian advection on a MAC grid, explicit
+// diffusion, and the exact pressure projection by the discrete cosine transform.
+#include "jess/pde/ns2d.h"
+
+#include <ATen/ATen.h>
+#include <fftw3.h>
+
+#include <cmath>
+#include <mutex>
+#include <vector>
+#include <stdexcept>
+
+#include "jess/core/rng.h"
+
+namespace jess::pde::ns2d {
+
+namespace {
+
+std::mutex& fftw_planner_mutex() {  // FFTW's planner is not thread safe
+  static std::mutex m;
+  return m;
+}
+
+// Bilinear samples of a grid f (B, H, W) whose point (r, c) sits at (x0 + c dx, y0 + r dx), at the
+// positions (X, Y) (B, h, w): zeros outside the grid, or the edge values (border = true).
+at::Tensor sample(const at::Tensor& f, double x0, double y0, double dx, const at::Tensor& X, const at::Tensor& Y,
+                  bool border) {
+  const int64_t H = f.size(1), W = f.size(2);
+  auto gx = (X - x0) / dx * (2.0 / double(W - 1)) - 1.0;
+  auto gy = (Y - y0) / dx * (2.0 / double(H - 1)) - 1.0;
+  auto grid = at::stack({gx, gy}, -1).to(f.scalar_type());
+  return at::grid_sampler(f.unsqueeze(1), grid, /*bilinear*/ 0, border ? 1 : 0, /*align_corners*/ true).squeeze(1);
+}
+
+// Physical coordinates of a grid's points: (x0 + c dx, y0 + r dx), each (B, H, W).
+std::pair<at::Tensor, at::Tensor> points(const at::Tensor& like, double x0, double y0, double dx) {
+  const int64_t B = like.size(0), H = like.size(1), W = like.size(2);
+  auto opts = like.options();
+  auto x = (at::arange(W, opts) * dx + x0).view({1, 1, W}).expand({B, H, W});
+  auto y = (at::arange(H, opts) * dx + y0).view({1, H, 1}).expand({B, H, W});
+  return {x, y};
+}
+
+void check_state(const at::Tensor& vx, const at::Tensor& vy) {
+  if (vx.dim() != 3 || vy.dim() != 3 || vx.size(1) + 1 != vx.size(2) || vy.size(1) != vy.size(2) + 1 ||
+      vx.size(1) != vy.size(2) || vx.size(0) != vy.size(0))
+    throw std::invalid_argument("ns2d: velocities must be vx (B, n, n + 1) and vy (B, n + 1, n)");
+}
+
+at::Tensor zero_wall_columns(at::Tensor vx) {  // normal velocity on the left and right walls
+  vx.select(2, 0).zero_();
+  vx.select(2, vx.size(2) - 1).zero_();
+  return vx;
+}
+at::Tensor zero_wall_rows(at::Tensor vy) {  // normal velocity on the bottom and top walls
+  vy.select(1, 0).zero_();
+  vy.select(1, vy.size(1) - 1).zero_();
+  return vy;
+}
+
+// 5-point Laplacian with zeros outside the array (B, H, W).
+at::Tensor laplacian_zero_outside(const at::Tensor& f, double dx) {
+  auto p = at::constant_pad_nd(f, {1, 1, 1, 1}, 0);
+  const int64_t H = f.size(1), W = f.size(2);
+  auto c = p.narrow(1, 1, H).narrow(2, 1, W);
+  return (p.narrow(1, 0, H).narrow(2, 1, W) + p.narrow(1, 2, H).narrow(2, 1, W) + p.narrow(1, 1, H).narrow(2, 0, W) +
+          p.narrow(1, 1, H).narrow(2, 2, W) - 4 * c) /
+         (dx * dx);
+}
+
+}  // namespace
+
+at::Tensor divergence(const at::Tensor& vx, const at::Tensor& vy, double dx) {
+  check_state(vx, vy);
+  const int64_t n = vx.size(1);
+  return (vx.narrow(2, 1, n) - vx.narrow(2, 0, n) + vy.narrow(1, 1, n) - vy.narrow(1, 0, n)) / dx;
+}
+
+at::Tensor neumann_laplacian(const at::Tensor& p, double dx) {
+  // Ghost cells equal to their neighbours inside: zero flux through the walls.
+  auto q = at::replication_pad2d(p.unsqueeze(1), {1, 1, 1, 1}).squeeze(1);
+  const int64_t H = p.size(1), W = p.size(2);
+  return (q.narrow(1, 0, H).narrow(2, 1, W) + q.narrow(1, 2, H).narrow(2, 1, W) + q.narrow(1, 1, H).narrow(2, 0, W) +
+          q.narrow(1, 1, H).narrow(2, 2, W) - 4 * p) /
+         (dx * dx);
+}
+
+at::Tensor solve_neumann_poisson(const at::Tensor& rhs_in, double dx) {
+  if (rhs_in.dim() != 3 || rhs_in.size(1) != rhs_in.size(2) || rhs_in.size(1) < 2)
+    throw std::invalid_argument("ns2d: the Poisson right-hand side must be (B, n, n), n >= 2");
+  const int64_t B = rhs_in.size(0), n = rhs_in.size(1), nn = n * n;
+  auto p = rhs_in.to(at::kCPU, at::kDouble).contiguous().clone();
+  // One plan per transform, run on each trajectory in turn: a trajectory's bytes do not depend on the
+  // batch it is solved in (FFTW may pick other algorithms for other batch counts).
+  std::vector<double> work(static_cast<size_t>(nn));
+  fftw_plan forward, inverse;
+  {
+    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+    forward = fftw_plan_r2r_2d(int(n), int(n), p.data_ptr<double>(), work.data(), FFTW_REDFT10, FFTW_REDFT10,
+                               FFTW_ESTIMATE | FFTW_UNALIGNED);
+    inverse = fftw_plan_r2r_2d(int(n), int(n), work.data(), p.data_ptr<double>(), FFTW_REDFT01, FFTW_REDFT01,
+                               FFTW_ESTIMATE | FFTW_UNALIGNED);
+  }
+  // DCT-II modes are eigenvectors of the Neumann 5-point Laplacian: lambda_kl = (2 cos(pi k / n) - 2 +
+  // 2 cos(pi l / n) - 2) / dx^2; the (0, 0) mode (a constant) is fixed by mean(p) = 0, and removing the
+  // right-hand side's mean is the Neumann problem's compatibility condition.
+  std::vector<double> lam(static_cast<size_t>(n));
+  for (int64_t k = 0; k < n; ++k) lam[size_t(k)] = (2 * std::cos(M_PI * double(k) / double(n)) - 2) / (dx * dx);
+  const double norm = 1.0 / (4.0 * double(n) * double(n));  // REDFT10 then REDFT01 scale by 2n per axis
+  for (int64_t b = 0; b < B; ++b) {
+    double* x = p.data_ptr<double>() + b * nn;
+    double mean = 0;
+    for (int64_t i = 0; i < nn; ++i) mean += x[i];
+    mean /= double(nn);
+    for (int64_t i = 0; i < nn; ++i) x[i] -= mean;
+    fftw_execute_r2r(forward, x, work.data());
+    for (int64_t k = 0; k < n; ++k)
+      for (int64_t l = 0; l < n; ++l) {
+        double& v = work[size_t(k * n + l)];
+        v = (k == 0 && l == 0) ? 0.0 : v * norm / (lam[size_t(k)] + lam[size_t(l)]);
+      }
+    fftw_execute_r2r(inverse, work.data(), x);
+  }
+  {
+    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+    fftw_destroy_plan(forward);
+    fftw_destroy_plan(inverse);
+  }
+  return p;
+}
+
+State project(const State& st, double dx) {
+  check_state(st.vx, st.vy);
+  const int64_t n = st.vx.size(1);
+  auto p = solve_neumann_poisson(divergence(st.vx, st.vy, dx), dx).to(st.vx.device(), st.vx.scalar_type());
+  State out{st.s, st.vx.clone(), st.vy.clone()};
+  out.vx.narrow(2, 1, n - 1).sub_((p.narrow(2, 1, n - 1) - p.narrow(2, 0, n - 1)) / dx);
+  out.vy.narrow(1, 1, n - 1).sub_((p.narrow(1, 1, n - 1) - p.narrow(1, 0, n - 1)) / dx);
+  zero_wall_columns(out.vx);
+  zero_wall_rows(out.vy);
+  return out;
+}
+
+at::Tensor advect_smoke(const at::Tensor& s, const at::Tensor& vx, const at::Tensor& vy, double dt, double dx) {
+  check_state(vx, vy);
+  const int64_t n = s.size(1);
+  auto uc = (vx.narrow(2, 0, n) + vx.narrow(2, 1, n)) / 2, vc = (vy.narrow(1, 0, n) + vy.narrow(1, 1, n)) / 2;
+  auto [X, Y] = points(s, 0.5 * dx, 0.5 * dx, dx);
+  return sample(s, 0.5 * dx, 0.5 * dx, dx, X - dt * uc, Y - dt * vc, /*border*/ true);
+}
+
+State advect_velocity(const State& st, double dt, double dx) {
+  check_state(st.vx, st.vy);
+  // vx faces: (i dx, (j + 1/2) dx); vy faces: ((i + 1/2) dx, j dx).
+  auto [Xu, Yu] = points(st.vx, 0.0, 0.5 * dx, dx);
+  auto [Xv, Yv] = points(st.vy, 0.5 * dx, 0.0, dx);
+  auto v_at_u = sample(st.vy, 0.5 * dx, 0.0, dx, Xu, Yu, false);
+  auto u_at_v = sample(st.vx, 0.0, 0.5 * dx, dx, Xv, Yv, false);
+  State out{st.s, sample(st.vx, 0.0, 0.5 * dx, dx, Xu - dt * st.vx, Yu - dt * v_at_u, false),
+            sample(st.vy, 0.5 * dx, 0.0, dx, Xv - dt * u_at_v, Yv - dt * st.vy, false)};
+  zero_wall_columns(out.vx);
+  zero_wall_rows(out.vy);
+  return out;
+}
+
+State diffuse(const State& st, double nu, double dt, double dx) {
+  check_state(st.vx, st.vy);
+  State out{st.s, st.vx + nu * dt * laplacian_zero_outside(st.vx, dx), st.vy + nu * dt * laplacian_zero_outside(st.vy, dx)};
+  zero_wall_columns(out.vx);
+  zero_wall_rows(out.vy);
+  return out;
+}
+
+State step(const State& st, const at::Tensor& buoyancy, const StepOptions& o, const Grid& g) {
+  const double dx = g.dx();
+  if (!(o.dt > 0) || !(o.nu >= 0)) throw std::invalid_argument("ns2d: dt must be positive and nu non-negative");
+  if (st.s.dim() != 3 || st.s.size(1) != g.n || st.s.size(2) != g.n) throw std::invalid_argument("ns2d: smoke must be (B, n, n)");
+  const int64_t n = g.n;
+  State x = st;
+  x.s = advect_smoke(st.s, st.vx, st.vy, o.dt, dx);                           // 1
+  // 2: the buoyancy force at the horizontal faces from the advected smoke (zero-gradient at the walls).
+  auto sp = at::cat({x.s.narrow(1, 0, 1), x.s, x.s.narrow(1, n - 1, 1)}, 1);  // (B, n + 2, n)
+  auto s_faces = (sp.narrow(1, 0, n + 1) + sp.narrow(1, 1, n + 1)) / 2;        // (B, n + 1, n)
+  auto b = buoyancy.to(st.vy.options()).view({-1, 1, 1});
+  x = advect_velocity(x, o.dt, dx);                                            // 3
+  x.vy = zero_wall_rows(x.vy + o.dt * b * s_faces);
+  x = diffuse(x, o.nu, o.dt, dx);                                              // 4
+  return project(x, dx);                                                       // 5
+}
+
+at::Tensor smoke_noise(int64_t n, double length, double scale, double smoothness, uint64_t seed) {
+  if (n < 4) throw std::invalid_argument("ns2d: the grid needs at least 4 cells per side");
+  Rng r(seed, 0x5A0CE, 0);
+  auto re = at::empty({n, n}, at::kDouble), im = at::empty({n, n}, at::kDouble);
+  double* pr = re.data_ptr<double>();
+  double* pi = im.data_ptr<double>();
+  for (int64_t i = 0; i < n * n; ++i) {  // Box–Muller: two standard normals per cell
+    const double u1 = std::max(r.uniform(), 1e-300), u2 = r.uniform();
+    const double rad = std::sqrt(-2 * std::log(u1));
+    pr[i] = rad * std::cos(2 * M_PI * u2);
+    pi[i] = rad * std::sin(2 * M_PI * u2);
+  }
+  auto k = at::fft_fftfreq(n, 1.0, at::TensorOptions().dtype(at::kDouble)) * (double(n) / length);
+  auto kappa = (k.view({n, 1}).pow(2) + k.view({1, n}).pow(2)) * (scale * scale);
+  auto amp = at::where(kappa > 0.1, kappa.clamp_min(1e-12).pow(-smoothness), at::zeros_like(kappa));
+  auto spec = at::complex(re * amp, im * amp);
+  auto field = at::real(at::fft_ifft2(spec));
+  field = field / field.std();
+  return field - field.mean();
+}
+
+}  // namespace jess::pde::ns2d

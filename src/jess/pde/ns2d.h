@@ -1,0 +1,60 @@
+#pragma once
+// Incompressible Navier–Stokes in 2-D with buoyancy-driven smoke (PDEArena's "conditioned" data, made
+// with phiflow 2.1): a marker-and-cell grid of n x n cells on [0, L]^2, a closed box (normal velocity
+// zero on the walls), smoke s at the cell centres with zero-gradient walls. One step of dt, in
+// PDEArena's order:
+//   1. s <- semi-Lagrangian advection of s by v (backtrace from the cell centres, bilinear sample);
+//   2. F = (0, b s) at the horizontal faces;
+//   3. v <- semi-Lagrangian self-advection of v (each component from its own faces, zero outside) + dt F;
+//   4. v <- v + nu dt lap(v)   (explicit diffusion, zero outside the box);
+//   5. v <- v - grad p with lap p = div v: the exact projection, the Neumann Poisson problem solved by
+//      the discrete cosine transform (FFTW's REDFT10 / REDFT01, double precision), which diagonalises
+//      the 5-point Laplacian with zero-flux walls — so div v = 0 to rounding after every step.
+// Tensors: s (B, n, n), vx (B, n, n + 1) on the vertical faces x = i dx, vy (B, n + 1, n) on the
+// horizontal faces y = j dx; rows are y, columns x. Any floating dtype; the Poisson solve runs in
+// float64 on the CPU. Light header.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+
+namespace jess::pde::ns2d {
+
+struct Grid {
+  int64_t n = 128;      // cells per side
+  double length = 32;   // the box side
+  double dx() const { return length / double(n); }
+};
+
+struct State {
+  at::Tensor s, vx, vy;
+};
+
+struct StepOptions {
+  double dt = 1.5;
+  double nu = 0.01;
+};
+
+// div v at the cell centres, (B, n, n).
+at::Tensor divergence(const at::Tensor& vx, const at::Tensor& vy, double dx);
+// The Neumann 5-point Laplacian of cell-centred p (zero flux through the walls).
+at::Tensor neumann_laplacian(const at::Tensor& p, double dx);
+// p with neumann_laplacian(p) = rhs - mean(rhs) and mean(p) = 0, exactly (DCT), (B, n, n) float64.
+at::Tensor solve_neumann_poisson(const at::Tensor& rhs, double dx);
+// v - grad p with lap p = div v: divergence-free, the wall faces left at zero.
+State project(const State& state, double dx);
+// Semi-Lagrangian advection of the smoke by the velocity (zero-gradient walls).
+at::Tensor advect_smoke(const at::Tensor& s, const at::Tensor& vx, const at::Tensor& vy, double dt, double dx);
+// Semi-Lagrangian self-advection of the velocity (zero outside the box; wall faces zero).
+State advect_velocity(const State& state, double dt, double dx);
+// v + nu dt lap(v) on each staggered component (zero outside the box; wall faces zero).
+State diffuse(const State& state, double nu, double dt, double dx);
+// One step in PDEArena's order; buoyancy (B,) per trajectory.
+State step(const State& state, const at::Tensor& buoyancy, const StepOptions& options, const Grid& grid);
+
+// phiflow's Noise(scale, smoothness) for one trajectory from a seed: complex Gaussian white noise
+// r(k), spectrum r(k) kappa^-smoothness with kappa = |k scale|^2, k = fftfreq(n) n / L, modes with
+// kappa <= 0.1 (and k = 0) removed; real part of the inverse FFT, normalised to std 1, mean removed.
+// (n, n) float64. The initial smoke is |noise|.
+at::Tensor smoke_noise(int64_t n, double length, double scale, double smoothness, uint64_t seed);
+
+}  // namespace jess::pde::ns2d
