@@ -318,6 +318,26 @@ expect_error "cells dtae lists the annotations when --color-by is unknown" 1 "av
 expect_error "cells dtae refuses an unknown baseline" 2 "baselines" "$JESS" cells dtae synthetic --out "$DIR/x" baselines=pca,magic
 expect_error "cells dtae explains an unreadable source" 1 "nothing.csv" "$JESS" cells dtae "$DIR/nothing.csv" --out "$DIR/x"
 
+# ---- pde: 2-D Navier-Stokes smoke (equation=ns2d)
+NS="equation=ns2d n_train=3 n_valid=1 n_test=1 n=16 steps=12 skip=2 batch=2"
+check "ns2d generate writes PDEArena's layout, seeded, readable by h5py" bash -c "
+  '$JESS' pde generate --out '$DIR/ns.h5' --seed 4 $NS > /dev/null && '$JESS' pde generate --out '$DIR/ns1.h5' --seed 4 $NS > /dev/null &&
+  cmp '$DIR/ns.h5' '$DIR/ns1.h5' && '$JESS' pde generate --out '$DIR/ns2.h5' --seed 4 $NS batch=3 > /dev/null && '$PY' -c \"
+import h5py, numpy as np
+f = h5py.File('$DIR/ns.h5', 'r')
+for k in ('u', 'vx', 'vy', 'buo_y'):  # a trajectory does not depend on the batch it was simulated in
+    assert np.array_equal(f['train'][k][:], h5py.File('$DIR/ns2.h5', 'r')['train'][k][:]), k
+g = f['train']
+assert g['u'].shape == g['vx'].shape == g['vy'].shape == (3, 10, 16, 16) and g['u'].dtype == np.float32
+assert g['buo_y'].shape == (3,) and ((0.2 <= g['buo_y'][:]) & (g['buo_y'][:] <= 0.5)).all()
+assert np.allclose(g['dx'][:], 2.0) and np.allclose(np.diff(g['t'][0]), 1.5) and f['test']['u'].shape[0] == 1
+u = g['u'][:]
+assert (u >= 0).all() and np.isfinite(u).all() and np.abs(g['vy'][:]).max() > 1e-3
+\""
+expect_error "ns2d: an odd grid is refused" 2 "must be even" "$JESS" pde generate --out "$DIR/nsx.h5" equation=ns2d n=15
+expect_error "ns2d: an unstable explicit diffusion is refused, no file" 2 "unstable" "$JESS" pde generate --out "$DIR/nsx.h5" equation=ns2d n=16 nu=5
+check "ns2d: no file after refused runs" bash -c "! ls '$DIR' | grep -q nsx"
+
 # ---- render: 3DIEBench-style datasets, contact sheets, robustness sets
 RD="classes=chair,car objects_per_class=2 views_per_object=3 image_size=32 val_fraction=0.5"
 check "render dataset writes 3DIEBench's layout and the packed file" "$JESS" render dataset --out "$DIR/ie" $RD

@@ -1,3 +1,5 @@
+#include <yaml-cpp/yaml.h>
+
 #include <cstdio>
 
 #include "app/commands.h"
@@ -5,6 +7,7 @@
 #include "jess/core/progress.h"
 #include "jess/core/runtime.h"
 #include "jess/pde/dataset.h"
+#include "jess/pde/ns2d.h"
 #include "jess/pde/views.h"
 
 namespace jess::app {
@@ -67,17 +70,52 @@ void add_pde_commands(CLI::App& app, GlobalOptions& global) {
   auto g = std::make_shared<GenerateArgs>();
   static pde::GenerateOptions defaults;
   auto* gen = pde->add_subcommand(
-      "generate", "Generate train/valid/test trajectories of KdV, KS, Burgers or heat into HDF5 (LPSDA layout)");
+      "generate", "Generate train/valid/test trajectories of KdV, KS, Burgers or heat into HDF5 (LPSDA layout), or of 2-D "
+                  "Navier-Stokes smoke with equation=ns2d (PDEArena layout)");
   gen->footer(schema_help([](ConfigSchema& s) { defaults.describe(s); }) +
               "\nExamples:\n  jess pde generate --out kdv.h5 equation=kdv n_train=1000\n"
               "  jess pde generate --config configs/pde/burgers.yaml --out burgers.h5 --seed 3\n"
-              "  jess pde generate --out part0.h5 shard_count=4 shard_index=0   (then: jess pde merge)\n");
+              "  jess pde generate --out part0.h5 shard_count=4 shard_index=0   (then: jess pde merge)\n"
+              "\nequation=ns2d (2-D Navier-Stokes, buoyancy-driven smoke) has its own keys:" +
+              schema_help([](ConfigSchema& s) {
+                static pde::ns2d::GenerateOptions d;
+                d.describe(s);
+              }).substr(1) +
+              "  jess pde generate --out ns.h5 equation=ns2d n_train=64 n=64\n");
   gen->add_option("--config", g->config, "YAML file of configuration keys")->check(CLI::ExistingFile);
   gen->add_option("--out,-o", g->out, "output HDF5 file (written atomically)");
   gen->add_option("--seed", g->seed, "seed of every random draw (overrides the config's seed)");
   gen->add_flag("--print-config", g->print_config, "print the effective configuration and exit");
   gen->add_option("overrides", g->words, "key=value configuration overrides");
   gen->callback([g] {
+    // equation=ns2d (on the command line or in the YAML file) has its own keys (pde/ns2d.h).
+    bool ns2d = false;
+    for (const auto& w : g->words) ns2d = ns2d || w == "equation=ns2d";
+    if (!g->config.empty() && !ns2d) {
+      try {
+        const YAML::Node y = YAML::LoadFile(g->config);
+        ns2d = y.IsMap() && y["equation"] && y["equation"].as<std::string>() == "ns2d";
+      } catch (const std::exception&) {  // malformed files are reported by the schema below
+      }
+    }
+    if (ns2d) {
+      pde::ns2d::GenerateOptions o;
+      ConfigSchema schema;
+      o.describe(schema);
+      configure(schema, g->config, g->words);
+      if (g->seed >= 0) o.seed = g->seed;
+      o.resolve();
+      if (g->print_config) {
+        std::printf("%s", o.config_yaml.c_str());
+        return;
+      }
+      if (g->out.empty()) throw ConfigError("--out is required (the HDF5 file to write)");
+      auto summary = pde::ns2d::generate(o, g->out);
+      std::printf("wrote %s: %lld ns2d trajectories (%lld frames of %lld x %lld) in %s (%.2f traj/s)\n", summary.path.c_str(),
+                  (long long)summary.trajectories, (long long)(o.steps - o.skip), (long long)o.n, (long long)o.n,
+                  format_duration(summary.seconds).c_str(), summary.trajectories / std::max(1e-9, summary.seconds));
+      return;
+    }
     pde::GenerateOptions o;
     ConfigSchema schema;
     o.describe(schema);

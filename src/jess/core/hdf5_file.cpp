@@ -165,6 +165,12 @@ void H5Writer::create_group(const std::string& name) {
 void H5Writer::create_f64(const std::string& name, const H5Shape& shape, int gzip_level) {
   create_dataset(hid_t(file_), name, shape, H5T_IEEE_F64LE, gzip_level, path_);
 }
+void H5Writer::create_f32(const std::string& name, const H5Shape& shape, int gzip_level) {
+  create_dataset(hid_t(file_), name, shape, H5T_IEEE_F32LE, gzip_level, path_);
+}
+void H5Writer::write_rows(const std::string& name, uint64_t row0, uint64_t rows, const float* data) {
+  write_rows_typed(hid_t(file_), name, row0, rows, H5T_NATIVE_FLOAT, data, path_);
+}
 void H5Writer::create_i64(const std::string& name, const H5Shape& shape) {
   create_dataset(hid_t(file_), name, shape, H5T_STD_I64LE, 0, path_);
 }

@@ -28,6 +28,10 @@ class H5Writer {
   // Creates a float64/int64 dataset of `shape`, chunked along the first axis; fill it with write_rows.
   void create_f64(const std::string& name, const H5Shape& shape, int gzip_level = 0);
   void create_i64(const std::string& name, const H5Shape& shape);
+  // float32 (large fields: 2-D trajectories), chunked along the first axis like create_f64; the reader's
+  // read_rows / read_f64 convert to double.
+  void create_f32(const std::string& name, const H5Shape& shape, int gzip_level = 0);
+  void write_rows(const std::string& name, uint64_t row0, uint64_t rows, const float* data);
   // Writes rows [row0, row0 + rows) of the first axis; `data` holds them in C order.
   void write_rows(const std::string& name, uint64_t row0, uint64_t rows, const double* data);
   void write_rows(const std::string& name, uint64_t row0, uint64_t rows, const int64_t* data);

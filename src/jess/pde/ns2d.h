@@ -16,6 +16,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <string>
 
 namespace jess::pde::ns2d {
 
@@ -56,5 +57,46 @@ State step(const State& state, const at::Tensor& buoyancy, const StepOptions& op
 // kappa <= 0.1 (and k = 0) removed; real part of the inverse FFT, normalised to std 1, mean removed.
 // (n, n) float64. The initial smoke is |noise|.
 at::Tensor smoke_noise(int64_t n, double length, double scale, double smoothness, uint64_t seed);
+
+}  // namespace jess::pde::ns2d
+
+namespace jess {
+class ConfigSchema;
+}
+
+namespace jess::pde::ns2d {
+
+// `jess pde generate equation=ns2d`: PDEArena's conditioned smoke data. Each trajectory's buoyancy
+// b ~ U(buoyancy_min, buoyancy_max) and initial smoke |noise| depend only on (seed, split, index);
+// `steps` steps are simulated and the first `skip` states dropped. Layout (one group per split, like
+// the 1-D files): u (smoke), vx, vy as N x frames x n x n float32 (rows y, columns x; vx on the left
+// faces x = i dx, vy on the bottom faces y = j dx — the staggered arrays with the last column / row
+// cropped, as PDEArena stores them), t (N x frames), x, y (N x n cell centres), dt, dx, dy, buo_y (N).
+struct GenerateOptions {
+  std::string equation = "ns2d";
+  int64_t seed = 0;
+  int64_t n_train = 128, n_valid = 32, n_test = 32;
+  int64_t n = 128;
+  double length = 32;
+  double dt = 1.5, nu = 0.01;
+  int64_t steps = 64, skip = 8;
+  double buoyancy_min = 0.2, buoyancy_max = 0.5;
+  double noise_scale = 11, noise_smoothness = 6;
+  std::string precision = "float32";  // the simulation's dtype (the projection runs in float64 either way)
+  int64_t batch = 16;
+  int64_t shard_index = 0, shard_count = 1;
+  int64_t compression = 0;
+
+  void describe(ConfigSchema& schema);
+  void resolve();  // ConfigError naming the key
+  std::string config_yaml;
+};
+
+struct GenerateSummary {
+  int64_t trajectories = 0;
+  double seconds = 0;
+  std::string path;
+};
+GenerateSummary generate(const GenerateOptions& options, const std::string& path);
 
 }  // namespace jess::pde::ns2d

@@ -1,0 +1,143 @@
+// `jess pde generate equation=ns2d`: batched smoke trajectories into HDF5 (ns2d.h).
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "jess/core/config.h"
+#include "jess/core/hdf5_file.h"
+#include "jess/core/progress.h"
+#include "jess/core/rng.h"
+#include "jess/pde/ns2d.h"
+
+namespace jess::pde::ns2d {
+
+void GenerateOptions::describe(ConfigSchema& s) {
+  s.add("equation", equation, "ns2d (2-D Navier-Stokes with buoyancy-driven smoke)", check::one_of({"ns2d"}));
+  s.add("seed", seed, "seed: a trajectory depends only on (seed, split, index)", check::int_at_least(0));
+  s.add("n_train", n_train, "train trajectories", check::int_at_least(0));
+  s.add("n_valid", n_valid, "valid trajectories", check::int_at_least(0));
+  s.add("n_test", n_test, "test trajectories", check::int_at_least(0));
+  s.add("n", n, "cells per side (even, >= 8; PDEArena: 128)", check::int_at_least(8));
+  s.add("length", length, "box side (PDEArena: 32)", check::positive());
+  s.add("dt", dt, "time step (PDEArena: 1.5)", check::positive());
+  s.add("nu", nu, "kinematic viscosity (PDEArena: 0.01)", check::non_negative());
+  s.add("steps", steps, "simulated steps (PDEArena: 64)", check::positive_int());
+  s.add("skip", skip, "first states dropped (PDEArena: 8)", check::int_at_least(0));
+  s.add("buoyancy_min", buoyancy_min, "buoyancy b ~ U(min, max)", check::non_negative());
+  s.add("buoyancy_max", buoyancy_max, "buoyancy b ~ U(min, max)", check::non_negative());
+  s.add("noise_scale", noise_scale, "initial smoke: phiflow Noise scale (PDEArena: 11)", check::positive());
+  s.add("noise_smoothness", noise_smoothness, "initial smoke: phiflow Noise smoothness (PDEArena: 6)", check::positive());
+  s.add("precision", precision, "simulation dtype: float32 | float64 (stored as float32)", check::one_of({"float32", "float64"}));
+  s.add("batch", batch, "trajectories simulated together", check::positive_int());
+  s.add("shard_index", shard_index, "this shard (0-based)", check::int_at_least(0));
+  s.add("shard_count", shard_count, "shards the splits are cut into", check::positive_int());
+  s.add("compression", compression, "gzip level of the fields (0-9)", check::int_in(0, 9));
+}
+
+void GenerateOptions::resolve() {
+  if (n % 2 != 0) throw ConfigError("config key 'n' must be even, got " + std::to_string(n));
+  if (skip >= steps) throw ConfigError("config key 'skip' (" + std::to_string(skip) + ") must be below 'steps'");
+  if (buoyancy_max < buoyancy_min) throw ConfigError("config key 'buoyancy_max' is below 'buoyancy_min'");
+  if (shard_index >= shard_count) throw ConfigError("config key 'shard_index' must be below 'shard_count'");
+  if (n_train + n_valid + n_test == 0) throw ConfigError("no trajectories: n_train, n_valid and n_test are all 0");
+  const double h = length / double(n), r = nu * dt / (h * h);
+  if (r > 0.25)
+    throw ConfigError("explicit diffusion is unstable: nu dt / dx^2 = " + std::to_string(r) +
+                      " > 1/4 (lower 'nu' or 'dt', or use fewer cells 'n'); PDEArena's setting gives 0.24");
+  ConfigSchema s;
+  describe(s);
+  config_yaml = s.to_yaml();
+}
+
+GenerateSummary generate(const GenerateOptions& in, const std::string& path) {
+  GenerateOptions o = in;
+  o.resolve();
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t n = o.n, frames = o.steps - o.skip;
+  const double dx = o.length / double(n);
+  const auto dtype = o.precision == "float64" ? at::kDouble : at::kFloat;
+  Grid grid{n, o.length};
+  StepOptions so{o.dt, o.nu};
+  H5Writer w(path);
+  w.attr("/", "equation", std::string("ns2d"));
+  w.attr("/", "seed", o.seed);
+  w.attr("/", "config", o.config_yaml);
+  w.attr("/", "shard_index", o.shard_index);
+  w.attr("/", "shard_count", o.shard_count);
+  struct Split {
+    const char* name;
+    int64_t count;
+    uint64_t stream;
+  };
+  const Split splits[] = {{"train", o.n_train, 1}, {"valid", o.n_valid, 2}, {"test", o.n_test, 3}};
+  int64_t total = 0;
+  for (const auto& sp : splits) total += (sp.count * (o.shard_index + 1)) / o.shard_count - (sp.count * o.shard_index) / o.shard_count;
+  Progress bar("ns2d", total, "traj");
+  GenerateSummary sum;
+  for (const auto& sp : splits) {
+    const int64_t first = (sp.count * o.shard_index) / o.shard_count, last = (sp.count * (o.shard_index + 1)) / o.shard_count;
+    const int64_t N = last - first;
+    const std::string g = std::string("/") + sp.name;
+    w.create_group(g);
+    w.attr(g, "first_index", first);
+    const uint64_t un = uint64_t(N), uf = uint64_t(frames), us = uint64_t(n);
+    for (const char* f : {"u", "vx", "vy"}) w.create_f32(g + "/" + f, {un, uf, us, us}, int(o.compression));
+    std::vector<double> t(static_cast<size_t>(N * frames)), x(static_cast<size_t>(N * n)), dts(static_cast<size_t>(N), o.dt),
+        dxs(static_cast<size_t>(N), dx), buo(static_cast<size_t>(N));
+    for (int64_t k = 0; k < N; ++k) {
+      for (int64_t f = 0; f < frames; ++f) t[size_t(k * frames + f)] = o.dt * double(o.skip + f + 1);
+      for (int64_t i = 0; i < n; ++i) x[size_t(k * n + i)] = (double(i) + 0.5) * dx;
+    }
+    for (int64_t b0 = 0; b0 < N; b0 += o.batch) {
+      const int64_t B = std::min(o.batch, N - b0);
+      std::vector<at::Tensor> s0;
+      std::vector<double> b(static_cast<size_t>(B));
+      for (int64_t k = 0; k < B; ++k) {
+        const uint64_t index = uint64_t(first + b0 + k);
+        Rng r(uint64_t(o.seed), 0xB0A + sp.stream, index);
+        b[size_t(k)] = r.uniform(o.buoyancy_min, o.buoyancy_max);
+        buo[size_t(b0 + k)] = b[size_t(k)];
+        const uint64_t noise_seed = Rng::mix(Rng::mix(uint64_t(o.seed) ^ (sp.stream << 40)) ^ index);
+        s0.push_back(smoke_noise(n, o.length, o.noise_scale, o.noise_smoothness, noise_seed).abs());
+      }
+      State st{at::stack(s0).to(dtype), at::zeros({B, n, n + 1}, dtype), at::zeros({B, n + 1, n}, dtype)};
+      auto bt = at::tensor(b, at::kDouble).to(dtype);
+      auto U = at::empty({B, frames, n, n}, at::kFloat), VX = at::empty_like(U), VY = at::empty_like(U);
+      for (int64_t k = 1; k <= o.steps; ++k) {
+        st = step(st, bt, so, grid);
+        if (k > o.skip) {
+          const int64_t f = k - o.skip - 1;
+          U.select(1, f).copy_(st.s);
+          VX.select(1, f).copy_(st.vx.narrow(2, 0, n));  // the staggered arrays, last column / row cropped
+          VY.select(1, f).copy_(st.vy.narrow(1, 0, n));
+        }
+      }
+      // A velocity that crosses the box in one step is a blow-up, whether or not it overflowed yet.
+      const double vmax = std::max(VX.abs().max().item<double>(), VY.abs().max().item<double>());
+      for (auto* T : {&U, &VX, &VY})
+        if (!at::isfinite(*T).all().item<bool>() || !(vmax * o.dt < o.length))
+          throw std::runtime_error(std::string("ns2d: the ") + sp.name + " trajectories " + std::to_string(first + b0) + ".." +
+                                   std::to_string(first + b0 + B - 1) + " blew up (non-finite values); lower dt or the buoyancy");
+      w.write_rows(g + "/u", uint64_t(b0), uint64_t(B), U.contiguous().data_ptr<float>());
+      w.write_rows(g + "/vx", uint64_t(b0), uint64_t(B), VX.contiguous().data_ptr<float>());
+      w.write_rows(g + "/vy", uint64_t(b0), uint64_t(B), VY.contiguous().data_ptr<float>());
+      bar.advance(B);
+    }
+    w.write_f64(g + "/t", {un, uf}, t.data());
+    w.write_f64(g + "/x", {un, us}, x.data());
+    w.write_f64(g + "/y", {un, us}, x.data());
+    w.write_f64(g + "/dt", {un}, dts.data());
+    w.write_f64(g + "/dx", {un}, dxs.data());
+    w.write_f64(g + "/dy", {un}, dxs.data());
+    w.write_f64(g + "/buo_y", {un}, buo.data());
+    sum.trajectories += N;
+  }
+  bar.finish();
+  w.commit();
+  sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  sum.path = path;
+  return sum;
+}
+
+}  // namespace jess::pde::ns2d
