@@ -334,6 +334,7 @@ assert np.allclose(g['dx'][:], 2.0) and np.allclose(np.diff(g['t'][0]), 1.5) and
 u = g['u'][:]
 assert (u >= 0).all() and np.isfinite(u).all() and np.abs(g['vy'][:]).max() > 1e-3
 \""
+check "ns2d plot draws smoke and vorticity frames" bash -c "'$JESS' pde plot '$DIR/ns.h5' --out '$DIR/ns.png' && head -c 8 '$DIR/ns.png' | grep -q PNG"
 expect_error "ns2d: an odd grid is refused" 2 "must be even" "$JESS" pde generate --out "$DIR/nsx.h5" equation=ns2d n=15
 expect_error "ns2d: an unstable explicit diffusion is refused, no file" 2 "unstable" "$JESS" pde generate --out "$DIR/nsx.h5" equation=ns2d n=16 nu=5
 check "ns2d: no file after refused runs" bash -c "! ls '$DIR' | grep -q nsx"

@@ -1,4 +1,5 @@
 #include "jess/pde/dataset.h"
+#include "jess/pde/ns2d.h"
 
 #include <ATen/ATen.h>
 
@@ -391,6 +392,8 @@ void merge_shards(const std::vector<std::string>& shard_paths, const std::string
 
 std::string plot_dataset(const std::string& h5_path, const PlotOptions& opt) {
   H5Reader r(h5_path);
+  if (r.has_attr("/", "equation") && r.attr_string("/", "equation") == "ns2d")
+    return ns2d::plot_file(h5_path, opt.split, std::min<int64_t>(opt.count, 3), 5, opt.output);
   std::string g = "/" + opt.split;
   if (!r.exists(g)) {
     auto groups = r.children("/");

@@ -99,4 +99,9 @@ struct GenerateSummary {
 };
 GenerateSummary generate(const GenerateOptions& options, const std::string& path);
 
+// `jess pde plot` of an ns2d file: per trajectory a strip of frames of the smoke and of the vorticity
+// dvy/dx - dvx/dy (at `frames` evenly spaced times), one PNG. Returns the path.
+std::string plot_file(const std::string& h5_path, const std::string& split, int64_t count, int64_t frames,
+                      const std::string& output);
+
 }  // namespace jess::pde::ns2d

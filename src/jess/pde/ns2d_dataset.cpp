@@ -3,9 +3,12 @@
 
 #include <chrono>
 #include <cmath>
+#include <iomanip>
+#include <sstream>
 
 #include "jess/core/config.h"
 #include "jess/core/hdf5_file.h"
+#include "jess/core/plot.h"
 #include "jess/core/progress.h"
 #include "jess/core/rng.h"
 #include "jess/pde/ns2d.h"
@@ -138,6 +141,56 @@ GenerateSummary generate(const GenerateOptions& in, const std::string& path) {
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   sum.path = path;
   return sum;
+}
+
+std::string plot_file(const std::string& h5_path, const std::string& split, int64_t count, int64_t frames,
+                      const std::string& output) {
+  H5Reader r(h5_path);
+  const std::string g = "/" + split;
+  if (!r.exists(g + "/u")) throw std::invalid_argument(h5_path + " has no ns2d split '" + split + "'");
+  const auto shape = r.shape(g + "/u");
+  const int64_t N = std::min<int64_t>(count, int64_t(shape[0])), T = int64_t(shape[1]), n = int64_t(shape[2]);
+  if (N < 1) throw std::invalid_argument(h5_path + ": split '" + split + "' is empty");
+  const int64_t F = std::max<int64_t>(1, std::min(frames, T));
+  const auto u = r.read_rows(g + "/u", 0, uint64_t(N)), vx = r.read_rows(g + "/vx", 0, uint64_t(N)),
+             vy = r.read_rows(g + "/vy", 0, uint64_t(N)), t = r.read_rows(g + "/t", 0, uint64_t(N)),
+             b = r.read_rows(g + "/buo_y", 0, uint64_t(N)), dxs = r.read_rows(g + "/dx", 0, uint64_t(N));
+  std::vector<plot::Heatmap> panels;
+  for (int64_t i = 0; i < N; ++i) {
+    const double dx = dxs[size_t(i)], L = dx * double(n);
+    for (int kind = 0; kind < 2; ++kind)
+      for (int64_t k = 0; k < F; ++k) {
+        const int64_t f = F == 1 ? T - 1 : k * (T - 1) / (F - 1);
+        const size_t base = size_t((i * T + f) * n * n);
+        plot::Heatmap h;
+        h.x_min = 0, h.x_max = L, h.y_min = 0, h.y_max = L;
+        h.x_label = "x", h.y_label = "y";
+        std::ostringstream title;
+        title << (kind == 0 ? "smoke" : "vorticity") << "  b=" << std::setprecision(3) << b[size_t(i)] << "  t=" << t[size_t(i * T + f)];
+        h.title = title.str();
+        if (kind == 0) {
+          h.rows = h.cols = n;
+          h.values.assign(u.begin() + long(base), u.begin() + long(base + size_t(n * n)));
+        } else {  // dvy/dx - dvx/dy at the inner cell corners
+          h.rows = h.cols = n - 1;
+          for (int64_t y = 0; y < n - 1; ++y)
+            for (int64_t x = 0; x < n - 1; ++x) {
+              const double dvy = vy[base + size_t(y * n + x + 1)] - vy[base + size_t(y * n + x)];
+              const double dvx = vx[base + size_t((y + 1) * n + x)] - vx[base + size_t(y * n + x)];
+              h.values.push_back((dvy - dvx) / dx);
+            }
+        }
+        panels.push_back(std::move(h));
+      }
+  }
+  plot::HeatmapOptions ho;
+  ho.title = h5_path + " (" + split + "): smoke and vorticity frames";
+  ho.columns = int(F);
+  ho.colorbar_label = "";
+  ho.panel_width = 230, ho.panel_height = 210;
+  const std::string path = output.empty() ? h5_path + ".png" : output;
+  plot::heatmaps(panels, ho, path);
+  return path;
 }
 
 }  // namespace jess::pde::ns2d
