@@ -154,8 +154,15 @@ State advect_velocity(const State& st, double dt, double dx) {
   // vx faces: (i dx, (j + 1/2) dx); vy faces: ((i + 1/2) dx, j dx).
   auto [Xu, Yu] = points(st.vx, 0.0, 0.5 * dx, dx);
   auto [Xv, Yv] = points(st.vy, 0.5 * dx, 0.0, dx);
-  auto v_at_u = sample(st.vy, 0.5 * dx, 0.0, dx, Xu, Yu, false);
-  auto u_at_v = sample(st.vx, 0.0, 0.5 * dx, dx, Xv, Yv, false);
+  // The other component at a face: the mean of its 4 nearest faces — bilinear interpolation exactly, as
+  // the face lies at their centre — with zeros outside the box.
+  const int64_t n = st.vx.size(1);
+  auto vyp = at::constant_pad_nd(st.vy, {1, 1}, 0);        // (B, n + 1, n + 2)
+  auto v_at_u = (vyp.narrow(1, 0, n).narrow(2, 0, n + 1) + vyp.narrow(1, 0, n).narrow(2, 1, n + 1) +
+                 vyp.narrow(1, 1, n).narrow(2, 0, n + 1) + vyp.narrow(1, 1, n).narrow(2, 1, n + 1)) / 4;
+  auto vxp = at::constant_pad_nd(st.vx, {0, 0, 1, 1}, 0);  // (B, n + 2, n + 1)
+  auto u_at_v = (vxp.narrow(1, 0, n + 1).narrow(2, 0, n) + vxp.narrow(1, 0, n + 1).narrow(2, 1, n) +
+                 vxp.narrow(1, 1, n + 1).narrow(2, 0, n) + vxp.narrow(1, 1, n + 1).narrow(2, 1, n)) / 4;
   State out{st.s, sample(st.vx, 0.0, 0.5 * dx, dx, Xu - dt * st.vx, Yu - dt * v_at_u, false),
             sample(st.vy, 0.5 * dx, 0.0, dx, Xv - dt * u_at_v, Yv - dt * st.vy, false)};
   zero_wall_columns(out.vx);
