@@ -9,6 +9,7 @@
 #   pde-accuracy  PDE SSL accuracy floor: jess's defaults vs a minimal PyTorch peer, same data and budget
 #   cells DTAE end to end on the 10,000-cell synthetic tree: jess vs a Python PyTorch + NumPy/SciPy peer
 #   sie   SIE training pairs/s on a rendered set: jess equivariance train vs the same model in Python PyTorch
+#   ns2d  2-D Navier-Stokes smoke generation: jess vs a batched NumPy/SciPy peer of the same scheme
 #   robustness  the robustness benchmark for one model end to end (render + eval), timed
 #   render `jess render dataset` images/s (OpenGL, llvmpipe) vs Blender Cycles on 3DIEBench's scene; options: --quick
 # Builds jess first (cmake --build build) when build/ exists.
@@ -39,6 +40,11 @@ case "$cmd" in
     shift
     build_jess
     exec "$PY" bench/render_bench.py "$@"
+    ;;
+  ns2d)
+    shift
+    build_jess
+    exec "$PY" bench/ns2d_bench.py "$@"
     ;;
   robustness)
     shift
