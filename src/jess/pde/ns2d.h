@@ -49,6 +49,9 @@ at::Tensor advect_smoke(const at::Tensor& s, const at::Tensor& vx, const at::Ten
 State advect_velocity(const State& state, double dt, double dx);
 // v + nu dt lap(v) on each staggered component (zero outside the box; wall faces zero).
 State diffuse(const State& state, double nu, double dt, double dx);
+// The advection steps run fused CPU kernels for float/double CPU tensors (the default) or the tensor
+// path (grid_sampler; any device). Tests and benchmarks switch between them.
+void use_fused_cpu_kernels(bool on);
 // One step in PDEArena's order; buoyancy (B,) per trajectory.
 State step(const State& state, const at::Tensor& buoyancy, const StepOptions& options, const Grid& grid);
 
