@@ -158,3 +158,37 @@ TEST(Ns2d, FusedCpuKernelsAgreeWithTheTensorPath) {
     EXPECT_LT((v_fast.vy - v_ref.vy).abs().max().item<double>(), tol * 10);
   }
 }
+
+#include "jess/pde/ns2d_symmetries.h"
+
+TEST(Ns2dSymmetries, EachMapsSolutionsToSolutionsAndWrongMapsDoNot) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(21);
+  auto o = at::TensorOptions().dtype(at::kDouble);
+  auto t = at::rand({200}, gen, o) + 0.5, x = at::rand({200}, gen, o) * 2 - 1, y = at::rand({200}, gen, o) * 2 - 1;
+  const double nu = 0.05;
+  // The largest residual relative to the flow's own scale (rounding grows with the fields' magnitude,
+  // which the maps change: e.g. Kovasznay's exp(lambda x) under a boost).
+  auto worst = [&](const ns::Flow& f) {
+    double m = 0;
+    for (const auto& r : ns::ns2d_residual(f, t, x, y, nu)) m = std::max(m, r.abs().max().item<double>());
+    auto q = f.field(t, x, y);
+    const double scale = (q[0].pow(2) + q[1].pow(2) + q[2].abs() + q[3].abs() + 1).max().item<double>();
+    return m / scale;
+  };
+  for (const auto& base : {ns::taylor_green(nu, 0.0, 0.7), ns::kovasznay(nu)}) {
+    const double r0 = std::max(worst(base), 1e-14);
+    EXPECT_LT(r0, 1e-11);  // an exact solution
+    for (const auto& g : ns::symmetry_names())
+      EXPECT_LE(worst(ns::transform(base, g, 0.3)), 20 * r0) << g;
+    // The released code's quadratic y boost, and a quadratic boost a factor 2 short, are not symmetries.
+    EXPECT_GE(worst(ns::transform(base, "quad_y_reference", 0.3)), 100 * r0);
+    EXPECT_GE(worst(ns::transform(base, "quad_x_wrong", 0.3)), 100 * r0);
+  }
+  // With buoyancy the scaling must rescale b; the vertical force breaks rotations.
+  auto tg = ns::taylor_green(nu, 0.4, 0.7);
+  const double r0 = std::max(worst(tg), 1e-14);
+  EXPECT_LE(worst(ns::transform(tg, "scaling", 0.3)), 20 * r0);
+  EXPECT_NEAR(ns::transform(tg, "scaling", 0.3).buoyancy, 0.4 * std::exp(-0.9), 1e-15);
+  EXPECT_GE(worst(ns::transform(tg, "rotation", 0.3)), 100 * r0);
+  EXPECT_THROW(ns::transform(tg, "shear", 0.1), std::invalid_argument);
+}
