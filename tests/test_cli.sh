@@ -334,6 +334,10 @@ assert np.allclose(g['dx'][:], 2.0) and np.allclose(np.diff(g['t'][0]), 1.5) and
 u = g['u'][:]
 assert (u >= 0).all() and np.isfinite(u).all() and np.abs(g['vy'][:]).max() > 1e-3
 \""
+check "ns2d shards merge into the unsharded file (same bytes)" bash -c "
+  '$JESS' pde generate --out '$DIR/ns_s0.h5' --seed 4 $NS shard_count=2 shard_index=0 > /dev/null &&
+  '$JESS' pde generate --out '$DIR/ns_s1.h5' --seed 4 $NS shard_count=2 shard_index=1 > /dev/null &&
+  '$JESS' pde merge --out '$DIR/ns_m.h5' '$DIR/ns_s1.h5' '$DIR/ns_s0.h5' > /dev/null && cmp '$DIR/ns.h5' '$DIR/ns_m.h5'"
 check "ns2d plot draws smoke and vorticity frames" bash -c "'$JESS' pde plot '$DIR/ns.h5' --out '$DIR/ns.png' && head -c 8 '$DIR/ns.png' | grep -q PNG"
 expect_error "ns2d: an odd grid is refused" 2 "must be even" "$JESS" pde generate --out "$DIR/nsx.h5" equation=ns2d n=15
 expect_error "ns2d: an unstable explicit diffusion is refused, no file" 2 "unstable" "$JESS" pde generate --out "$DIR/nsx.h5" equation=ns2d n=16 nu=5

@@ -333,6 +333,11 @@ void merge_shards(const std::vector<std::string>& shard_paths, const std::string
   }
   std::sort(shards.begin(), shards.end(), [](const Shard& a, const Shard& b) { return a.index < b.index; });
   const H5Reader& r0 = *shards[0].r;
+  if (r0.has_attr("/", "equation") && r0.attr_string("/", "equation") == "ns2d") {
+    shards.clear();
+    ns2d::merge_shards(shard_paths, path);
+    return;
+  }
   const int64_t count = r0.attr_int("/", "shard_count");
   if (int64_t(shards.size()) != count)
     throw std::invalid_argument("expected " + std::to_string(count) + " shards, got " + std::to_string(shards.size()));

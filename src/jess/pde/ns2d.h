@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace jess::pde::ns2d {
 
@@ -101,6 +102,8 @@ struct GenerateSummary {
   std::string path;
 };
 GenerateSummary generate(const GenerateOptions& options, const std::string& path);
+// Concatenates the shard files of one configuration into the file an unsharded run writes (same bytes).
+void merge_shards(const std::vector<std::string>& shard_paths, const std::string& path);
 
 // `jess pde plot` of an ns2d file: per trajectory a strip of frames of the smoke and of the vorticity
 // dvy/dx - dvx/dy (at `frames` evenly spaced times), one PNG. Returns the path.

@@ -1,7 +1,10 @@
 // `jess pde generate equation=ns2d`: batched smoke trajectories into HDF5 (ns2d.h).
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
+#include <memory>
 #include <cmath>
 #include <iomanip>
 #include <sstream>
@@ -84,6 +87,7 @@ GenerateSummary generate(const GenerateOptions& in, const std::string& path) {
     const std::string g = std::string("/") + sp.name;
     w.create_group(g);
     w.attr(g, "first_index", first);
+    w.attr(g, "total", sp.count);
     const uint64_t un = uint64_t(N), uf = uint64_t(frames), us = uint64_t(n);
     for (const char* f : {"u", "vx", "vy"}) w.create_f32(g + "/" + f, {un, uf, us, us}, int(o.compression));
     std::vector<double> t(static_cast<size_t>(N * frames)), x(static_cast<size_t>(N * n)), dts(static_cast<size_t>(N), o.dt),
@@ -141,6 +145,80 @@ GenerateSummary generate(const GenerateOptions& in, const std::string& path) {
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   sum.path = path;
   return sum;
+}
+
+void merge_shards(const std::vector<std::string>& shard_paths, const std::string& path) {
+  if (shard_paths.empty()) throw std::invalid_argument("no shard files given");
+  std::vector<std::unique_ptr<H5Reader>> shards;
+  for (const auto& sp : shard_paths) shards.push_back(std::make_unique<H5Reader>(sp));
+  std::sort(shards.begin(), shards.end(),
+            [](const auto& a, const auto& b) { return a->attr_int("/", "shard_index") < b->attr_int("/", "shard_index"); });
+  const H5Reader& r0 = *shards[0];
+  const int64_t count = r0.attr_int("/", "shard_count");
+  if (int64_t(shards.size()) != count)
+    throw std::invalid_argument("expected " + std::to_string(count) + " shards, got " + std::to_string(shards.size()));
+  auto strip = [](std::string yaml) {
+    auto pos = yaml.find("shard_index:");
+    if (pos != std::string::npos) yaml.erase(pos, yaml.find('\n', pos) - pos);
+    return yaml;
+  };
+  for (size_t i = 0; i < shards.size(); ++i) {
+    if (shards[i]->attr_int("/", "shard_index") != int64_t(i))
+      throw std::invalid_argument("shard " + std::to_string(i) + " is missing (or given twice)");
+    if (strip(shards[i]->attr_string("/", "config")) != strip(r0.attr_string("/", "config")))
+      throw std::invalid_argument("shard file " + shards[i]->path() + " was generated with a different configuration");
+  }
+  GenerateOptions o;
+  ConfigSchema schema;
+  o.describe(schema);
+  schema.load_yaml_string(r0.attr_string("/", "config"), "shard configuration");
+  o.shard_index = 0;
+  o.shard_count = 1;
+  o.resolve();
+  H5Writer w(path);  // the attributes and datasets in the order generate() writes them: the same bytes
+  w.attr("/", "equation", std::string("ns2d"));
+  w.attr("/", "seed", o.seed);
+  w.attr("/", "config", o.config_yaml);
+  w.attr("/", "shard_index", o.shard_index);
+  w.attr("/", "shard_count", o.shard_count);
+  for (const char* split : {"train", "valid", "test"}) {
+    const std::string g = std::string("/") + split;
+    const int64_t total = r0.attr_int(g, "total");
+    const auto shape = r0.shape(g + "/u");
+    const uint64_t frames = shape[1], n = shape[2];
+    w.create_group(g);
+    w.attr(g, "first_index", int64_t(0));
+    w.attr(g, "total", total);
+    for (const char* f : {"u", "vx", "vy"}) w.create_f32(g + "/" + f, {uint64_t(total), frames, n, n}, int(o.compression));
+    std::map<std::string, std::vector<double>> rest;
+    int64_t next = 0;
+    for (auto& sh : shards) {
+      if (sh->attr_int(g, "first_index") != next)
+        throw std::invalid_argument(sh->path() + ": split " + split + " does not continue at trajectory " + std::to_string(next));
+      const int64_t m = int64_t(sh->shape(g + "/u")[0]);
+      for (int64_t i = 0; i < m; i += 8) {  // bounded memory
+        const int64_t k = std::min<int64_t>(8, m - i);
+        for (const char* f : {"u", "vx", "vy"}) {
+          auto d = sh->read_rows(g + "/" + f, uint64_t(i), uint64_t(k));
+          std::vector<float> fl(d.begin(), d.end());
+          w.write_rows(g + "/" + f, uint64_t(next + i), uint64_t(k), fl.data());
+        }
+      }
+      for (const char* f : {"t", "x", "y", "dt", "dx", "dy", "buo_y"}) {
+        auto d = sh->read_f64(g + "/" + f);
+        rest[f].insert(rest[f].end(), d.begin(), d.end());
+      }
+      next += m;
+    }
+    if (next != total) throw std::invalid_argument(std::string("split ") + split + ": the shards hold " + std::to_string(next) +
+                                                   " of " + std::to_string(total) + " trajectories");
+    const uint64_t N = uint64_t(total);
+    w.write_f64(g + "/t", {N, frames}, rest["t"].data());
+    w.write_f64(g + "/x", {N, n}, rest["x"].data());
+    w.write_f64(g + "/y", {N, n}, rest["y"].data());
+    for (const char* f : {"dt", "dx", "dy", "buo_y"}) w.write_f64(g + "/" + f, {N}, rest[f].data());
+  }
+  w.commit();
 }
 
 std::string plot_file(const std::string& h5_path, const std::string& split, int64_t count, int64_t frames,
