@@ -99,73 +99,75 @@ std::string VisionEvalReport::json() const {
   return s.str();
 }
 
-VisionEvalReport evaluate_vision(const std::string& path, const VisionEvalOptions& o) {
-  std::string ckpt = path;
-  if (is_directory(path)) ckpt = path + "/checkpoint.pt";
+namespace {
+// A jess train checkpoint (or its run directory) read back: configuration, model, input statistics.
+struct VisionRun {
+  std::string checkpoint;
+  VisionSslOptions config;
+  std::shared_ptr<VisionSslModel> model;
+  int64_t channels = 1;
+  double mean = 0, sd = 1;
+};
+VisionRun load_vision_run(const std::string& path) {
+  VisionRun run;
+  run.checkpoint = is_directory(path) ? path + "/checkpoint.pt" : path;
+  const std::string& ckpt = run.checkpoint;
   auto c = train::load_checkpoint(ckpt);
   auto it = c.extra.find("input_stats");
   if (it == c.extra.end() || c.model.count("probe.weight") == 0 || c.config.find("n_monitor:") == std::string::npos)
     throw std::invalid_argument(ckpt + " is not a checkpoint of jess train (image SSL)");
-  VisionSslOptions config;
   ConfigSchema s;
-  config.describe(s);
+  run.config.describe(s);
   s.load_yaml_string(c.config, ckpt + " (stored configuration)");
   const int64_t classes = c.model.at("probe.weight").size(0);
   auto stem = c.model.find("backbone.conv1.weight");
-  const int64_t channels = stem == c.model.end() ? 1 : stem->second.size(1);
-  VisionSslModel model(config, channels, classes);
-  train::load_state_dict(*model, c.model, ckpt);
+  run.channels = stem == c.model.end() ? 1 : stem->second.size(1);
+  run.model = std::make_shared<VisionSslModel>(run.config, run.channels, classes);
+  train::load_state_dict(**run.model, c.model, ckpt);
   auto stats = it->second.to(at::kDouble);
-  auto rep = evaluate_model(*model, config, stats[0].item<double>(), stats[1].item<double>(), o, pick_device(o.device));
-  rep.source = ckpt;
+  run.mean = stats[0].item<double>();
+  run.sd = stats[1].item<double>();
+  return run;
+}
+}  // namespace
+
+VisionEvalReport evaluate_vision(const std::string& path, const VisionEvalOptions& o) {
+  auto run = load_vision_run(path);
+  auto rep = evaluate_model(**run.model, run.config, run.mean, run.sd, o, pick_device(o.device));
+  rep.source = run.checkpoint;
   return rep;
 }
 
 FrozenVisionEncoder load_vision_encoder(const std::string& path, const std::string& device_name) {
-  std::string ckpt = path;
-  if (is_directory(path)) ckpt = path + "/checkpoint.pt";
-  auto c = train::load_checkpoint(ckpt);
-  auto it = c.extra.find("input_stats");
-  if (it == c.extra.end() || c.model.count("probe.weight") == 0 || c.config.find("n_monitor:") == std::string::npos)
-    throw std::invalid_argument(ckpt + " is not a checkpoint of jess train (image SSL)");
-  VisionSslOptions config;
-  ConfigSchema s;
-  config.describe(s);
-  s.load_yaml_string(c.config, ckpt + " (stored configuration)");
-  const int64_t classes = c.model.at("probe.weight").size(0);
-  auto stem = c.model.find("backbone.conv1.weight");
-  const int64_t channels = stem == c.model.end() ? 1 : stem->second.size(1);
-  auto model = std::make_shared<VisionSslModel>(config, channels, classes);
-  train::load_state_dict(**model, c.model, ckpt);
+  auto run = load_vision_run(path);
+  auto model = run.model;
+  const auto& config = run.config;
+  const std::string& ckpt = run.checkpoint;
+  const int64_t channels = run.channels;
   const at::Device device = pick_device(device_name);
   (*model)->to(device);
   (*model)->eval();
-  auto stats = it->second.to(at::kDouble);
-  const double mean = stats[0].item<double>(), sd = stats[1].item<double>();
+  const double mean = run.mean, sd = run.sd;
   FrozenVisionEncoder e;
   e.method = config.method;
   e.checkpoint = ckpt;
   e.channels = channels;
   e.dim = (*model)->backbone->output_dim();
-  if (config.method == "supervised")
-    e.classify = [model, mean, sd, device](const at::Tensor& images) {
+  // Images in blocks of 512 through the backbone: the features, or the supervised model's class.
+  auto blocked = [model, mean, sd, device](bool classify) {
+    return [model, mean, sd, device, classify](const at::Tensor& images) {
       torch::NoGradGuard ng;
       std::vector<at::Tensor> out;
       for (int64_t f = 0; f < images.size(0); f += 512) {
         auto x = ((images.narrow(0, f, std::min<int64_t>(512, images.size(0) - f)).to(at::kFloat) - mean) / sd).to(device);
-        out.push_back((*model)->probe->forward((*model)->backbone->forward(x)).argmax(1).to(at::kCPU));
+        auto h = (*model)->backbone->forward(x);
+        out.push_back((classify ? (*model)->probe->forward(h).argmax(1) : h).to(at::kCPU));
       }
       return at::cat(out);
     };
-  e.features = [model, mean, sd, device](const at::Tensor& images) {
-    torch::NoGradGuard ng;
-    std::vector<at::Tensor> out;
-    for (int64_t f = 0; f < images.size(0); f += 512) {
-      auto x = ((images.narrow(0, f, std::min<int64_t>(512, images.size(0) - f)).to(at::kFloat) - mean) / sd).to(device);
-      out.push_back((*model)->backbone->forward(x).to(at::kCPU));
-    }
-    return at::cat(out);
   };
+  if (config.method == "supervised") e.classify = blocked(true);
+  e.features = blocked(false);
   return e;
 }
 
