@@ -319,25 +319,13 @@ GenerateSummary generate(const GenerateOptions& options, const std::string& path
   return summary;
 }
 
-void merge_shards(const std::vector<std::string>& shard_paths, const std::string& path) {
+std::vector<std::unique_ptr<H5Reader>> open_shards(const std::vector<std::string>& shard_paths) {
   if (shard_paths.empty()) throw std::invalid_argument("no shard files given");
-  struct Shard {
-    std::unique_ptr<H5Reader> r;
-    int64_t index;
-  };
-  std::vector<Shard> shards;
-  for (const auto& sp : shard_paths) {
-    auto r = std::make_unique<H5Reader>(sp);
-    int64_t idx = r->attr_int("/", "shard_index");
-    shards.push_back({std::move(r), idx});
-  }
-  std::sort(shards.begin(), shards.end(), [](const Shard& a, const Shard& b) { return a.index < b.index; });
-  const H5Reader& r0 = *shards[0].r;
-  if (r0.has_attr("/", "equation") && r0.attr_string("/", "equation") == "ns2d") {
-    shards.clear();
-    ns2d::merge_shards(shard_paths, path);
-    return;
-  }
+  std::vector<std::unique_ptr<H5Reader>> shards;
+  for (const auto& sp : shard_paths) shards.push_back(std::make_unique<H5Reader>(sp));
+  std::sort(shards.begin(), shards.end(),
+            [](const auto& a, const auto& b) { return a->attr_int("/", "shard_index") < b->attr_int("/", "shard_index"); });
+  const H5Reader& r0 = *shards[0];
   const int64_t count = r0.attr_int("/", "shard_count");
   if (int64_t(shards.size()) != count)
     throw std::invalid_argument("expected " + std::to_string(count) + " shards, got " + std::to_string(shards.size()));
@@ -348,12 +336,34 @@ void merge_shards(const std::vector<std::string>& shard_paths, const std::string
     return yaml;
   };
   for (size_t i = 0; i < shards.size(); ++i) {
-    if (shards[i].index != int64_t(i))
+    if (shards[i]->attr_int("/", "shard_index") != int64_t(i))
       throw std::invalid_argument("shard " + std::to_string(i) + " is missing (or given twice)");
-    if (strip(shards[i].r->attr_string("/", "config")) != strip(r0.attr_string("/", "config")) ||
-        shards[i].r->attr_int("/", "substeps") != r0.attr_int("/", "substeps"))
-      throw std::invalid_argument("shard file " + shards[i].r->path() + " was generated with a different configuration");
+    if (strip(shards[i]->attr_string("/", "config")) != strip(r0.attr_string("/", "config")))
+      throw std::invalid_argument("shard file " + shards[i]->path() + " was generated with a different configuration");
   }
+  return shards;
+}
+
+void merge_shards(const std::vector<std::string>& shard_paths, const std::string& path) {
+  if (shard_paths.empty()) throw std::invalid_argument("no shard files given");
+  {
+    H5Reader first(shard_paths[0]);
+    if (first.has_attr("/", "equation") && first.attr_string("/", "equation") == "ns2d") return ns2d::merge_shards(shard_paths, path);
+  }
+  auto opened = open_shards(shard_paths);
+  struct Shard {
+    std::unique_ptr<H5Reader> r;
+    int64_t index;
+  };
+  std::vector<Shard> shards;
+  for (auto& r : opened) {
+    const int64_t idx = r->attr_int("/", "shard_index");
+    shards.push_back({std::move(r), idx});
+  }
+  const H5Reader& r0 = *shards[0].r;
+  for (const auto& sh : shards)
+    if (sh.r->attr_int("/", "substeps") != r0.attr_int("/", "substeps"))
+      throw std::invalid_argument("shard file " + sh.r->path() + " was generated with a different configuration");
   GenerateOptions o;
   ConfigSchema schema;
   o.describe(schema);

@@ -5,10 +5,13 @@
 // them. Torch-free header.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "jess/core/config.h"
+
+#include "jess/core/hdf5_file.h"
 
 namespace jess::pde {
 
@@ -61,6 +64,9 @@ GenerateSummary generate(const GenerateOptions& options, const std::string& path
 // Concatenates shard files written with the same configuration (shard_count > 1) into one file equal
 // in content to an unsharded run. Checks that the shards are complete and consistent.
 void merge_shards(const std::vector<std::string>& shard_paths, const std::string& path);
+// The shard files of one configuration, opened and sorted by shard_index; every shard present once and
+// written with the same configuration apart from its index (std::invalid_argument otherwise).
+std::vector<std::unique_ptr<H5Reader>> open_shards(const std::vector<std::string>& shard_paths);
 
 struct PlotOptions {
   std::string split = "train";

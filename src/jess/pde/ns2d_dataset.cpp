@@ -14,6 +14,7 @@
 #include "jess/core/plot.h"
 #include "jess/core/progress.h"
 #include "jess/core/rng.h"
+#include "jess/pde/dataset.h"
 #include "jess/pde/ns2d.h"
 
 namespace jess::pde::ns2d {
@@ -148,26 +149,8 @@ GenerateSummary generate(const GenerateOptions& in, const std::string& path) {
 }
 
 void merge_shards(const std::vector<std::string>& shard_paths, const std::string& path) {
-  if (shard_paths.empty()) throw std::invalid_argument("no shard files given");
-  std::vector<std::unique_ptr<H5Reader>> shards;
-  for (const auto& sp : shard_paths) shards.push_back(std::make_unique<H5Reader>(sp));
-  std::sort(shards.begin(), shards.end(),
-            [](const auto& a, const auto& b) { return a->attr_int("/", "shard_index") < b->attr_int("/", "shard_index"); });
+  auto shards = pde::open_shards(shard_paths);
   const H5Reader& r0 = *shards[0];
-  const int64_t count = r0.attr_int("/", "shard_count");
-  if (int64_t(shards.size()) != count)
-    throw std::invalid_argument("expected " + std::to_string(count) + " shards, got " + std::to_string(shards.size()));
-  auto strip = [](std::string yaml) {
-    auto pos = yaml.find("shard_index:");
-    if (pos != std::string::npos) yaml.erase(pos, yaml.find('\n', pos) - pos);
-    return yaml;
-  };
-  for (size_t i = 0; i < shards.size(); ++i) {
-    if (shards[i]->attr_int("/", "shard_index") != int64_t(i))
-      throw std::invalid_argument("shard " + std::to_string(i) + " is missing (or given twice)");
-    if (strip(shards[i]->attr_string("/", "config")) != strip(r0.attr_string("/", "config")))
-      throw std::invalid_argument("shard file " + shards[i]->path() + " was generated with a different configuration");
-  }
   GenerateOptions o;
   ConfigSchema schema;
   o.describe(schema);
