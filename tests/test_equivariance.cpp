@@ -126,8 +126,15 @@ TEST(Hypernetwork, WeightsAreTheLinearCombinationOfTheHypernetColumns) {
 }
 
 TEST(Hypernetwork, DeepVariantAndBadKind) {
+  torch::manual_seed(2);
   eq::HypernetworkPredictor deep(3, 4, "deep");
-  EXPECT_EQ(deep->forward(torch::randn({2, 3}), torch::randn({2, 4})).sizes(), at::IntArrayRef({2, 3}));
+  deep->to(torch::kDouble);
+  auto z = torch::randn({2, 3}, torch::kDouble), g = torch::randn({2, 4}, torch::kDouble);
+  auto p = deep->forward(z, g);
+  ASSERT_EQ(p.sizes(), at::IntArrayRef({2, 3}));
+  // forward never forms W(g); it must equal W(g_b) z_b with W from the full hypernetwork.
+  auto W = deep->weights(g);
+  for (int64_t b = 0; b < 2; ++b) EXPECT_TRUE(torch::allclose(p[b], torch::mv(W[b], z[b]), 1e-12, 1e-12));
   EXPECT_THROW(eq::HypernetworkPredictor(3, 4, "wide"), std::invalid_argument);
 }
 

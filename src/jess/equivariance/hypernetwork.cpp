@@ -19,8 +19,16 @@ HypernetworkPredictorImpl::HypernetworkPredictorImpl(int64_t dim, int64_t k, con
     throw std::invalid_argument("hypernetwork: kind must be linear or deep, got '" + kind + "'");
   }
   // No bias: W(g) = sum_k g_k A_k exactly (the reference's default, --bias-hypernet off).
-  h->push_back(torch::nn::Linear(torch::nn::LinearOptions(k, dim * dim).bias(false)));
+  last_ = torch::nn::Linear(torch::nn::LinearOptions(k, dim * dim).bias(false));
+  h->push_back(last_);
   hypernet = register_module("hypernet", h);
+}
+
+at::Tensor HypernetworkPredictorImpl::hidden(const at::Tensor& g) {
+  // The "deep" kind's Linear-ReLU layers before the last Linear; identity for "linear".
+  at::Tensor h = g;
+  for (auto it = hypernet->begin(); it + 1 != hypernet->end(); ++it) h = it->forward(h);
+  return h;
 }
 
 at::Tensor HypernetworkPredictorImpl::weights(const at::Tensor& g) {
@@ -30,8 +38,16 @@ at::Tensor HypernetworkPredictorImpl::weights(const at::Tensor& g) {
 at::Tensor HypernetworkPredictorImpl::forward(const at::Tensor& z, const at::Tensor& g) {
   TORCH_CHECK(z.dim() == 2 && z.size(1) == dim_ && g.dim() == 2 && g.size(0) == z.size(0),
               "hypernetwork predictor: z must be (B, ", dim_, ") and g (B, k)");
-  // (B, 1, d) x (B, d, d)^T: row b = z_b W_b^T, i.e. W_b z_b with W[out, in].
-  return at::bmm(z.unsqueeze(1), weights(g).transpose(1, 2)).squeeze(1);
+  // W(g_b) z_b without forming the B weight matrices: with h = the last Linear's input (g itself for
+  // "linear") and H its (d*d, k) weight, W_b[o, i] = sum_k H[o*d + i, k] h_bk, so
+  //   (W_b z_b)[o] = sum_{i,k} H.view(d, d*k)[o, i*k + k'] (z_b[i] h_bk')  =  ((z (x) h) H.view(d, d*k)^T)_b[o],
+  // one (B, d*k) x (d*k, d) product. Same function and gradients as bmm(z, W(g)^T), but a (B, d, d)
+  // tensor (64 MiB at B = 64, d = 512, fresh pages every step) and its gradient are never allocated.
+  const at::Tensor h = hidden(g).to(z.dtype());
+  const at::Tensor& H = last_->weight;
+  const int64_t k = H.size(1);
+  auto outer = (z.unsqueeze(2) * h.unsqueeze(1)).reshape({z.size(0), dim_ * k});
+  return at::mm(outer, H.view({dim_, dim_ * k}).t());
 }
 
 MlpPredictorImpl::MlpPredictorImpl(int64_t dim, int64_t k, int64_t layers) {

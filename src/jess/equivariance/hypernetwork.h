@@ -27,7 +27,9 @@ class HypernetworkPredictorImpl : public torch::nn::Module {
   int64_t dim() const { return dim_; }
 
  private:
+  at::Tensor hidden(const at::Tensor& g);  // the input of the last Linear (g for "linear")
   torch::nn::Sequential hypernet{nullptr};
+  torch::nn::Linear last_{nullptr};  // hypernet's last layer, H: (d*d, k), no bias
   int64_t dim_ = 0;
 };
 TORCH_MODULE(HypernetworkPredictor);
