@@ -8,6 +8,7 @@
 #   eval  RankMe vs NumPy's SVD and the Z^T Z floor; k-NN vs the matrix-product floor
 #   pde-accuracy  PDE SSL accuracy floor: jess's defaults vs a minimal PyTorch peer, same data and budget
 #   cells DTAE end to end on the 10,000-cell synthetic tree: jess vs a Python PyTorch + NumPy/SciPy peer
+#   sie-metrics  MRR / H@k / PRE on 10,000 objects x 50 views: jess vs plain PyTorch (target < 1 min)
 #   sie   SIE training pairs/s on a rendered set: jess equivariance train vs the same model in Python PyTorch
 #   ns2d  2-D Navier-Stokes smoke generation: jess vs a batched NumPy/SciPy peer of the same scheme
 #   robustness  the robustness benchmark for one model end to end (render + eval), timed
@@ -56,6 +57,11 @@ case "$cmd" in
     build_jess
     export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456
     exec "$PY" bench/sie_bench.py "$@"
+    ;;
+  sie-metrics)
+    shift
+    build_jess
+    exec "$PY" bench/sie_metrics_bench.py "$@"
     ;;
   train)
     shift

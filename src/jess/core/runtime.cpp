@@ -1,6 +1,7 @@
 #include "jess/core/runtime.h"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -47,6 +48,21 @@ RuntimeInfo init_runtime(int threads, bool warn_on_slow_blas) {
                              g_info.blas.find("blis") != std::string::npos ||
                              g_info.blas.find("mkl") != std::string::npos;
   if (const char* ct = std::getenv("OPENBLAS_CORETYPE")) g_info.openblas_coretype = ct;
+  // OpenBLAS 0.3.21's run-time detection does not know every recent Xeon model (this project's VMs report
+  // a generic "Intel Xeon Processor") and falls back to the Prescott (SSE3) kernels: measured 5.2x slower
+  // on the PRE nearest-neighbour products than OPENBLAS_CORETYPE=SkylakeX. The variable must be set before
+  // the process starts (OpenBLAS reads it when it loads), so jess reports it and never changes it.
+  using CoreName = char* (*)();
+  if (auto f = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"))) g_info.openblas_core = f();
+  const bool sse3_fallback = (g_info.openblas_core == "Prescott" || g_info.openblas_core == "prescott") &&
+                             __builtin_cpu_supports("avx2");
+  if (warn_on_slow_blas && sse3_fallback && std::getenv("JESS_QUIET_BLAS") == nullptr) {
+    std::fprintf(stderr,
+                 "warning: OpenBLAS picked its SSE3 (Prescott) kernels on a CPU with %s; matrix work is up to 5x "
+                 "slower. Start jess with OPENBLAS_CORETYPE=%s (JESS_QUIET_BLAS=1 silences this).\n",
+                 __builtin_cpu_supports("avx512f") ? "AVX-512" : "AVX2",
+                 __builtin_cpu_supports("avx512f") ? "SkylakeX" : "Haswell");
+  }
   if (warn_on_slow_blas && !g_info.blas_is_optimised && std::getenv("JESS_QUIET_BLAS") == nullptr) {
     std::fprintf(stderr,
                  "warning: libblas.so.3 resolves to %s, not OpenBLAS; matrix work will be ~20x slower. "
@@ -61,6 +77,7 @@ const RuntimeInfo& runtime_info() { return g_info; }
 std::string describe_runtime() {
   return "threads=" + std::to_string(g_info.threads) + " blas=" + g_info.blas +
          " OPENBLAS_CORETYPE=" + (g_info.openblas_coretype.empty() ? "(unset)" : g_info.openblas_coretype) +
+         (g_info.openblas_core.empty() ? "" : " openblas_kernels=" + g_info.openblas_core) +
          " malloc=" + g_info.malloc_tuning;
 }
 

@@ -2,7 +2,8 @@
 // Process start-up that every jess binary runs first. It handles the measured traps of the stack
 // (docs/performance.md): glibc returning freed tensor buffers to the OS every step (mallopt), libtorch
 // seeing one core on this VM (explicit thread count), and a reference BLAS selected by Debian's
-// alternatives (warned about, since it is 20x slower than OpenBLAS).
+// alternatives (warned about, since it is 20x slower than OpenBLAS), and OpenBLAS falling back to its
+// SSE3 (Prescott) kernels on a CPU it does not recognise (warned about: ~5x slower matrix products).
 #include <string>
 
 namespace jess {
@@ -12,6 +13,7 @@ struct RuntimeInfo {
   std::string blas;               // the library libblas.so.3 resolves to
   bool blas_is_optimised = false;
   std::string openblas_coretype;  // recorded, never changed
+  std::string openblas_core;      // the kernels OpenBLAS picked (openblas_get_corename), "" if not OpenBLAS
   std::string malloc_tuning;
 };
 
