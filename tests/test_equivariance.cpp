@@ -233,6 +233,24 @@ TEST(EquivariantMethods, PredictorAvailabilityAndErrors) {
   EXPECT_THROW(eq::make_method("sie", o), jess::ConfigError);
 }
 
+TEST(EquivariantMethods, RotationRegressionIsTheRegressorsMseAlone) {
+  torch::manual_seed(6);
+  auto m = eq::make_method("rotation_regression", small_options());
+  m->to(torch::kDouble);
+  auto params = m->named_parameters();
+  for (const auto& p : params) EXPECT_EQ(p.key().rfind("regressor.", 0), 0u) << p.key();  // no projector
+  auto y1 = torch::randn({6, 8}, torch::kDouble), y2 = torch::randn({6, 8}, torch::kDouble);
+  auto g = torch::randn({6, 4}, torch::kDouble);
+  // The regressor by hand: Linear-ReLU-Linear-ReLU-Linear on concat(y1, y2), then the mean squared error.
+  auto h = torch::cat({y1, y2}, 1);
+  for (int l : {0, 2, 4}) {
+    h = torch::addmm(params["regressor." + std::to_string(l) + ".bias"], h, params["regressor." + std::to_string(l) + ".weight"].t());
+    if (l < 4) h = h.relu();
+  }
+  const double expected = (h - g).pow(2).mean().item<double>();
+  EXPECT_NEAR(m->forward(y1, y2, g).loss.item<double>(), expected, 1e-12);
+}
+
 // ------------------------------------------------------------------ metrics
 
 TEST(Metrics, RSquaredBothDefinitionsOnHandValues) {
@@ -243,6 +261,10 @@ TEST(Metrics, RSquaredBothDefinitionsOnHandValues) {
   // per dimension: (1 - 1/2) and (1 - 1/2) -> 0.5
   EXPECT_NEAR(eq::r2_per_dimension(p, y), 0.5, 1e-12);
   EXPECT_THROW(eq::r2_scalar_mean(p, torch::ones({2, 2})), std::invalid_argument);
+  EXPECT_THROW(eq::r2_per_dimension(p, torch::ones({2, 2})), std::invalid_argument);
+  // A constant target dimension (rotations about one axis) is left out of the average: only column 0.
+  auto y1 = torch::tensor({1.0, 5.0, 3.0, 5.0}, torch::kDouble).view({2, 2});
+  EXPECT_NEAR(eq::r2_per_dimension(p, y1), 0.5, 1e-12);
 }
 
 TEST(Metrics, MrrAndHitsOnKnownRanks) {

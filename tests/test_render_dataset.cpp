@@ -201,6 +201,27 @@ TEST(RenderDataset, FactorSetsChangeOneFactorAtATime) {
   }
 }
 
+TEST(RenderDataset, RotationAxesFixTheOtherAnglesAndKeepEveryOtherDraw) {
+  auto all = small(), turntable = small();
+  turntable.rotation_axes = "z";
+  turntable.rotation_range = kPi;
+  all.rotation_range = kPi;
+  for (int64_t v = 0; v < 20; ++v) {
+    const auto a = sample_view(all, "chair", 1, v, 0), t = sample_view(turntable, "chair", 1, v, 0);
+    EXPECT_EQ(t.euler[0], 0.0);
+    EXPECT_EQ(t.euler[1], 0.0);
+    EXPECT_EQ(t.euler[2], a.euler[2]);  // the same z draw, and every later draw unchanged
+    EXPECT_EQ(t.floor_hue, a.floor_hue);
+    EXPECT_EQ(t.spot_phi, a.spot_phi);
+    EXPECT_EQ(t.spot_hue, a.spot_hue);
+  }
+  auto bad = small();
+  for (const char* axes : {"", "xx", "w", "xyzx"}) {
+    bad.rotation_axes = axes;
+    EXPECT_THROW(bad.validate(), ConfigError) << axes;
+  }
+}
+
 TEST(RenderDataset, BadInputGivesAClearErrorAndLeavesNoPartialDataset) {
   auto o = small();
   const std::string out = scratch("bad");

@@ -30,7 +30,7 @@ void add_equivariance_commands(CLI::App& app, GlobalOptions& global) {
   t->footer(schema_help([](ConfigSchema& s) { defaults.describe(s); }) +
             "\nMethods: sie (split invariant-equivariant, hypernetwork predictor), sie_only_equi, sie_no_var, sie_rot_color\n"
             "(g also holds the floor and light hue changes), equimod (VICReg-based EquiMod), vicreg, simclr,\n"
-            "simclr_augself. Pairs: two distinct views of one object, no image augmentation; g = scipy's relative\n"
+            "simclr_augself, rotation_regression (supervised reference: the backbone trained to regress g alone). Pairs: two distinct views of one object, no image augmentation; g = scipy's relative\n"
             "rotation R1^-1 R2 as (x, y, z, w). Data: `jess render dataset` output or a 3DIEBench folder.\n"
             "Outputs in --out: checkpoint.pt, metrics (loss terms; each epoch the online evaluator's val top-1 and\n"
             "rotation R^2, RankMe), training_*.png. Resumed exactly when --out holds a checkpoint.\n"

@@ -3,6 +3,9 @@
 // NeurIPS 2021): InfoNCE plus ec_weight * mean (MLP(concat(y1, y2)) - g)^2, the MLP
 // Linear(2D, 2D)-ReLU-Linear(2D, 2D)-ReLU-Linear(2D, k) regressing the transformation from the
 // representations. The criteria are jess's registered ones (ssl/vicreg, ssl/infonce).
+// And `rotation_regression`, the supervised reference for the equivariant metrics: the same MLP on
+// concat(y1, y2) trained on g alone (no SSL term) — how much of the relative rotation a backbone of this
+// size, resolution and budget can extract when that is all it is trained for.
 #include <ATen/ATen.h>
 #include <torch/nn/modules/activation.h>
 
@@ -24,8 +27,10 @@ class Baseline : public EquivariantMethod {
     nn::ProjectorOptions p;
     p.input_dim = o.representation_dim;
     p.sizes = nn::parse_layer_sizes(o.mlp);
-    projector = register_module("projector", nn::Projector(p));
-    if (name_ == "vicreg") {
+    if (name_ != "rotation_regression") projector = register_module("projector", nn::Projector(p));
+    if (name_ == "rotation_regression") {
+      // no projector, no criterion: the regression below is the whole loss
+    } else if (name_ == "vicreg") {
       ssl::VICRegOptions v;
       v.invariance = o.invariance;
       v.variance = o.variance;
@@ -40,7 +45,7 @@ class Baseline : public EquivariantMethod {
       t << std::setprecision(17) << o.temperature;
       s.apply_overrides({"temperature=" + t.str()});
     }
-    if (name_ == "simclr_augself") {
+    if (name_ == "simclr_augself" || name_ == "rotation_regression") {
       const int64_t h = 2 * o.representation_dim;
       torch::nn::Sequential m;
       m->push_back(torch::nn::Linear(h, h));
@@ -55,15 +60,17 @@ class Baseline : public EquivariantMethod {
 
   MethodOutput forward(const at::Tensor& y1, const at::Tensor& y2, const at::Tensor& g) override {
     TORCH_CHECK(y1.dim() == 2 && y1.sizes() == y2.sizes(), name_, ": representations must be two (B, D) tensors");
-    criterion_->set_gather(gather_);
-    auto t = (*criterion_)(projector->forward(y1), projector->forward(y2));
     MethodOutput out;
-    out.loss = t.loss;
-    out.parts = t.parts;
+    if (criterion_) {
+      criterion_->set_gather(gather_);
+      auto t = (*criterion_)(projector->forward(y1), projector->forward(y2));
+      out.loss = t.loss;
+      out.parts = t.parts;
+    }
     if (regressor) {
       auto pred = regressor->forward(at::cat({y1, y2}, 1));
       auto reg = at::mse_loss(pred, g.to(pred.dtype()));
-      out.loss = out.loss + o_.ec_weight * reg;
+      out.loss = criterion_ ? out.loss + o_.ec_weight * reg : reg;
       out.parts.emplace_back("transform_mse", reg.item<double>());
     }
     return out;

@@ -39,8 +39,11 @@ double r2_per_dimension(const at::Tensor& prediction, const at::Tensor& target) 
   check_same(prediction, target, "R^2");
   auto y = target.to(at::kDouble), p = prediction.to(at::kDouble);
   auto ss_tot = (y - y.mean(0, true)).pow(2).sum(0), ss_res = (y - p).pow(2).sum(0);
-  if (ss_tot.le(0).any().item<bool>()) throw std::invalid_argument("R^2: a target dimension is constant");
-  return (1 - ss_res / ss_tot).mean().item<double>();
+  // A dimension the target never varies in has no R^2 (rotations about one axis: two quaternion
+  // components are 0); the average is over the others.
+  auto varies = ss_tot.gt(0);
+  if (!varies.any().item<bool>()) throw std::invalid_argument("R^2: the target is constant");
+  return (1 - ss_res.masked_select(varies) / ss_tot.masked_select(varies)).mean().item<double>();
 }
 
 RetrievalMetrics retrieval_metrics(const at::Tensor& predicted, const at::Tensor& embeddings) {

@@ -11,7 +11,8 @@ namespace jess::equivariance {
 // every entry of the (N, k) target. It rewards predicting each component's mean, so it reads higher than
 // the per-dimension R^2 when the components' means differ.
 double r2_scalar_mean(const at::Tensor& prediction, const at::Tensor& target);
-// R^2 per output dimension, averaged (scikit-learn's r2_score, uniform average).
+// R^2 per output dimension, averaged over the dimensions the target varies in (scikit-learn's r2_score
+// with a uniform average, except that a constant dimension is left out rather than scored 1 or 0).
 double r2_per_dimension(const at::Tensor& prediction, const at::Tensor& target);
 
 // scipy's (rot_a.inv() * rot_b).as_quat() for (..., 4) tensors of scipy quaternions (x, y, z, w): scipy's

@@ -58,6 +58,7 @@ const std::map<std::string, Factory>& registry() {
       {"vicreg", [](const MethodOptions& o) { return make_baseline(o, "vicreg"); }},
       {"simclr", [](const MethodOptions& o) { return make_baseline(o, "simclr"); }},
       {"simclr_augself", [](const MethodOptions& o) { return make_baseline(o, "simclr_augself"); }},
+      {"rotation_regression", [](const MethodOptions& o) { return make_baseline(o, "rotation_regression"); }},
   };
   return r;
 }

@@ -58,7 +58,10 @@ ViewFactors sample_view(const RenderDatasetOptions& o, const std::string& cls, i
                         size_t backgrounds) {
   Rng rng(uint64_t(o.seed), name_hash(cls) ^ (uint64_t(object) << 20), uint64_t(view));
   ViewFactors f;
-  for (auto& a : f.euler) a = rng.uniform(-o.rotation_range, o.rotation_range);
+  for (int k = 0; k < 3; ++k) {  // always three draws, so fixing an axis keeps every other draw
+    const double a = rng.uniform(-o.rotation_range, o.rotation_range);
+    f.euler[size_t(k)] = o.rotation_axes.find(char('x' + k)) != std::string::npos ? a : 0.0;
+  }
   f.floor_hue = rng.uniform(o.floor_hue_min, o.floor_hue_max);
   f.spot_theta = rng.uniform(0, o.spot_theta_max);
   f.spot_phi = rng.uniform(0, 2 * kPi);
@@ -170,6 +173,8 @@ void RenderDatasetOptions::describe(ConfigSchema& s) {
   s.add("shard_index", shard_index, "this shard (objects g with g % shard_count == shard_index)", check::int_at_least(0));
   s.add("shard_count", shard_count, "number of shards (merge them with `jess render merge`)", check::positive_int());
   s.add("factors.rotation_range", rotation_range, "Euler angles ~ U[-r, r] (3DIEBench: pi/2)", check::in_range(0, kPi));
+  s.add("factors.rotation_axes", rotation_axes,
+        "which Euler angles vary: any of x, y, z (3DIEBench: xyz; z alone turns the object on a turntable)");
   s.add("factors.spot_theta_max", spot_theta_max, "spot light theta ~ U[0, max] (3DIEBench: pi/4)", check::in_range(0, kPi / 2));
   s.add("factors.floor_hue_min", floor_hue_min, "floor hue range", check::in_range(0, 1));
   s.add("factors.floor_hue_max", floor_hue_max, "floor hue range", check::in_range(0, 1));
@@ -187,6 +192,15 @@ void RenderDatasetOptions::describe(ConfigSchema& s) {
 
 void RenderDatasetOptions::validate() const {
   if (shard_index >= shard_count) throw ConfigError("shard_index must be < shard_count");
+  {
+    bool seen[3] = {false, false, false};
+    for (char c : rotation_axes) {
+      if (c < 'x' || c > 'z' || seen[c - 'x'])
+        throw ConfigError("config key 'factors.rotation_axes': '" + rotation_axes + "' must list distinct axes among x, y, z");
+      seen[c - 'x'] = true;
+    }
+    if (rotation_axes.empty()) throw ConfigError("config key 'factors.rotation_axes' is empty (use factors.rotation_range=0 for no rotation)");
+  }
   if (floor_hue_min > floor_hue_max) throw ConfigError("factors.floor_hue_min > factors.floor_hue_max");
   if (spot_hue_min > spot_hue_max) throw ConfigError("factors.spot_hue_min > factors.spot_hue_max");
   if (scale_min > scale_max) throw ConfigError("factors.scale_min > factors.scale_max");

@@ -78,6 +78,7 @@ struct RenderDatasetOptions {
   int64_t shard_index = 0, shard_count = 1;
   // Factor ranges (3DIEBench's by default; the robustness factors off).
   double rotation_range = kPi / 2;     // Euler angles ~ U[-r, r]
+  std::string rotation_axes = "xyz";   // the Euler angles drawn; the others stay 0 ("z": a turntable)
   double spot_theta_max = kPi / 4;
   double floor_hue_min = 0, floor_hue_max = 1, spot_hue_min = 0, spot_hue_max = 1;
   double position_range = 0;           // position x, y ~ U[-r, r] (image widths)
