@@ -159,6 +159,30 @@ TEST(Ns2d, FusedCpuKernelsAgreeWithTheTensorPath) {
   }
 }
 
+TEST(Ns2d, FusedStepAgreesWithTheTensorPathAndStaysDivergenceFree) {
+  ns::Grid g;
+  g.n = 24;
+  g.length = 6;
+  ns::StepOptions o;
+  auto b = at::tensor({0.2, 0.5, 0.35});
+  for (auto dtype : {at::kDouble, at::kFloat}) {
+    auto st0 = random_state(3, g.n, dtype, 13);
+    ns::State ref = ns::project(st0, g.dx()), fast = ref;
+    ns::use_fused_cpu_kernels(false);
+    for (int k = 0; k < 3; ++k) ref = ns::step(ref, b, o, g);
+    ns::use_fused_cpu_kernels(true);
+    for (int k = 0; k < 3; ++k) fast = ns::step(fast, b, o, g);
+    const double tol = dtype == at::kDouble ? 1e-10 : 1e-4;
+    const double scale = ref.vx.abs().max().item<double>() + ref.vy.abs().max().item<double>();
+    EXPECT_LT((fast.s - ref.s).abs().max().item<double>(), tol) << dtype;
+    EXPECT_LT((fast.vx - ref.vx).abs().max().item<double>(), tol * scale) << dtype;
+    EXPECT_LT((fast.vy - ref.vy).abs().max().item<double>(), tol * scale) << dtype;
+    EXPECT_LT(ns::divergence(fast.vx, fast.vy, g.dx()).abs().max().item<double>(), (dtype == at::kDouble ? 1e-10 : 1e-4) * scale);
+    EXPECT_EQ(fast.vx.select(2, 0).abs().max().item<double>(), 0.0);  // walls
+    EXPECT_EQ(fast.vy.select(1, g.n).abs().max().item<double>(), 0.0);
+  }
+}
+
 #include "jess/pde/ns2d_symmetries.h"
 
 TEST(Ns2dSymmetries, EachMapsSolutionsToSolutionsAndWrongMapsDoNot) {

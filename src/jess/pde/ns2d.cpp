@@ -260,11 +260,60 @@ State diffuse(const State& st, double nu, double dt, double dx) {
   return out;
 }
 
+namespace {
+// The whole step per trajectory in the fused CPU kernel (ns2d_kernels.h); the tensor path below is the
+// reference (tests compare them) and the GPU path. The transforms run on plans made here under FFTW's
+// planner lock, executed concurrently on each worker's own arrays (new-array execute is thread safe).
+State step_fused(const State& st, const at::Tensor& buoyancy, const StepOptions& o, double dx) {
+  const int64_t B = st.s.size(0), n = st.s.size(1);
+  auto s = st.s.contiguous(), vx = st.vx.contiguous(), vy = st.vy.contiguous();
+  auto b = buoyancy.to(at::kCPU, at::kDouble).contiguous();
+  if (b.numel() != B) throw std::invalid_argument("ns2d: one buoyancy per trajectory");
+  State out{at::empty_like(s), at::empty_like(vx), at::empty_like(vy)};
+  const int threads = at::get_num_threads();
+  if (s.scalar_type() == at::kFloat) {
+    std::vector<float> a(static_cast<size_t>(n * n)), w(static_cast<size_t>(n * n));
+    fftwf_plan f, i;
+    {
+      std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+      f = fftwf_plan_r2r_2d(int(n), int(n), a.data(), w.data(), FFTW_REDFT10, FFTW_REDFT10, FFTW_ESTIMATE | FFTW_UNALIGNED);
+      i = fftwf_plan_r2r_2d(int(n), int(n), w.data(), a.data(), FFTW_REDFT01, FFTW_REDFT01, FFTW_ESTIMATE | FFTW_UNALIGNED);
+    }
+    detail::step_cpu<float>(B, n, dx, o.dt, o.nu, s.data_ptr<float>(), vx.data_ptr<float>(), vy.data_ptr<float>(),
+                            b.data_ptr<double>(), out.s.data_ptr<float>(), out.vx.data_ptr<float>(), out.vy.data_ptr<float>(),
+                            [f](float* in, float* o2) { fftwf_execute_r2r(f, in, o2); },
+                            [i](float* in, float* o2) { fftwf_execute_r2r(i, in, o2); }, threads);
+    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+    fftwf_destroy_plan(f);
+    fftwf_destroy_plan(i);
+  } else {
+    std::vector<double> a(static_cast<size_t>(n * n)), w(static_cast<size_t>(n * n));
+    fftw_plan f, i;
+    {
+      std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+      f = fftw_plan_r2r_2d(int(n), int(n), a.data(), w.data(), FFTW_REDFT10, FFTW_REDFT10, FFTW_ESTIMATE | FFTW_UNALIGNED);
+      i = fftw_plan_r2r_2d(int(n), int(n), w.data(), a.data(), FFTW_REDFT01, FFTW_REDFT01, FFTW_ESTIMATE | FFTW_UNALIGNED);
+    }
+    detail::step_cpu<double>(B, n, dx, o.dt, o.nu, s.data_ptr<double>(), vx.data_ptr<double>(), vy.data_ptr<double>(),
+                             b.data_ptr<double>(), out.s.data_ptr<double>(), out.vx.data_ptr<double>(), out.vy.data_ptr<double>(),
+                             [f](double* in, double* o2) { fftw_execute_r2r(f, in, o2); },
+                             [i](double* in, double* o2) { fftw_execute_r2r(i, in, o2); }, threads);
+    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+    fftw_destroy_plan(f);
+    fftw_destroy_plan(i);
+  }
+  return out;
+}
+}  // namespace
+
 State step(const State& st, const at::Tensor& buoyancy, const StepOptions& o, const Grid& g) {
   const double dx = g.dx();
   if (!(o.dt > 0) || !(o.nu >= 0)) throw std::invalid_argument("ns2d: dt must be positive and nu non-negative");
   if (st.s.dim() != 3 || st.s.size(1) != g.n || st.s.size(2) != g.n) throw std::invalid_argument("ns2d: smoke must be (B, n, n)");
   const int64_t n = g.n;
+  check_state(st.vx, st.vy);
+  if (st.vx.size(1) != n) throw std::invalid_argument("ns2d: the velocities do not match the grid");
+  if (fused_ok({st.s, st.vx, st.vy}) && n >= 2) return step_fused(st, buoyancy, o, dx);
   State x = st;
   x.s = advect_smoke(st.s, st.vx, st.vy, o.dt, dx);                           // 1
   // 2: the buoyancy force at the horizontal faces from the advected smoke (zero-gradient at the walls).

@@ -4,6 +4,7 @@
 // temporary grids. The tensor path in ns2d.cpp (grid_sampler) is the reference and the GPU path; the
 // tests check that both agree. Arrays are C-ordered, rows y, columns x.
 #include <cstdint>
+#include <functional>
 
 namespace jess::pde::ns2d::detail {
 
@@ -15,5 +16,16 @@ void advect_smoke_cpu(int64_t B, int64_t n, double dx, double dt, const T* s, co
 template <typename T>
 void advect_velocity_cpu(int64_t B, int64_t n, double dx, double dt, const T* vx, const T* vy, T* out_vx, T* out_vy,
                          int threads);
+
+// One whole step (ns2d.h, steps 1-5) per trajectory, trajectories in parallel: each trajectory's fields
+// (3 n^2 values) stay in cache through the five stages instead of streaming the whole batch through
+// each stage in turn. b (B,) buoyancies. The projection's transforms come from the caller (FFTW plans,
+// made under its planner lock): dct2(x, work) work <- REDFT10(x); dct3(work, x) x <- REDFT01(work), both
+// unnormalised, thread safe. Outputs may not alias the inputs.
+template <typename T>
+using Transform = std::function<void(T* in, T* out)>;
+template <typename T>
+void step_cpu(int64_t B, int64_t n, double dx, double dt, double nu, const T* s, const T* vx, const T* vy, const double* b,
+              T* s_out, T* vx_out, T* vy_out, const Transform<T>& dct2, const Transform<T>& dct3, int threads);
 
 }  // namespace jess::pde::ns2d::detail
