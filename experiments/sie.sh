@@ -3,7 +3,8 @@
 # at CPU scale: renders the data (unless OUT/data exists), trains every method for the same budget with
 # each seed, evaluates each run with `jess equivariance eval`, and prints one Markdown table of
 # mean ± std over seeds: top-1 (linear head on the invariant / equivariant part / whole representation),
-# rotation R^2 (MLP on pairs; reference definition), colour R^2, MRR, H@1, H@5, PRE.
+# rotation R^2 (MLP on pairs; reference definition with the scalar mean, and per dimension), colour R^2, MRR,
+# H@1, H@5, PRE.
 #   experiments/sie.sh OUT_DIR [SEEDS] [key=value ...]        (extra keys go to every training run)
 # Environment: METHODS (default "sie vicreg simclr simclr_augself equimod"; an entry may add keys after a
 # colon, e.g. "sie:canonical_sign=true" or "sie:hypernetwork=deep,predictor=mlp"), RENDER (render keys,
@@ -38,13 +39,13 @@ def ms(v):
     v = [x for x in v if x is not None]
     if not v: return "n/a"
     return f"{st.mean(v):.3f} ± {st.stdev(v):.3f}" if len(v) > 1 else f"{v[0]:.3f}"
-print("| method | top-1 % inv | top-1 % equi | top-1 % full | rotation R² (full) | rotation R² (equi) | colour R² | MRR | H@1 | H@5 | PRE |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("| method | top-1 % inv | top-1 % equi | top-1 % full | rotation R² (full) | rotation R² (equi) | rotation R² per dim (full) | colour R² | MRR | H@1 | H@5 | PRE |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for m in methods:
     rs = [json.load(open(p)) for p in sorted((out / m).glob("seed*/equivariance_eval.json"))]
     def top1(part): return [next((100 * c["top1"] for c in r["classification"] if c["part"] == part and c["head"] == "linear"), None) for r in rs]
-    def r2(target, part): return [next((x["r2"] for x in r["regression"] if x["target"] == target and x["part"] == part), None) for r in rs]
+    def r2(target, part, key="r2"): return [next((x[key] for x in r["regression"] if x["target"] == target and x["part"] == part), None) for r in rs]
     def ret(k): return [r["retrieval"][k] if r["retrieval"] else None for r in rs]
     print(f"| {m} ({len(rs)} seeds) | {ms(top1('inv'))} | {ms(top1('equi'))} | {ms(top1('full'))} | {ms(r2('rotation', 'full'))} | "
-          f"{ms(r2('rotation', 'equi'))} | {ms(r2('color', 'full'))} | {ms(ret('mrr'))} | {ms(ret('h1'))} | {ms(ret('h5'))} | {ms(ret('pre'))} |")
+          f"{ms(r2('rotation', 'equi'))} | {ms(r2('rotation', 'full', 'r2_per_dim'))} | {ms(r2('color', 'full'))} | {ms(ret('mrr'))} | {ms(ret('h1'))} | {ms(ret('h5'))} | {ms(ret('pre'))} |")
 PY
