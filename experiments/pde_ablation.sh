@@ -27,6 +27,11 @@ for g in $gens; do
   [[ $eq == burgers && $g == superposition ]] && s="$s augment.superposition=0.5"
   settings["$name"]="$s"
 done
+# Burgers' defaults leave projective and superposition off, so "all" is not the defaults there: both rows.
+if [[ $eq == burgers ]]; then
+  order+=("defaults")
+  settings["defaults"]=""
+fi
 order+=("all")
 settings["all"]=""
 [[ $eq == burgers ]] && settings["all"]="augment.projective=${PROJECTIVE:-2e-5} augment.superposition=0.5"
