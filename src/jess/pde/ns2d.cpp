@@ -10,6 +10,7 @@
 #include <mutex>
 #include <vector>
 #include <stdexcept>
+#include <type_traits>
 
 #include "jess/core/rng.h"
 #include "jess/pde/ns2d_kernels.h"
@@ -87,96 +88,72 @@ at::Tensor neumann_laplacian(const at::Tensor& p, double dx) {
          (dx * dx);
 }
 
-at::Tensor solve_neumann_poisson(const at::Tensor& rhs_in, double dx) {
-  if (rhs_in.dim() != 3 || rhs_in.size(1) != rhs_in.size(2) || rhs_in.size(1) < 2)
-    throw std::invalid_argument("ns2d: the Poisson right-hand side must be (B, n, n), n >= 2");
-  const int64_t B = rhs_in.size(0), n = rhs_in.size(1), nn = n * n;
-  auto p = rhs_in.to(at::kCPU, at::kDouble).contiguous().clone();
-  // One plan per transform, run on each trajectory in turn: a trajectory's bytes do not depend on the
-  // batch it is solved in (FFTW may pick other algorithms for other batch counts).
-  std::vector<double> work(static_cast<size_t>(nn));
-  fftw_plan forward, inverse;
-  {
-    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-    forward = fftw_plan_r2r_2d(int(n), int(n), p.data_ptr<double>(), work.data(), FFTW_REDFT10, FFTW_REDFT10,
-                               FFTW_ESTIMATE | FFTW_UNALIGNED);
-    inverse = fftw_plan_r2r_2d(int(n), int(n), work.data(), p.data_ptr<double>(), FFTW_REDFT01, FFTW_REDFT01,
-                               FFTW_ESTIMATE | FFTW_UNALIGNED);
-  }
-  // DCT-II modes are eigenvectors of the Neumann 5-point Laplacian: lambda_kl = (2 cos(pi k / n) - 2 +
-  // 2 cos(pi l / n) - 2) / dx^2; the (0, 0) mode (a constant) is fixed by mean(p) = 0, and removing the
-  // right-hand side's mean is the Neumann problem's compatibility condition.
-  std::vector<double> lam(static_cast<size_t>(n));
-  for (int64_t k = 0; k < n; ++k) lam[size_t(k)] = (2 * std::cos(M_PI * double(k) / double(n)) - 2) / (dx * dx);
-  const double norm = 1.0 / (4.0 * double(n) * double(n));  // REDFT10 then REDFT01 scale by 2n per axis
-  for (int64_t b = 0; b < B; ++b) {
-    double* x = p.data_ptr<double>() + b * nn;
-    double mean = 0;
-    for (int64_t i = 0; i < nn; ++i) mean += x[i];
-    mean /= double(nn);
-    for (int64_t i = 0; i < nn; ++i) x[i] -= mean;
-    fftw_execute_r2r(forward, x, work.data());
-    for (int64_t k = 0; k < n; ++k)
-      for (int64_t l = 0; l < n; ++l) {
-        double& v = work[size_t(k * n + l)];
-        v = (k == 0 && l == 0) ? 0.0 : v * norm / (lam[size_t(k)] + lam[size_t(l)]);
-      }
-    fftw_execute_r2r(inverse, work.data(), x);
-  }
-  {
-    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-    fftw_destroy_plan(forward);
-    fftw_destroy_plan(inverse);
-  }
-  return p;
-}
-
 namespace {
-// The same solve in single precision (fftwf) for float32 simulations: the projected velocity's
-// divergence stays ~1e-6 of its scale, the float32 fields' own rounding.
-at::Tensor solve_neumann_poisson_f32(const at::Tensor& rhs_in, double dx) {
-  const int64_t B = rhs_in.size(0), n = rhs_in.size(1), nn = n * n;
-  auto p = rhs_in.to(at::kCPU, at::kFloat).contiguous().clone();
-  std::vector<float> work(static_cast<size_t>(nn));
-  fftwf_plan forward, inverse;
-  {
+// The two DCT plans of an n x n Neumann solve (REDFT10 forward, REDFT01 back; fftwf for float, fftw for
+// double), made and destroyed under FFTW's planner lock. Executing them on other arrays (new-array
+// execute) is thread safe, so the fused step's workers share one pair. One plan per transform, run on
+// each trajectory in turn: a trajectory's bytes do not depend on the batch it is solved in (FFTW may
+// pick other algorithms for other batch counts).
+template <typename T>
+class DctPlans {
+  using Plan = std::conditional_t<std::is_same_v<T, float>, fftwf_plan, fftw_plan>;
+
+ public:
+  explicit DctPlans(int64_t n) {
+    std::vector<T> a(static_cast<size_t>(n * n)), w(static_cast<size_t>(n * n));
     std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-    forward = fftwf_plan_r2r_2d(int(n), int(n), p.data_ptr<float>(), work.data(), FFTW_REDFT10, FFTW_REDFT10,
-                                FFTW_ESTIMATE | FFTW_UNALIGNED);
-    inverse = fftwf_plan_r2r_2d(int(n), int(n), work.data(), p.data_ptr<float>(), FFTW_REDFT01, FFTW_REDFT01,
-                                FFTW_ESTIMATE | FFTW_UNALIGNED);
+    const unsigned flags = FFTW_ESTIMATE | FFTW_UNALIGNED;
+    if constexpr (std::is_same_v<T, float>) {
+      forward_ = fftwf_plan_r2r_2d(int(n), int(n), a.data(), w.data(), FFTW_REDFT10, FFTW_REDFT10, flags);
+      inverse_ = fftwf_plan_r2r_2d(int(n), int(n), w.data(), a.data(), FFTW_REDFT01, FFTW_REDFT01, flags);
+    } else {
+      forward_ = fftw_plan_r2r_2d(int(n), int(n), a.data(), w.data(), FFTW_REDFT10, FFTW_REDFT10, flags);
+      inverse_ = fftw_plan_r2r_2d(int(n), int(n), w.data(), a.data(), FFTW_REDFT01, FFTW_REDFT01, flags);
+    }
   }
-  std::vector<double> lam(static_cast<size_t>(n));
-  for (int64_t k = 0; k < n; ++k) lam[size_t(k)] = (2 * std::cos(M_PI * double(k) / double(n)) - 2) / (dx * dx);
-  const double norm = 1.0 / (4.0 * double(n) * double(n));
-  for (int64_t b = 0; b < B; ++b) {
-    float* x = p.data_ptr<float>() + b * nn;
-    double mean = 0;
-    for (int64_t i = 0; i < nn; ++i) mean += double(x[i]);
-    mean /= double(nn);
-    for (int64_t i = 0; i < nn; ++i) x[i] = float(double(x[i]) - mean);
-    fftwf_execute_r2r(forward, x, work.data());
-    for (int64_t k = 0; k < n; ++k)
-      for (int64_t l = 0; l < n; ++l) {
-        float& v = work[size_t(k * n + l)];
-        v = (k == 0 && l == 0) ? 0.0f : float(double(v) * norm / (lam[size_t(k)] + lam[size_t(l)]));
-      }
-    fftwf_execute_r2r(inverse, work.data(), x);
-  }
-  {
+  ~DctPlans() {
     std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-    fftwf_destroy_plan(forward);
-    fftwf_destroy_plan(inverse);
+    if constexpr (std::is_same_v<T, float>) fftwf_destroy_plan(forward_), fftwf_destroy_plan(inverse_);
+    else fftw_destroy_plan(forward_), fftw_destroy_plan(inverse_);
   }
+  DctPlans(const DctPlans&) = delete;
+  DctPlans& operator=(const DctPlans&) = delete;
+  detail::Transform<T> forward() const { return [p = forward_](T* in, T* out) { execute(p, in, out); }; }
+  detail::Transform<T> inverse() const { return [p = inverse_](T* in, T* out) { execute(p, in, out); }; }
+
+ private:
+  static void execute(Plan p, T* in, T* out) {
+    if constexpr (std::is_same_v<T, float>) fftwf_execute_r2r(p, in, out);
+    else fftw_execute_r2r(p, in, out);
+  }
+  Plan forward_, inverse_;
+};
+
+// The Neumann solve of every trajectory of rhs (B, n, n) in precision T (float for float32 simulations:
+// the projected velocity's divergence stays ~1e-6 of its scale, the float32 fields' own rounding).
+template <typename T>
+at::Tensor solve_poisson(const at::Tensor& rhs, double dx) {
+  const int64_t B = rhs.size(0), n = rhs.size(1), nn = n * n;
+  auto p = rhs.to(at::kCPU, std::is_same_v<T, float> ? at::kFloat : at::kDouble).contiguous().clone();
+  const DctPlans<T> plans(n);
+  std::vector<T> work(static_cast<size_t>(nn));
+  for (int64_t b = 0; b < B; ++b)
+    detail::neumann_poisson_one<T>(n, dx, p.template data_ptr<T>() + b * nn, work.data(), plans.forward(), plans.inverse());
   return p;
 }
 }  // namespace
+
+at::Tensor solve_neumann_poisson(const at::Tensor& rhs_in, double dx) {
+  if (rhs_in.dim() != 3 || rhs_in.size(1) != rhs_in.size(2) || rhs_in.size(1) < 2)
+    throw std::invalid_argument("ns2d: the Poisson right-hand side must be (B, n, n), n >= 2");
+  return solve_poisson<double>(rhs_in, dx);
+}
 
 State project(const State& st, double dx) {
   check_state(st.vx, st.vy);
   const int64_t n = st.vx.size(1);
   auto div = divergence(st.vx, st.vy, dx);
-  auto p = (st.vx.scalar_type() == at::kFloat ? solve_neumann_poisson_f32(div, dx) : solve_neumann_poisson(div, dx))
+  auto p = (st.vx.scalar_type() == at::kFloat ? solve_poisson<float>(div, dx) : solve_neumann_poisson(div, dx))
                .to(st.vx.device(), st.vx.scalar_type());
   State out{st.s, st.vx.clone(), st.vy.clone()};
   out.vx.narrow(2, 1, n - 1).sub_((p.narrow(2, 1, n - 1) - p.narrow(2, 0, n - 1)) / dx);
@@ -264,44 +241,23 @@ namespace {
 // The whole step per trajectory in the fused CPU kernel (ns2d_kernels.h); the tensor path below is the
 // reference (tests compare them) and the GPU path. The transforms run on plans made here under FFTW's
 // planner lock, executed concurrently on each worker's own arrays (new-array execute is thread safe).
+template <typename T>
+void step_fused_t(const at::Tensor& s, const at::Tensor& vx, const at::Tensor& vy, const at::Tensor& b, const StepOptions& o,
+                  double dx, State& out) {
+  const int64_t B = s.size(0), n = s.size(1);
+  const DctPlans<T> plans(n);
+  detail::step_cpu<T>(B, n, dx, o.dt, o.nu, s.template data_ptr<T>(), vx.template data_ptr<T>(), vy.template data_ptr<T>(), b.template data_ptr<double>(),
+                      out.s.template data_ptr<T>(), out.vx.template data_ptr<T>(), out.vy.template data_ptr<T>(), plans.forward(), plans.inverse(),
+                      at::get_num_threads());
+}
+
 State step_fused(const State& st, const at::Tensor& buoyancy, const StepOptions& o, double dx) {
-  const int64_t B = st.s.size(0), n = st.s.size(1);
   auto s = st.s.contiguous(), vx = st.vx.contiguous(), vy = st.vy.contiguous();
   auto b = buoyancy.to(at::kCPU, at::kDouble).contiguous();
-  if (b.numel() != B) throw std::invalid_argument("ns2d: one buoyancy per trajectory");
+  if (b.numel() != s.size(0)) throw std::invalid_argument("ns2d: one buoyancy per trajectory");
   State out{at::empty_like(s), at::empty_like(vx), at::empty_like(vy)};
-  const int threads = at::get_num_threads();
-  if (s.scalar_type() == at::kFloat) {
-    std::vector<float> a(static_cast<size_t>(n * n)), w(static_cast<size_t>(n * n));
-    fftwf_plan f, i;
-    {
-      std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-      f = fftwf_plan_r2r_2d(int(n), int(n), a.data(), w.data(), FFTW_REDFT10, FFTW_REDFT10, FFTW_ESTIMATE | FFTW_UNALIGNED);
-      i = fftwf_plan_r2r_2d(int(n), int(n), w.data(), a.data(), FFTW_REDFT01, FFTW_REDFT01, FFTW_ESTIMATE | FFTW_UNALIGNED);
-    }
-    detail::step_cpu<float>(B, n, dx, o.dt, o.nu, s.data_ptr<float>(), vx.data_ptr<float>(), vy.data_ptr<float>(),
-                            b.data_ptr<double>(), out.s.data_ptr<float>(), out.vx.data_ptr<float>(), out.vy.data_ptr<float>(),
-                            [f](float* in, float* o2) { fftwf_execute_r2r(f, in, o2); },
-                            [i](float* in, float* o2) { fftwf_execute_r2r(i, in, o2); }, threads);
-    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-    fftwf_destroy_plan(f);
-    fftwf_destroy_plan(i);
-  } else {
-    std::vector<double> a(static_cast<size_t>(n * n)), w(static_cast<size_t>(n * n));
-    fftw_plan f, i;
-    {
-      std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-      f = fftw_plan_r2r_2d(int(n), int(n), a.data(), w.data(), FFTW_REDFT10, FFTW_REDFT10, FFTW_ESTIMATE | FFTW_UNALIGNED);
-      i = fftw_plan_r2r_2d(int(n), int(n), w.data(), a.data(), FFTW_REDFT01, FFTW_REDFT01, FFTW_ESTIMATE | FFTW_UNALIGNED);
-    }
-    detail::step_cpu<double>(B, n, dx, o.dt, o.nu, s.data_ptr<double>(), vx.data_ptr<double>(), vy.data_ptr<double>(),
-                             b.data_ptr<double>(), out.s.data_ptr<double>(), out.vx.data_ptr<double>(), out.vy.data_ptr<double>(),
-                             [f](double* in, double* o2) { fftw_execute_r2r(f, in, o2); },
-                             [i](double* in, double* o2) { fftw_execute_r2r(i, in, o2); }, threads);
-    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-    fftw_destroy_plan(f);
-    fftw_destroy_plan(i);
-  }
+  if (s.scalar_type() == at::kFloat) step_fused_t<float>(s, vx, vy, b, o, dx, out);
+  else step_fused_t<double>(s, vx, vy, b, o, dx, out);
   return out;
 }
 }  // namespace

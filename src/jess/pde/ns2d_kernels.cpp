@@ -120,13 +120,31 @@ void advect_velocity_cpu(int64_t B, int64_t n, double dx, double dt, const T* vx
 }
 
 template <typename T>
+void neumann_poisson_one(int64_t n, double dx, T* x, T* work, const Transform<T>& dct2, const Transform<T>& dct3) {
+  const int64_t nn = n * n;
+  // DCT-II modes are eigenvectors of the Neumann 5-point Laplacian: lambda_kl = (2 cos(pi k / n) - 2 +
+  // 2 cos(pi l / n) - 2) / dx^2; the (0, 0) mode (a constant) is fixed by mean(p) = 0, and removing the
+  // right-hand side's mean is the Neumann problem's compatibility condition.
+  std::vector<double> lam(static_cast<size_t>(n));
+  for (int64_t k = 0; k < n; ++k) lam[size_t(k)] = (2 * std::cos(M_PI * double(k) / double(n)) - 2) / (dx * dx);
+  const double norm = 1.0 / (4.0 * double(n) * double(n));  // REDFT10 then REDFT01 scale by 2n per axis
+  double mean = 0;
+  for (int64_t i = 0; i < nn; ++i) mean += double(x[i]);
+  mean /= double(nn);
+  for (int64_t i = 0; i < nn; ++i) x[i] = T(double(x[i]) - mean);
+  dct2(x, work);
+  for (int64_t k = 0; k < n; ++k)
+    for (int64_t l = 0; l < n; ++l) {
+      T& v = work[size_t(k * n + l)];
+      v = (k == 0 && l == 0) ? T(0) : T(double(v) * norm / (lam[size_t(k)] + lam[size_t(l)]));
+    }
+  dct3(work, x);
+}
+
+template <typename T>
 void step_cpu(int64_t B, int64_t n, double dx, double dt, double nu, const T* s, const T* vx, const T* vy, const double* buoyancy,
               T* s_out, T* vx_out, T* vy_out, const Transform<T>& dct2, const Transform<T>& dct3, int threads) {
   const int64_t nn = n * n, nf = n * (n + 1);
-  // DCT-II modes diagonalise the Neumann 5-point Laplacian (ns2d.cpp, solve_neumann_poisson).
-  std::vector<double> lam(static_cast<size_t>(n));
-  for (int64_t k = 0; k < n; ++k) lam[size_t(k)] = (2 * std::cos(M_PI * double(k) / double(n)) - 2) / (dx * dx);
-  const double norm = 1.0 / (4.0 * double(n) * double(n));
   parallel_workers(B, threads, [&](int, const std::function<int64_t()>& next) {
     std::vector<T> ax(static_cast<size_t>(nf)), ay(static_cast<size_t>(nf)), p(static_cast<size_t>(nn)), work(static_cast<size_t>(nn));
     Padded<T> ps, pu, pv;
@@ -152,22 +170,10 @@ void step_cpu(int64_t B, int64_t n, double dx, double dt, double nu, const T* s,
       std::fill(vo, vo + n, T(0));
       std::fill(vo + n * n, vo + n * n + n, T(0));
       // 5. projection: p with lap p = div v - mean, mean(p) = 0; v -= grad p
-      double mean = 0;
       for (int64_t j = 0; j < n; ++j)
-        for (int64_t i = 0; i < n; ++i) {
-          const T d = (uo[j * (n + 1) + i + 1] - uo[j * (n + 1) + i] + vo[(j + 1) * n + i] - vo[j * n + i]) / T(dx);
-          p[size_t(j * n + i)] = d;
-          mean += double(d);
-        }
-      mean /= double(nn);
-      for (auto& x : p) x = T(double(x) - mean);
-      dct2(p.data(), work.data());
-      for (int64_t k = 0; k < n; ++k)
-        for (int64_t l = 0; l < n; ++l) {
-          T& w = work[size_t(k * n + l)];
-          w = (k == 0 && l == 0) ? T(0) : T(double(w) * norm / (lam[size_t(k)] + lam[size_t(l)]));
-        }
-      dct3(work.data(), p.data());
+        for (int64_t i = 0; i < n; ++i)
+          p[size_t(j * n + i)] = (uo[j * (n + 1) + i + 1] - uo[j * (n + 1) + i] + vo[(j + 1) * n + i] - vo[j * n + i]) / T(dx);
+      neumann_poisson_one(n, dx, p.data(), work.data(), dct2, dct3);
       for (int64_t j = 0; j < n; ++j)
         for (int64_t i = 1; i < n; ++i) uo[j * (n + 1) + i] -= (p[size_t(j * n + i)] - p[size_t(j * n + i - 1)]) / T(dx);
       for (int64_t j = 1; j < n; ++j)
@@ -180,6 +186,8 @@ template void advect_smoke_cpu<float>(int64_t, int64_t, double, double, const fl
 template void advect_smoke_cpu<double>(int64_t, int64_t, double, double, const double*, const double*, const double*, double*, int);
 template void advect_velocity_cpu<float>(int64_t, int64_t, double, double, const float*, const float*, float*, float*, int);
 template void advect_velocity_cpu<double>(int64_t, int64_t, double, double, const double*, const double*, double*, double*, int);
+template void neumann_poisson_one<float>(int64_t, double, float*, float*, const Transform<float>&, const Transform<float>&);
+template void neumann_poisson_one<double>(int64_t, double, double*, double*, const Transform<double>&, const Transform<double>&);
 template void step_cpu<float>(int64_t, int64_t, double, double, double, const float*, const float*, const float*, const double*,
                               float*, float*, float*, const Transform<float>&, const Transform<float>&, int);
 template void step_cpu<double>(int64_t, int64_t, double, double, double, const double*, const double*, const double*,

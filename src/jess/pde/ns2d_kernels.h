@@ -24,6 +24,11 @@ void advect_velocity_cpu(int64_t B, int64_t n, double dx, double dt, const T* vx
 // unnormalised, thread safe. Outputs may not alias the inputs.
 template <typename T>
 using Transform = std::function<void(T* in, T* out)>;
+// One trajectory's Neumann Poisson solve in place: x (n, n) <- p with lap p = x - mean(x) (5-point
+// Laplacian / dx^2, zero flux through the walls) and mean(p) = 0, exactly, by the DCT; work: n^2 scratch.
+template <typename T>
+void neumann_poisson_one(int64_t n, double dx, T* x, T* work, const Transform<T>& dct2, const Transform<T>& dct3);
+
 template <typename T>
 void step_cpu(int64_t B, int64_t n, double dx, double dt, double nu, const T* s, const T* vx, const T* vy, const double* b,
               T* s_out, T* vx_out, T* vy_out, const Transform<T>& dct2, const Transform<T>& dct3, int threads);
