@@ -98,8 +98,8 @@ void add_pde_commands(CLI::App& app, GlobalOptions& global) {
       } catch (const std::exception&) {  // malformed files are reported by the schema below
       }
     }
-    if (ns2d) {
-      pde::ns2d::GenerateOptions o;
+    // Either generator's options: configured, seeded, validated; false when only the configuration was asked for.
+    auto prepare = [&](auto& o) {
       ConfigSchema schema;
       o.describe(schema);
       configure(schema, g->config, g->words);
@@ -107,9 +107,14 @@ void add_pde_commands(CLI::App& app, GlobalOptions& global) {
       o.resolve();
       if (g->print_config) {
         std::printf("%s", o.config_yaml.c_str());
-        return;
+        return false;
       }
       if (g->out.empty()) throw ConfigError("--out is required (the HDF5 file to write)");
+      return true;
+    };
+    if (ns2d) {
+      pde::ns2d::GenerateOptions o;
+      if (!prepare(o)) return;
       auto summary = pde::ns2d::generate(o, g->out);
       std::printf("wrote %s: %lld ns2d trajectories (%lld frames of %lld x %lld) in %s (%.2f traj/s)\n", summary.path.c_str(),
                   (long long)summary.trajectories, (long long)(o.steps - o.skip), (long long)o.n, (long long)o.n,
@@ -117,16 +122,7 @@ void add_pde_commands(CLI::App& app, GlobalOptions& global) {
       return;
     }
     pde::GenerateOptions o;
-    ConfigSchema schema;
-    o.describe(schema);
-    configure(schema, g->config, g->words);
-    if (g->seed >= 0) o.seed = g->seed;
-    o.resolve();
-    if (g->print_config) {
-      std::printf("%s", o.config_yaml.c_str());
-      return;
-    }
-    if (g->out.empty()) throw ConfigError("--out is required (the HDF5 file to write)");
+    if (!prepare(o)) return;
     auto summary = pde::generate(o, g->out);
     std::printf("wrote %s: %lld %s trajectories (%lld train, %lld valid, %lld test%s) of %lld x %lld in %s (%.1f traj/s)\n",
                 summary.path.c_str(), (long long)summary.trajectories, o.equation.c_str(), (long long)o.n_train,
