@@ -364,13 +364,7 @@ void merge_shards(const std::vector<std::string>& shard_paths, const std::string
   for (const auto& sh : shards)
     if (sh.r->attr_int("/", "substeps") != r0.attr_int("/", "substeps"))
       throw std::invalid_argument("shard file " + sh.r->path() + " was generated with a different configuration");
-  GenerateOptions o;
-  ConfigSchema schema;
-  o.describe(schema);
-  schema.load_yaml_string(r0.attr_string("/", "config"), "shard configuration");
-  o.shard_index = 0;
-  o.shard_count = 1;
-  o.resolve();
+  const auto o = unsharded_options<GenerateOptions>(r0);
   H5Writer w(path);
   write_root_attrs(w, o, r0.attr_int("/", "substeps"), r0.attr_string("/", "solver"));
   const std::string dn = data_name(o);

@@ -67,6 +67,19 @@ void merge_shards(const std::vector<std::string>& shard_paths, const std::string
 // The shard files of one configuration, opened and sorted by shard_index; every shard present once and
 // written with the same configuration apart from its index (std::invalid_argument otherwise).
 std::vector<std::unique_ptr<H5Reader>> open_shards(const std::vector<std::string>& shard_paths);
+// The options of the unsharded run a shard belongs to: its stored configuration with shard 0 of 1,
+// resolved (either generator's options type: 1-D or ns2d).
+template <typename Options>
+Options unsharded_options(const H5Reader& shard) {
+  Options o;
+  ConfigSchema schema;
+  o.describe(schema);
+  schema.load_yaml_string(shard.attr_string("/", "config"), "shard configuration");
+  o.shard_index = 0;
+  o.shard_count = 1;
+  o.resolve();
+  return o;
+}
 
 struct PlotOptions {
   std::string split = "train";

@@ -151,13 +151,7 @@ GenerateSummary generate(const GenerateOptions& in, const std::string& path) {
 void merge_shards(const std::vector<std::string>& shard_paths, const std::string& path) {
   auto shards = pde::open_shards(shard_paths);
   const H5Reader& r0 = *shards[0];
-  GenerateOptions o;
-  ConfigSchema schema;
-  o.describe(schema);
-  schema.load_yaml_string(r0.attr_string("/", "config"), "shard configuration");
-  o.shard_index = 0;
-  o.shard_count = 1;
-  o.resolve();
+  const auto o = pde::unsharded_options<GenerateOptions>(r0);
   H5Writer w(path);  // the attributes and datasets in the order generate() writes them: the same bytes
   w.attr("/", "equation", std::string("ns2d"));
   w.attr("/", "seed", o.seed);
