@@ -342,6 +342,22 @@ check "ns2d plot draws smoke and vorticity frames" bash -c "'$JESS' pde plot '$D
 expect_error "ns2d: an odd grid is refused" 2 "must be even" "$JESS" pde generate --out "$DIR/nsx.h5" equation=ns2d n=15
 expect_error "ns2d: an unstable explicit diffusion is refused, no file" 2 "unstable" "$JESS" pde generate --out "$DIR/nsx.h5" equation=ns2d n=16 nu=5
 check "ns2d: no file after refused runs" bash -c "! ls '$DIR' | grep -q nsx"
+NSS="pool=2 augment.crop_t=6 augment.crop=6 augment.boost=0.2 augment.quad_boost=0.2 augment.rotation=0.1 batch=4 encoder.width=8 projector=32-32 train.epochs=2 monitor=4"
+check "ns2d pretrain (symmetry views, RankMe per epoch), regress (all rows + the law's variance) and embed" bash -c "
+  '$JESS' pde generate --out '$DIR/nss.h5' equation=ns2d n_train=12 n_valid=4 n_test=6 n=16 steps=20 skip=4 batch=6 > /dev/null &&
+  '$JESS' pde pretrain '$DIR/nss.h5' --out '$DIR/nss_pt' $NSS > /dev/null && grep -q rankme '$DIR/nss_pt/epochs.csv' &&
+  '$JESS' pde regress '$DIR/nss.h5' --checkpoint '$DIR/nss_pt/checkpoint.pt' --out '$DIR/nss_rg' labelled=12 seeds=1 \
+    supervised_epochs=2 supervised_batch=4 encoder.width=8 > '$DIR/nss_rg.txt' &&
+  grep -q 'SSL repr. + MLP head' '$DIR/nss_rg.txt' && grep -q 'supervised, head refit' '$DIR/nss_rg.txt' &&
+  grep -q '0.00750' '$DIR/nss_rg.txt' &&
+  '$JESS' pde embed '$DIR/nss_pt/checkpoint.pt' '$DIR/nss.h5' --split test --out '$DIR/nss.npy' > /dev/null && '$PY' -c \"
+import json, numpy as np
+z = np.load('$DIR/nss.npy'); assert z.shape == (6, 32) and np.isfinite(z).all(), z.shape
+r = json.load(open('$DIR/nss_rg/regression.json')); assert r['metric'] == 'MSE' and len(r['rows']) == 8, r
+\""
+expect_error "ns2d pretrain refuses a 1-D encoder" 2 "2-D encoder" "$JESS" pde pretrain "$DIR/nss.h5" --out "$DIR/x" encoder.arch=resnet1d
+expect_error "ns2d pretrain refuses windows longer than the trajectories" 2 "augment.crop_t" "$JESS" pde pretrain "$DIR/nss.h5" --out "$DIR/x" augment.crop_t=40
+expect_error "ns2d regress refuses a 1-D checkpoint" 1 "not an ns2d pretraining checkpoint" "$JESS" pde regress "$DIR/nss.h5" --checkpoint "$DIR/full/checkpoint.pt" --out "$DIR/x"
 
 # ---- render: 3DIEBench-style datasets, contact sheets, robustness sets
 RD="classes=chair,car objects_per_class=2 views_per_object=3 image_size=32 val_fraction=0.5"

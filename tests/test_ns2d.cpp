@@ -216,3 +216,149 @@ TEST(Ns2dSymmetries, EachMapsSolutionsToSolutionsAndWrongMapsDoNot) {
   EXPECT_GE(worst(ns::transform(tg, "rotation", 0.3)), 100 * r0);
   EXPECT_THROW(ns::transform(tg, "shear", 0.1), std::invalid_argument);
 }
+
+// ------------------------------------------------------------------ SSL views (ns2d_views.h)
+#include <stdlib.h>
+
+#include "jess/core/hdf5_file.h"
+#include "jess/core/rng.h"
+#include "jess/pde/ns2d_views.h"
+
+namespace {
+
+// A field linear in (x, y, t) per channel: trilinear resampling reproduces it exactly, so a view must
+// equal the symmetry's analytic image wherever it samples inside the grid.
+struct LinearField {
+  double a[3], bx[3], by[3], bt[3];
+  double at(int c, double x, double y, double t) const { return a[c] + bx[c] * x + by[c] * y + bt[c] * t; }
+};
+
+ns::Fields linear_fields(const LinearField& L, int64_t S, int64_t T, double dx, double dt, double rms) {
+  ns::Fields f;
+  f.x = at::empty({1, 3, T, S, S}, at::kFloat);
+  auto acc = f.x.accessor<float, 5>();
+  for (int c = 0; c < 3; ++c)
+    for (int64_t k = 0; k < T; ++k)
+      for (int64_t i = 0; i < S; ++i)
+        for (int64_t j = 0; j < S; ++j)
+          acc[0][c][k][i][j] = float(L.at(c, (double(j) + 0.5) * dx, (double(i) + 0.5) * dx, double(k) * dt));
+  f.buoyancy = at::ones({1}, at::kDouble);
+  f.dx = dx, f.dt = dt, f.velocity_rms = rms;
+  return f;
+}
+
+}  // namespace
+
+TEST(Ns2dViews, EachViewIsTheAnalyticImageOfItsSymmetry) {
+  const LinearField L{{0.3, -0.2, 0.5}, {0.02, 0.05, -0.03}, {-0.01, 0.04, 0.06}, {0.01, -0.02, 0.03}};
+  const int64_t S = 32, T = 40;
+  const double dx = 0.5, dt = 1.5, rms = 0.4;
+  auto f = linear_fields(L, S, T, dx, dt, rms);
+  ns::ViewOptions o;
+  o.crop_t = 8, o.crop = 12;
+  struct Case {
+    const char* name;
+    ns::ViewDraw d;
+  };
+  const Case cases[] = {
+      {"window and square only", {5, 14.0, 17.5, 0, 0, 0, 0, 0, 0}},
+      {"rotation", {3, 16.0, 16.0, 0.3, 0, 0, 0, 0, 0}},
+      {"linear boosts", {0, 16.0, 15.0, 0, 0.2, -0.15, 0, 0, 0}},
+      {"quadratic boosts", {10, 15.0, 16.0, 0, 0, 0, 0.25, -0.2, 0}},
+      {"scaling", {4, 16.0, 16.0, 0, 0, 0, 0, 0, 0.1}},
+      {"all composed", {2, 16.5, 15.5, -0.2, 0.1, 0.05, -0.1, 0.15, -0.08}},
+  };
+  for (const auto& cs : cases) {
+    const auto& d = cs.d;
+    auto v = ns::apply_view(f, 0, o, d);
+    ASSERT_EQ(v.sizes(), (std::vector<int64_t>{3, o.crop_t, o.crop, o.crop}));
+    auto va = v.accessor<float, 4>();
+    // The image of u under scaling, rotation about the square's centre, then the boosts (physical units:
+    // beta rms, 2 q T_window = q_s rms), with t from the window's first frame t0.
+    const double lam = std::exp(d.log_lambda), c = std::cos(d.theta), s = std::sin(d.theta);
+    const double W = double(o.crop_t - 1) * dt;
+    const double cx = d.cx * dx, cy = d.cy * dx, half = 0.5 * double(o.crop) * dx;
+    double worst = 0;
+    for (int64_t k = 0; k < o.crop_t; ++k) {
+      const double t = double(k) * dt;
+      const double ux = d.bx * rms * t + d.qx * rms / (2 * W) * t * t;
+      const double uy = d.by * rms * t + d.qy * rms / (2 * W) * t * t;
+      for (int64_t i = 0; i < o.crop; ++i)
+        for (int64_t j = 0; j < o.crop; ++j) {
+          const double px = (double(j) + 0.5) * dx - half - ux, py = (double(i) + 0.5) * dx - half - uy;
+          const double X = cx + (c * px + s * py) / lam, Y = cy + (-s * px + c * py) / lam;
+          const double ts = double(d.t0) * dt + t / (lam * lam);
+          const double u = L.at(1, X, Y, ts), w = L.at(2, X, Y, ts);
+          // Stored velocities are in rms units, so the boosts add beta and q_s t / W (= 2 q t) directly.
+          const double expect[3] = {L.at(0, X, Y, ts), (c * u - s * w) / lam + d.bx + d.qx * t / W,
+                                    (s * u + c * w) / lam + d.by + d.qy * t / W};
+          for (int ch = 0; ch < 3; ++ch) {
+            const double e = expect[ch];
+            worst = std::max(worst, std::abs(double(va[ch][k][i][j]) - e));
+          }
+        }
+    }
+    EXPECT_LT(worst, 2e-5) << cs.name;
+  }
+}
+
+TEST(Ns2dViews, DrawsAreSeededAndStayInTheWindow) {
+  const LinearField L{{0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {0, 0, 1}};
+  auto f = linear_fields(L, 16, 20, 1.0, 1.0, 1.0);
+  ns::ViewOptions o;
+  o.crop_t = 6, o.crop = 10, o.rotation = 0.2, o.boost = 0.1, o.quad_boost = 0.1, o.scaling = 0.2;
+  for (uint64_t k = 0; k < 200; ++k) {
+    jess::Rng r1(7, 1, k), r2(7, 1, k);
+    auto a = ns::draw_view(f, o, r1), b = ns::draw_view(f, o, r2);
+    EXPECT_EQ(a.t0, b.t0);
+    EXPECT_EQ(a.theta, b.theta);
+    EXPECT_GE(a.t0, 0);
+    EXPECT_LE(a.t0 + ns::frames_needed(o.crop_t, a.log_lambda, 20), 20);
+    EXPECT_LE(std::abs(a.theta), 0.2);
+    EXPECT_GE(a.cx, 5.0);
+    EXPECT_LE(a.cx, 11.0);
+  }
+  // make_views: two independent views per row, the same batch again from the same (seed, index).
+  auto v1 = ns::make_views(f, {0, 0}, o, 3, 100), v2 = ns::make_views(f, {0, 0}, o, 3, 100);
+  EXPECT_TRUE(v1.first.equal(v2.first));
+  EXPECT_FALSE(v1.first.equal(v1.second));
+  EXPECT_FALSE(v1.first[0].equal(v1.first[1]));
+}
+
+TEST(Ns2dViews, FieldsAreCellCentredPooledAndStandardised) {
+  char tmpl[] = "/tmp/jess_ns2d_XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  ns::GenerateOptions g;
+  g.n_train = 3, g.n_valid = 0, g.n_test = 2, g.n = 16, g.steps = 14, g.skip = 4, g.batch = 4;
+  g.resolve();
+  const std::string path = dir + "/ns.h5";
+  ns::generate(g, path);
+  ns::FieldStats st;
+  auto full = ns::load_fields(path, "train", 0, 1, &st, true);
+  ASSERT_EQ(full.x.sizes(), (std::vector<int64_t>{3, 3, 10, 16, 16}));
+  // Smoke standardised by its own statistics; velocities in rms units.
+  EXPECT_NEAR(full.x.select(1, 0).mean().item<double>(), 0.0, 1e-4);
+  EXPECT_NEAR(full.x.select(1, 0).std().item<double>(), 1.0, 1e-3);
+  EXPECT_NEAR(full.x.narrow(1, 1, 2).pow(2).mean().item<double>(), 1.0, 1e-3);
+  // vx at the centres: the mean of a cell's left face (stored) and right face (the next stored one, or
+  // the wall's zero).
+  jess::H5Reader r(path);
+  auto vx = r.read_rows("/train/vx", 1, 1);  // (10, 16, 16) row-major
+  auto got = full.x[1][1][4][7];
+  const double left = vx[size_t((4 * 16 + 7) * 16 + 15)], expect_wall = 0.5 * left / st.velocity_rms;
+  EXPECT_NEAR(got[15].item<float>(), expect_wall, 1e-5);
+  const double mid = 0.5 * (vx[size_t((4 * 16 + 7) * 16 + 3)] + vx[size_t((4 * 16 + 7) * 16 + 4)]) / st.velocity_rms;
+  EXPECT_NEAR(got[3].item<float>(), mid, 1e-5);
+  // pool = 2 is the 2x2 mean of pool = 1 under the same statistics; the buoyancy is the file's.
+  auto half = ns::load_fields(path, "train", 2, 2, &st, false);
+  EXPECT_TRUE(at::allclose(half.x, at::avg_pool2d(full.x.narrow(0, 0, 2).reshape({-1, 1, 16, 16}), {2, 2})
+                                       .view({2, 3, 10, 8, 8}), 1e-5, 1e-5));
+  EXPECT_DOUBLE_EQ(half.dx, 2 * full.dx);
+  auto b = r.read_f64("/train/buo_y");
+  EXPECT_DOUBLE_EQ(half.buoyancy[1].item<double>(), b[1]);
+  // Bad input: a pool that does not divide the grid, a missing split.
+  EXPECT_THROW(ns::load_fields(path, "train", 0, 3, &st, false), std::invalid_argument);
+  EXPECT_THROW(ns::load_fields(path, "valid_x", 0, 1, &st, false), std::invalid_argument);
+  std::remove(path.c_str());
+  rmdir(dir.c_str());
+}

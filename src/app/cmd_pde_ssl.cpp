@@ -9,10 +9,24 @@
 #include "jess/core/npy.h"
 #include "jess/core/plot.h"
 #include "jess/core/progress.h"
+#include "jess/pde/ns2d_ssl.h"
 #include "jess/pde/ssl.h"
 
 namespace jess::app {
 
+namespace {
+
+// The data file named on the command line (the first word without '=', or data=PATH): ns2d files take
+// the 2-D pipeline's keys (pde/ns2d_ssl.h).
+bool names_ns2d_data(const std::vector<std::string>& words) {
+  for (const auto& w : words) {
+    if (w.rfind("data=", 0) == 0) return pde::ns2d::is_ns2d_file(w.substr(5));
+    if (w.find('=') == std::string::npos) return pde::ns2d::is_ns2d_file(w);
+  }
+  return false;
+}
+
+}  // namespace
 
 void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
   // ---- pretrain
@@ -33,7 +47,12 @@ void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
              "2-D CNN encoder, Adam 2.5e-3 with one epoch of warm-up (a tenth of a shorter run) and cosine decay,\n"
              "batch 128, views of half the trajectory (crop 0 = auto), the Galilean strength a fraction of std(u).\n"
              "\nExamples:\n  jess pde pretrain burgers.h5 --out runs/burgers train.epochs=20\n"
-             "  jess pde pretrain --config configs/pde/pretrain_paper.yaml data=kdv.h5\n");
+             "  jess pde pretrain --config configs/pde/pretrain_paper.yaml data=kdv.h5\n"
+             "\n2-D Navier-Stokes data (`jess pde generate equation=ns2d`, detected from the DATA argument) takes these\n"
+             "keys instead: VICReg on two symmetry views of crop_t-frame windows (time, space, rotation, linear and\n"
+             "quadratic boosts, scaling: exact maps, docs/pde.md), the frames of (smoke, vx, vy) as encoder channels.\n" +
+             schema_help([](ConfigSchema& s) { static pde::ns2d::PretrainOptions d; d.describe(s); }) +
+             "  jess pde pretrain ns2d.h5 --out runs/ns2d train.epochs=20\n");
   pt->add_option("--config", pa->config, "YAML file of configuration keys")->check(CLI::ExistingFile);
   pt->add_option("--out,-o", pa->out, "run directory");
   pt->add_option("--seed", pa->seed, "seed (overrides the config's)");
@@ -41,6 +60,24 @@ void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
   pt->add_flag("--print-config", pa->print_config, "print the effective configuration and exit");
   pt->add_option("args", pa->words, "DATA.h5 and key=value overrides");
   pt->callback([pa] {
+    if (names_ns2d_data(pa->words)) {
+      pde::ns2d::PretrainOptions o;
+      ConfigSchema schema;
+      o.describe(schema);
+      auto plain = configure(schema, pa->config, pa->words, 1, "one dataset file and key=value options");
+      if (!plain.empty()) o.data = plain[0];
+      if (pa->seed >= 0) o.seed = pa->seed;
+      if (pa->print_config) {
+        o.resolve();
+        std::printf("%s", o.config_yaml.c_str());
+        return;
+      }
+      auto s = pde::ns2d::pretrain(o, pa->out, pa->restart);
+      std::printf("pretrained %s%s: %lld steps in %s (%.0f samples/s); held-out RankMe %.1f -> %s\n", o.data.c_str(),
+                  s.train.resumed ? " (resumed)" : "", (long long)s.train.global_step,
+                  format_duration(s.train.seconds).c_str(), s.train.samples_per_second, s.rankme, s.checkpoint.c_str());
+      return;
+    }
     pde::PretrainOptions o;
     ConfigSchema schema;
     o.describe(schema);
@@ -76,19 +113,33 @@ void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
              "condition's Fourier modes (translation invariant, hence identifiable from any view), NMSE.\n"
              "Features: one view per trajectory, its first crop_t frames at the full width, averaged over `shifts`\n"
              "periodic shifts of the width (view=start; view=crops: the mean over `crops` random crops).\n"
-             "\nExample:\n  jess pde regress burgers.h5 --checkpoint runs/b0/checkpoint.pt runs/b1/checkpoint.pt labelled=512\n");
+             "\nExample:\n  jess pde regress burgers.h5 --checkpoint runs/b0/checkpoint.pt runs/b1/checkpoint.pt labelled=512\n"
+             "\n2-D Navier-Stokes data (detected from DATA): the buoyancy b from frozen features averaged over evenly\n"
+             "spaced windows, linear (ridge) and MLP heads; supervised end to end (+ head refit), random-init encoder,\n"
+             "the labels' mean and the variance of b's law beside; MSE and R^2. Keys:\n" +
+             schema_help([](ConfigSchema& s) { static pde::ns2d::RegressOptions d; d.describe(s); }));
   rg->add_option("--config", ra->config, "YAML file of configuration keys")->check(CLI::ExistingFile);
   rg->add_option("--checkpoint,-c", ra->checkpoints, "pretraining checkpoints (one per seed)")->check(CLI::ExistingFile);
   rg->add_option("--out,-o", ra->out, "directory for the baselines' runs and regression.json");
   rg->add_flag("--json", ra->json, "print JSON instead of the table");
   rg->add_option("args", ra->words, "DATA.h5 and key=value overrides");
   rg->callback([ra] {
-    pde::RegressOptions o;
-    ConfigSchema schema;
-    o.describe(schema);
-    auto plain = configure(schema, ra->config, ra->words, 1, "one dataset file and key=value options");
-    if (!plain.empty()) o.data = plain[0];
-    auto rep = pde::regress(o, ra->checkpoints, ra->out);
+    pde::RegressReport rep;
+    if (names_ns2d_data(ra->words)) {
+      pde::ns2d::RegressOptions o;
+      ConfigSchema schema;
+      o.describe(schema);
+      auto plain = configure(schema, ra->config, ra->words, 1, "one dataset file and key=value options");
+      if (!plain.empty()) o.data = plain[0];
+      rep = pde::ns2d::regress(o, ra->checkpoints, ra->out);
+    } else {
+      pde::RegressOptions o;
+      ConfigSchema schema;
+      o.describe(schema);
+      auto plain = configure(schema, ra->config, ra->words, 1, "one dataset file and key=value options");
+      if (!plain.empty()) o.data = plain[0];
+      rep = pde::regress(o, ra->checkpoints, ra->out);
+    }
     std::ofstream(ra->out + "/regression.json") << rep.json() << "\n";
     std::printf("%s\n", ra->json ? rep.json().c_str() : rep.table().c_str());
   });
@@ -167,7 +218,10 @@ void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
   em->add_option("--limit", ea->o.limit, "first N trajectories only (0: all)")->check(CLI::NonNegativeNumber);
   em->add_option("--layer", ea->o.layer, "encoder block (stem, stage1.., or layer1..; default: the output)");
   em->callback([ea] {
-    auto z = pde::embed(ea->checkpoint, ea->data, ea->o).contiguous();
+    auto z = (pde::ns2d::is_ns2d_file(ea->data)
+                  ? pde::ns2d::embed(ea->checkpoint, ea->data, ea->o.split, ea->o.limit)
+                  : pde::embed(ea->checkpoint, ea->data, ea->o))
+                 .contiguous();
     write_npy_f32(ea->out, z.data_ptr<float>(), {z.size(0), z.size(1)});
     std::printf("wrote %s: %lld x %lld representations\n", ea->out.c_str(), (long long)z.size(0), (long long)z.size(1));
   });

@@ -110,23 +110,7 @@ double headline(const std::string& kind, const at::Tensor& pred, const at::Tenso
   if (kind == "log_nu") return 100.0 * ((p.exp() - t.exp()).abs() / t.exp()).mean().item<double>();
   return ((p - t).pow(2).sum() / t.pow(2).sum()).item<double>();
 }
-double r2_of(const at::Tensor& pred, const at::Tensor& y) {
-  auto p = pred.to(at::kDouble), t = y.to(at::kDouble);
-  return 1.0 - ((p - t).pow(2).sum() / (t - t.mean(0, true)).pow(2).sum()).item<double>();
-}
 
-// The SSL probe's protocol: standardised features, ridge with alpha by 5-fold CV on the labelled set.
-at::Tensor ridge_predict(const at::Tensor& ftr, const at::Tensor& ytr, const at::Tensor& fte, uint64_t seed) {
-  auto a = ftr.to(at::kDouble), b = fte.to(at::kDouble);
-  auto mu = a.mean(0, true), sd = a.std(0, true, true).clamp_min(1e-8);
-  a = (a - mu) / sd;
-  b = (b - mu) / sd;
-  eval::RidgeOptions ro;
-  ro.seed = seed;
-  ro.alphas = {1e-4, 1e-3, 1e-2, 1e-1, 1, 3, 10, 30, 100, 300, 1000, 3000, 1e4};
-  auto res = eval::ridge_probe(a, ytr, b, at::zeros({b.size(0), ytr.size(1)}, at::kDouble), ro);
-  return b.mm(res.weight) + res.bias;
-}
 
 EvalView eval_view(const RegressOptions& o, int64_t ct, int64_t cx) {
   EvalView v;
@@ -240,20 +224,6 @@ class SupervisedTask : public train::TrainTask {
   std::map<std::string, at::Tensor> best_state_;
 };
 
-RegressRow summarise(std::string name, std::vector<double> v, std::vector<double> r2) {
-  RegressRow row;
-  row.name = std::move(name);
-  row.values = std::move(v);
-  row.r2 = std::move(r2);
-  double m = 0;
-  for (double x : row.values) m += x;
-  m /= double(row.values.size());
-  double var = 0;
-  for (double x : row.values) var += (x - m) * (x - m);
-  row.mean = m;
-  row.std = row.values.size() > 1 ? std::sqrt(var / double(row.values.size() - 1)) : 0.0;
-  return row;
-}
 
 }  // namespace
 
@@ -340,7 +310,7 @@ std::string RegressReport::table() const {
     << " test trajectories; mean +- std over seeds\n";
   for (const auto& r : rows) {
     s << "  " << std::left << std::setw(40) << r.name << std::right << std::fixed
-      << std::setprecision(metric == "NMSE" ? 4 : 2) << std::setw(9) << r.mean << " +- " << std::setw(7) << r.std;
+      << std::setprecision(metric == "NMSE" ? 4 : metric == "MSE" ? 5 : 2) << std::setw(9) << r.mean << " +- " << std::setw(7) << r.std;
     double r2 = 0;
     for (double x : r.r2) r2 += x;
     s << "   R2 " << std::setprecision(3) << r2 / double(std::max<size_t>(1, r.r2.size())) << "   (n=" << r.values.size()

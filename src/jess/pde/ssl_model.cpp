@@ -16,6 +16,7 @@
 #include "jess/core/files.h"
 #include "jess/core/hdf5_file.h"
 #include "jess/core/rng.h"
+#include "jess/eval/probes.h"
 #include "jess/eval/rankme.h"
 
 namespace jess::pde {
@@ -162,6 +163,39 @@ std::unique_ptr<PdeViewLoader> loader_at(const GridBatch& data, Equation eq, con
   lo.start_step = step;
   lo.single_view = single_view;
   return std::make_unique<PdeViewLoader>(data, eq, lo);
+}
+
+double r2_of(const at::Tensor& pred, const at::Tensor& y) {
+  auto p = pred.to(at::kDouble), t = y.to(at::kDouble);
+  return 1.0 - ((p - t).pow(2).sum() / (t - t.mean(0, true)).pow(2).sum()).item<double>();
+}
+
+// The SSL probe's protocol: standardised features, ridge with alpha by 5-fold CV on the labelled set.
+at::Tensor ridge_predict(const at::Tensor& ftr, const at::Tensor& ytr, const at::Tensor& fte, uint64_t seed) {
+  auto a = ftr.to(at::kDouble), b = fte.to(at::kDouble);
+  auto mu = a.mean(0, true), sd = a.std(0, true, true).clamp_min(1e-8);
+  a = (a - mu) / sd;
+  b = (b - mu) / sd;
+  eval::RidgeOptions ro;
+  ro.seed = seed;
+  ro.alphas = {1e-4, 1e-3, 1e-2, 1e-1, 1, 3, 10, 30, 100, 300, 1000, 3000, 1e4};
+  auto res = eval::ridge_probe(a, ytr, b, at::zeros({b.size(0), ytr.size(1)}, at::kDouble), ro);
+  return b.mm(res.weight) + res.bias;
+}
+
+RegressRow summarise(std::string name, std::vector<double> v, std::vector<double> r2) {
+  RegressRow row;
+  row.name = std::move(name);
+  row.values = std::move(v);
+  row.r2 = std::move(r2);
+  double m = 0;
+  for (double x : row.values) m += x;
+  m /= double(row.values.size());
+  double var = 0;
+  for (double x : row.values) var += (x - m) * (x - m);
+  row.mean = m;
+  row.std = row.values.size() > 1 ? std::sqrt(var / double(row.values.size() - 1)) : 0.0;
+  return row;
 }
 
 }  // namespace detail

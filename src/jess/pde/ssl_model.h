@@ -116,4 +116,12 @@ struct LoadedEncoder {
 
 LoadedEncoder load_encoder(const std::string& path, at::Device device = at::kCPU);
 
+// R^2 of predictions (pooled over target columns, each centred by its mean).
+double r2_of(const at::Tensor& pred, const at::Tensor& y);
+// The SSL probe's protocol: standardised features, ridge with alpha by 5-fold CV on the labelled set;
+// predictions for fte.
+at::Tensor ridge_predict(const at::Tensor& ftr, const at::Tensor& ytr, const at::Tensor& fte, uint64_t seed);
+// A table row: mean and sample std of the per-seed values.
+RegressRow summarise(std::string name, std::vector<double> v, std::vector<double> r2);
+
 }  // namespace jess::pde::detail
