@@ -14,8 +14,6 @@
 
 namespace jess::app {
 
-namespace {
-
 // The data file named on the command line (the first word without '=', or data=PATH): ns2d files take
 // the 2-D pipeline's keys (pde/ns2d_ssl.h).
 bool names_ns2d_data(const std::vector<std::string>& words) {
@@ -25,8 +23,6 @@ bool names_ns2d_data(const std::vector<std::string>& words) {
   }
   return false;
 }
-
-}  // namespace
 
 void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
   // ---- pretrain

@@ -6,6 +6,7 @@
 
 #include "app/commands.h"
 #include "jess/core/config.h"
+#include "jess/pde/ns2d_timestep.h"
 #include "jess/pde/timestep.h"
 
 namespace jess::app {
@@ -43,7 +44,12 @@ void add_pde_timestep_command(CLI::App& pde, GlobalOptions& global) {
             "condition=ssl uses a pretraining checkpoint whose encoder reads windows of time_history steps\n"
             "(pretrain with augment.crop_t=20 for the default); give one per seed with --encoder.\n"
             "\nExample:\n  jess pde timestep kdv.h5 --conditions none,ssl,coefficient --seeds 3 \\\n"
-            "      --encoder runs/kdv20_s0/checkpoint.pt,runs/kdv20_s1/checkpoint.pt,runs/kdv20_s2/checkpoint.pt\n");
+            "      --encoder runs/kdv20_s0/checkpoint.pt,runs/kdv20_s1/checkpoint.pt,runs/kdv20_s2/checkpoint.pt\n"
+            "\n2-D Navier-Stokes data (detected from DATA): a 2-D residual network on time_history frames of (smoke,\n"
+            "vx, vy) predicting the next time_future; condition ssl = the frozen representation of the observed window\n"
+            "(the encoder's crop_t first frames), coefficient = the true buoyancy; rolled out from the end of that\n"
+            "window to the last frame. Keys:\n" +
+            schema_help([](ConfigSchema& s) { static pde::ns2d::TimestepOptions d; d.describe(s); }));
   c->add_option("--config", a->config, "YAML file of configuration keys")->check(CLI::ExistingFile);
   c->add_option("--out,-o", a->out, "output directory");
   c->add_option("--conditions", a->conditions, "none, ssl, coefficient (comma-separated or repeated; default: the condition key)")
@@ -59,6 +65,25 @@ void add_pde_timestep_command(CLI::App& pde, GlobalOptions& global) {
   c->add_flag("--json", a->json, "print JSON instead of the table");
   c->add_option("args", a->words, "DATA.h5 and key=value overrides");
   c->callback([a] {
+    if (names_ns2d_data(a->words)) {
+      pde::ns2d::TimestepOptions o;
+      ConfigSchema schema;
+      o.describe(schema);
+      auto plain = configure(schema, a->config, a->words, 1, "one dataset file and key=value options");
+      if (!plain.empty()) o.data = plain[0];
+      auto conditions = split_commas(a->conditions);
+      if (conditions.empty()) conditions.push_back(o.condition);
+      if (!a->encoders.empty() && o.encoder.empty()) o.encoder = a->encoders.front();
+      if (a->print_config) {
+        o.resolve();
+        std::printf("%s", o.config_yaml.c_str());
+        return;
+      }
+      auto cmp = pde::ns2d::compare_timestep(o, conditions, a->seeds, a->encoders, a->out, a->restart);
+      std::printf("%s", a->json ? (cmp.json() + "\n").c_str() : cmp.table().c_str());
+      if (!a->json) std::printf("wrote %s/timestep.json, %s/error_vs_time.png\n", a->out.c_str(), a->out.c_str());
+      return;
+    }
     pde::TimestepOptions o;
     ConfigSchema schema;
     o.describe(schema);

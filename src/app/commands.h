@@ -40,6 +40,8 @@ std::vector<std::string> configure(ConfigSchema& schema, const std::string& yaml
                                    const std::vector<std::string>& words, size_t max_plain = 0,
                                    const std::string& what = "");
 // "Configuration keys ..." help text of a schema.
+// True when the dataset among the command's words (first word without '=', or data=PATH) holds ns2d data.
+bool names_ns2d_data(const std::vector<std::string>& words);
 std::string schema_help(const std::function<void(ConfigSchema&)>& describe);
 
 }  // namespace jess::app

@@ -18,7 +18,8 @@ ConditionInjectionImpl::ConditionInjectionImpl(int64_t embed_dim, int64_t width,
 }
 
 at::Tensor ConditionInjectionImpl::forward(const at::Tensor& h, const at::Tensor& e) {
-  auto m = map(e).unsqueeze(-1);  // (B, w or 2w, 1), broadcast over x
+  auto m = map(e);  // (B, w or 2w), broadcast over the spatial axes of h (1-D or 2-D solvers)
+  for (int64_t d = 2; d < h.dim(); ++d) m = m.unsqueeze(-1);
   if (!film_) return h + m;
   auto parts = m.chunk(2, 1);
   return h * (1 + parts[0]) + parts[1];

@@ -34,7 +34,7 @@ struct NeuralSolverOptions {
   std::string injection = "add";  // add | film
 };
 
-// Maps the embedded condition into one block's features (B, w, nx): additive shift or FiLM.
+// Maps the embedded condition into one block's features (B, w, nx) or (B, w, ny, nx): additive shift or FiLM.
 class ConditionInjectionImpl : public torch::nn::Module {
  public:
   ConditionInjectionImpl(int64_t embed_dim, int64_t width, bool film);

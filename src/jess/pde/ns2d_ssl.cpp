@@ -262,6 +262,25 @@ at::Tensor embed(const std::string& checkpoint, const std::string& data, const s
                          device);
 }
 
+EncoderInfo encoder_info(const std::string& checkpoint) {
+  auto le = load_checkpoint(checkpoint, at::kCPU);
+  return {le.config.pool, le.config.augment.crop_t, le.model->encoder->output_dim()};
+}
+
+at::Tensor embed_window(const std::string& checkpoint, const std::string& data, const std::string& split, int64_t limit,
+                        int64_t t0) {
+  const at::Device device = pick_device("auto");
+  auto le = load_checkpoint(checkpoint, device);
+  auto st = le.stats;
+  Fields f = load_fields(data, split, limit, le.config.pool, &st, false);
+  const int64_t ct = le.config.augment.crop_t;
+  if (t0 < 0 || t0 + ct > f.x.size(2))
+    throw std::invalid_argument("window [" + std::to_string(t0) + ", " + std::to_string(t0 + ct) + ") exceeds the " +
+                                std::to_string(f.x.size(2)) + " frames");
+  f.x = f.x.narrow(2, t0, ct);
+  return window_features(*le.model->encoder, f, ct, 1, device);
+}
+
 // ------------------------------------------------------------------ regression
 
 void RegressOptions::describe(ConfigSchema& s) {

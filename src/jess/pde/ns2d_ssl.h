@@ -52,6 +52,16 @@ PretrainSummary pretrain(PretrainOptions options, const std::string& out_dir, bo
 at::Tensor embed(const std::string& checkpoint, const std::string& data, const std::string& split, int64_t limit,
                  int64_t windows = 0 /* 0: the checkpoint's */);
 
+// What a pretraining checkpoint reads: pooling, window length, representation size.
+struct EncoderInfo {
+  int64_t pool = 0, crop_t = 0, dim = 0;
+};
+EncoderInfo encoder_info(const std::string& checkpoint);
+// Frozen features (N, D) of the window [t0, t0 + crop_t) of each of the first `limit` trajectories
+// (0: all) of a split (the time-stepper's condition).
+at::Tensor embed_window(const std::string& checkpoint, const std::string& data, const std::string& split, int64_t limit,
+                        int64_t t0);
+
 struct RegressOptions {
   std::string data;
   int64_t labelled = 512;            // labelled trajectories (train split)

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
@@ -288,23 +289,6 @@ Rollout rollout(NeuralSolverBase& solver, const Normaliser& nz, const GridBatch&
   return r;
 }
 
-RolloutReport report_of(const Rollout& r, int64_t resamples, uint64_t seed) {
-  RolloutReport rep;
-  auto e = normalised_rollout_error(r.prediction, r.truth).contiguous();
-  rep.per_trajectory.assign(e.data_ptr<double>(), e.data_ptr<double>() + e.numel());
-  auto per_step = ((r.prediction.to(at::kDouble) - r.truth.to(at::kDouble)).pow(2).mean(-1) /
-                   r.truth.to(at::kDouble).pow(2).mean(-1))
-                      .mean(0)
-                      .contiguous();
-  rep.per_step.assign(per_step.data_ptr<double>(), per_step.data_ptr<double>() + per_step.numel());
-  rep.steps = r.steps;
-  rep.summary = bootstrap_mean(rep.per_trajectory, resamples, seed);
-  auto sorted = rep.per_trajectory;
-  std::sort(sorted.begin(), sorted.end());
-  const size_t n = sorted.size();
-  rep.median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-  return rep;
-}
 
 // ------------------------------------------------------------------ the training task
 
@@ -438,6 +422,50 @@ void plot_trajectory(const Rollout& r, const GridBatch& b, int64_t i, const std:
 
 // ------------------------------------------------------------------ one run
 
+RolloutReport rollout_report(const at::Tensor& prediction, const at::Tensor& truth, std::vector<int64_t> steps,
+                             int64_t resamples, uint64_t seed) {
+  RolloutReport rep;
+  auto e = normalised_rollout_error(prediction, truth).contiguous();
+  rep.per_trajectory.assign(e.data_ptr<double>(), e.data_ptr<double>() + e.numel());
+  auto per_step = ((prediction.to(at::kDouble) - truth.to(at::kDouble)).pow(2).mean(-1) /
+                   truth.to(at::kDouble).pow(2).mean(-1))
+                      .mean(0)
+                      .contiguous();
+  rep.per_step.assign(per_step.data_ptr<double>(), per_step.data_ptr<double>() + per_step.numel());
+  rep.steps = std::move(steps);
+  rep.summary = bootstrap_mean(rep.per_trajectory, resamples, seed);
+  auto sorted = rep.per_trajectory;
+  std::sort(sorted.begin(), sorted.end());
+  const size_t n = sorted.size();
+  rep.median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  return rep;
+}
+
+void write_rollout_json(const TimestepRun& run, const std::string& equation, int64_t test_trajectories,
+                        const std::string& out_dir) {
+  std::ostringstream js;
+  js << std::setprecision(8) << "{\"equation\": \"" << equation << "\", \"condition\": \"" << run.condition
+     << "\", \"seed\": " << run.seed << ", \"test_trajectories\": " << test_trajectories
+     << ", \"rollout_error\": " << run.test.summary.mean << ", \"bootstrap_std\": " << run.test.summary.std
+     << ", \"ci95\": [" << run.test.summary.lo << ", " << run.test.summary.hi << "], \"median\": " << run.test.median
+     << ", \"per_step\": " << json_list(run.test.per_step) << ", \"first_step\": " << run.test.steps.front()
+     << ", \"per_trajectory\": " << json_list(run.test.per_trajectory) << "}\n";
+  std::ofstream(out_dir + "/rollout.json") << js.str();
+}
+
+void plot_error_vs_time(const TimestepRun& run, const std::string& equation, const std::string& out_dir) {
+  plot::Series s;
+  for (size_t k = 0; k < run.test.steps.size(); ++k) s.x.push_back(double(run.test.steps[k]));
+  s.y = run.test.per_step;
+  s.label = condition_label(run.condition);
+  plot::LineOptions lo;
+  lo.title = equation + ": rollout error against time";
+  lo.x_label = "time step";
+  lo.y_label = "mean_x err^2 / mean_x u^2";
+  lo.log_y = true;
+  plot::lines({s}, lo, out_dir + "/error_vs_time.png");
+}
+
 TimestepRun timestep(TimestepOptions o, const std::string& out_dir, bool restart) {
   o.resolve();
   make_directories(out_dir);
@@ -490,30 +518,14 @@ TimestepRun timestep(TimestepOptions o, const std::string& out_dir, bool restart
   // Test rollout: the condition of the observed window [th, 2 th), held for the whole rollout.
   auto test_condition = source(windows_at(test.u, th, th), test.dx, test.dt, at::arange(test.u.size(0), at::kLong), y_test);
   Rollout r = rollout(task.solver(), task.normaliser(), test, test_condition, th, tf, device);
-  run.test = report_of(r, o.bootstrap, uint64_t(o.seed));
-  std::ostringstream js;
-  js << std::setprecision(8) << "{\"equation\": \"" << o.equation << "\", \"condition\": \"" << o.condition
-     << "\", \"seed\": " << o.seed << ", \"test_trajectories\": " << test.u.size(0)
-     << ", \"rollout_error\": " << run.test.summary.mean << ", \"bootstrap_std\": " << run.test.summary.std
-     << ", \"ci95\": [" << run.test.summary.lo << ", " << run.test.summary.hi << "], \"median\": " << run.test.median
-     << ", \"per_step\": " << json_list(run.test.per_step) << ", \"first_step\": " << run.test.steps.front()
-     << ", \"per_trajectory\": " << json_list(run.test.per_trajectory) << "}\n";
-  std::ofstream(out_dir + "/rollout.json") << js.str();
+  run.test = rollout_report(r.prediction, r.truth, r.steps, o.bootstrap, uint64_t(o.seed));
+  write_rollout_json(run, o.equation, test.u.size(0), out_dir);
   if (o.save_rollout) {
     auto p = r.prediction.contiguous();
     write_npy_f32(out_dir + "/rollout.npy", p.data_ptr<float>(), {p.size(0), p.size(1), p.size(2)});
   }
   if (o.train.plots) {
-    plot::Series s;
-    for (size_t k = 0; k < run.test.steps.size(); ++k) s.x.push_back(double(run.test.steps[k]));
-    s.y = run.test.per_step;
-    s.label = condition_label(o.condition);
-    plot::LineOptions lo;
-    lo.title = o.equation + ": rollout error against time";
-    lo.x_label = "time step";
-    lo.y_label = "mean_x err^2 / mean_x u^2";
-    lo.log_y = true;
-    plot::lines({s}, lo, out_dir + "/error_vs_time.png");
+    plot_error_vs_time(run, o.equation, out_dir);
     plot_trajectory(r, test, 0, o.equation + " test trajectory 0, " + condition_label(o.condition),
                     out_dir + "/trajectory.png");
   }
@@ -549,19 +561,12 @@ std::string TimestepComparison::json() const {
   return s.str();
 }
 
-TimestepComparison compare_timestep(const TimestepOptions& base, const std::vector<std::string>& conditions,
-                                    int64_t seeds, const std::vector<std::string>& encoders, const std::string& out_dir,
-                                    bool restart) {
-  if (conditions.empty()) throw ConfigError("no conditions to compare (none, ssl, coefficient)");
-  if (seeds < 1) throw ConfigError("seeds must be at least 1");
-  for (const auto& c : conditions) {
-    if (c != "none" && c != "ssl" && c != "coefficient")
-      throw ConfigError("condition '" + c + "' is not one of none, ssl, coefficient");
-    if (c == "ssl" && encoders.empty() && base.encoder.empty())
-      throw ConfigError("condition=ssl needs 'encoder': checkpoints from `jess pde pretrain` (--encoder A,B,C: one per seed)");
-  }
+TimestepComparison compare_runs(const std::vector<std::string>& conditions, int64_t seeds,
+                                const std::function<TimestepRun(const std::string&, int64_t)>& run_one,
+                                const std::string& equation, const std::string& out_dir, bool plots) {
   make_directories(out_dir);
   TimestepComparison cmp;
+  cmp.equation = equation;
   std::vector<plot::Series> curves;
   for (const auto& c : conditions) {
     TimestepComparison::Row row;
@@ -569,16 +574,10 @@ TimestepComparison compare_timestep(const TimestepOptions& base, const std::vect
     row.label = condition_label(c);
     std::vector<double> curve;
     for (int64_t k = 0; k < seeds; ++k) {
-      TimestepOptions o = base;
-      o.condition = c;
-      o.seed = base.seed + k;
-      if (c == "ssl" && !encoders.empty()) o.encoder = encoders[size_t(k) % encoders.size()];
-      o.resolve();  // fills the equation for the messages (timestep() resolves again: idempotent)
-      auto run = timestep(o, out_dir + "/" + c + "_seed" + std::to_string(o.seed), restart);
+      auto run = run_one(c, k);
       std::printf("[timestep %s] %s, seed %lld: rollout error %.4f (bootstrap std %.4f, 95%% CI [%.4f, %.4f])\n",
-                  o.equation.c_str(), row.label.c_str(), (long long)o.seed, run.test.summary.mean, run.test.summary.std,
+                  equation.c_str(), row.label.c_str(), (long long)run.seed, run.test.summary.mean, run.test.summary.std,
                   run.test.summary.lo, run.test.summary.hi);
-      cmp.equation = o.equation;
       cmp.test_trajectories = int64_t(run.test.per_trajectory.size());
       cmp.predicted_steps = int64_t(run.test.steps.size());
       row.values.push_back(run.test.summary.mean);
@@ -601,9 +600,9 @@ TimestepComparison compare_timestep(const TimestepOptions& base, const std::vect
     row.std = row.values.size() > 1 ? std::sqrt(v / double(row.values.size() - 1)) : 0.0;
     cmp.rows.push_back(row);
   }
-  if (base.train.plots) {
+  if (plots) {
     plot::LineOptions lo;
-    lo.title = cmp.equation + ": rollout error against time (mean over seeds)";
+    lo.title = equation + ": rollout error against time (mean over seeds)";
     lo.x_label = "time step";
     lo.y_label = "mean_x err^2 / mean_x u^2";
     lo.log_y = true;
@@ -611,6 +610,30 @@ TimestepComparison compare_timestep(const TimestepOptions& base, const std::vect
   }
   std::ofstream(out_dir + "/timestep.json") << cmp.json() << "\n";
   return cmp;
+}
+
+TimestepComparison compare_timestep(const TimestepOptions& base, const std::vector<std::string>& conditions,
+                                    int64_t seeds, const std::vector<std::string>& encoders, const std::string& out_dir,
+                                    bool restart) {
+  if (conditions.empty()) throw ConfigError("no conditions to compare (none, ssl, coefficient)");
+  if (seeds < 1) throw ConfigError("seeds must be at least 1");
+  for (const auto& c : conditions) {
+    if (c != "none" && c != "ssl" && c != "coefficient")
+      throw ConfigError("condition '" + c + "' is not one of none, ssl, coefficient");
+    if (c == "ssl" && encoders.empty() && base.encoder.empty())
+      throw ConfigError("condition=ssl needs 'encoder': checkpoints from `jess pde pretrain` (--encoder A,B,C: one per seed)");
+  }
+  TimestepOptions probe = base;
+  probe.resolve();  // the equation, for the messages
+  auto run_one = [&](const std::string& c, int64_t k) {
+    TimestepOptions o = base;
+    o.condition = c;
+    o.seed = base.seed + k;
+    if (c == "ssl" && !encoders.empty()) o.encoder = encoders[size_t(k) % encoders.size()];
+    o.resolve();
+    return timestep(o, out_dir + "/" + c + "_seed" + std::to_string(o.seed), restart);
+  };
+  return compare_runs(conditions, seeds, run_one, probe.equation, out_dir, base.train.plots);
 }
 
 }  // namespace jess::pde

@@ -16,6 +16,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -114,5 +115,19 @@ TimestepComparison compare_timestep(const TimestepOptions& base, const std::vect
 
 // The table's wording of a condition ("baseline (no conditioning)", ...).
 std::string condition_label(const std::string& condition);
+
+// The report of a rollout: prediction and truth (N, S, X) (X: the flattened spatial and field axes),
+// `steps` the time indices of the S predicted steps; bootstrap over trajectories.
+RolloutReport rollout_report(const at::Tensor& prediction, const at::Tensor& truth, std::vector<int64_t> steps,
+                             int64_t resamples, uint64_t seed);
+// rollout.json and error_vs_time.png of one run in out_dir.
+void write_rollout_json(const TimestepRun& run, const std::string& equation, int64_t test_trajectories,
+                        const std::string& out_dir);
+void plot_error_vs_time(const TimestepRun& run, const std::string& equation, const std::string& out_dir);
+// Each condition x seed through run_one(condition, k), the table and one error-against-time plot
+// (the 1-D and the 2-D time-steppers share it).
+TimestepComparison compare_runs(const std::vector<std::string>& conditions, int64_t seeds,
+                                const std::function<TimestepRun(const std::string&, int64_t)>& run_one,
+                                const std::string& equation, const std::string& out_dir, bool plots);
 
 }  // namespace jess::pde
