@@ -355,6 +355,15 @@ import json, numpy as np
 z = np.load('$DIR/nss.npy'); assert z.shape == (6, 32) and np.isfinite(z).all(), z.shape
 r = json.load(open('$DIR/nss_rg/regression.json')); assert r['metric'] == 'MSE' and len(r['rows']) == 8, r
 \""
+check "ns2d timestep: solvers without / with the SSL window's representation / with b, rolled out after that window" bash -c "
+  '$JESS' pde timestep '$DIR/nss.h5' --conditions none,ssl,coefficient --encoder '$DIR/nss_pt/checkpoint.pt' --out '$DIR/nss_ts' \
+    train.epochs=1 width=8 blocks=1 batch=4 > /dev/null && '$PY' -c \"
+import json
+r = json.load(open('$DIR/nss_ts/timestep.json'))
+assert [x['condition'] for x in r['rows']] == ['none', 'ssl', 'coefficient'], r
+assert r['predicted_steps'] == 16 - 6 and all(x['mean'] > 0 for x in r['rows']), r
+o = json.load(open('$DIR/nss_ts/ssl_seed0/rollout.json')); assert o['first_step'] == 6, o
+\""
 expect_error "ns2d pretrain refuses a 1-D encoder" 2 "2-D encoder" "$JESS" pde pretrain "$DIR/nss.h5" --out "$DIR/x" encoder.arch=resnet1d
 expect_error "ns2d pretrain refuses windows longer than the trajectories" 2 "augment.crop_t" "$JESS" pde pretrain "$DIR/nss.h5" --out "$DIR/x" augment.crop_t=40
 expect_error "ns2d regress refuses a 1-D checkpoint" 1 "not an ns2d pretraining checkpoint" "$JESS" pde regress "$DIR/nss.h5" --checkpoint "$DIR/full/checkpoint.pt" --out "$DIR/x"

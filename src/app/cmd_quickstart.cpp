@@ -15,6 +15,9 @@
 #include "jess/core/files.h"
 #include "jess/core/progress.h"
 #include "jess/pde/dataset.h"
+#include "jess/pde/ns2d.h"
+#include "jess/pde/ns2d_ssl.h"
+#include "jess/pde/ns2d_timestep.h"
 #include "jess/pde/ssl.h"
 #include "jess/pde/timestep.h"
 #include "jess/pde/views.h"
@@ -35,13 +38,16 @@ struct QuickstartArgs {
   double timestep_windows = 4;
   int64_t timestep_test = 256;
   std::vector<std::string> equations = {"burgers", "kdv"};
+  // --equations ns2d (about 15 minutes on 2 cores: docs/pde.md).
+  int64_t ns2d_n = 512;
+  int64_t ns2d_epochs = 30;
 };
 
 
 std::string cell(const pde::RegressRow* r, const std::string& metric) {
   if (!r) return "-";
   std::ostringstream s;
-  s << std::fixed << std::setprecision(metric == "NMSE" ? 3 : 2) << r->mean << " ± " << r->std;
+  s << std::fixed << std::setprecision(metric == "NMSE" ? 3 : metric == "MSE" ? 5 : 2) << r->mean << " ± " << r->std;
   return s.str();
 }
 
@@ -51,6 +57,58 @@ std::string cell(const pde::TimestepComparison::Row* r) {
   const int digits = r->mean >= 10 ? 1 : r->mean >= 1 ? 2 : 3;
   s << std::fixed << std::setprecision(digits) << r->mean << " ± " << r->std;
   return s.str();
+}
+// The 2-D Navier-Stokes pipeline at CPU scale (docs/pde.md, "Navier-Stokes"): PDEArena-layout data at
+// 128^2, VICReg on symmetry views of 16-frame windows of the 32^2-pooled fields, the buoyancy regression
+// with its baselines, and time-stepping without / with the SSL representation / with the true b.
+std::pair<pde::RegressReport, pde::TimestepComparison> run_ns2d(const QuickstartArgs& a) {
+  pde::ns2d::GenerateOptions g;
+  g.seed = a.seed;
+  g.n_train = a.ns2d_n;
+  g.n_valid = std::max<int64_t>(16, a.ns2d_n / 8);
+  g.n_test = std::max<int64_t>(16, a.ns2d_n / 4);
+  const std::string path = a.out + "/ns2d.h5";
+  if (!file_exists(path)) {
+    auto s = pde::ns2d::generate(g, path);
+    std::printf("[ns2d] %lld trajectories in %s -> %s\n", (long long)s.trajectories, format_duration(s.seconds).c_str(),
+                path.c_str());
+  }
+  std::string png = pde::ns2d::plot_file(path, "train", 3, 8, a.out + "/ns2d.png");
+  std::printf("[ns2d] frames of smoke and vorticity: %s\n", png.c_str());
+  std::vector<std::string> checkpoints;
+  for (int64_t k = 0; k < a.seeds; ++k) {
+    pde::ns2d::PretrainOptions p;
+    p.data = path;
+    p.seed = a.seed + k;
+    p.train.epochs = a.ns2d_epochs;
+    p.batch = std::min<int64_t>(p.batch, std::max<int64_t>(2, a.ns2d_n / 4));
+    const std::string dir = a.out + "/ns2d_ssl_seed" + std::to_string(p.seed);
+    auto r = pde::ns2d::pretrain(p, dir, /*restart=*/false);
+    std::printf("[ns2d] SSL seed %lld: %lld steps in %s (%.0f samples/s), held-out RankMe %.1f -> %s\n", (long long)p.seed,
+                (long long)r.train.global_step, format_duration(r.train.seconds).c_str(), r.train.samples_per_second,
+                r.rankme, r.checkpoint.c_str());
+    checkpoints.push_back(r.checkpoint);
+  }
+  pde::ns2d::RegressOptions ro;
+  ro.data = path;
+  ro.labelled = std::min<int64_t>(a.labelled, a.ns2d_n);
+  ro.seeds = a.seeds;
+  ro.seed = a.seed;
+  ro.supervised_epochs = a.supervised_epochs;
+  ro.supervised_batch = std::min<int64_t>(ro.supervised_batch, std::max<int64_t>(2, ro.labelled * 8 / 10 / 2));
+  auto rep = pde::ns2d::regress(ro, checkpoints, a.out + "/ns2d_regress");
+  std::ofstream(a.out + "/ns2d_regress/regression.json") << rep.json() << "\n";
+  std::printf("%s\n", rep.table().c_str());
+  pde::TimestepComparison cmp;
+  if (a.timestep_epochs > 0) {
+    pde::ns2d::TimestepOptions t;
+    t.data = path;
+    t.seed = a.seed;
+    t.train.epochs = a.timestep_epochs;
+    cmp = pde::ns2d::compare_timestep(t, {"none", "ssl", "coefficient"}, a.seeds, checkpoints, a.out + "/ns2d_timestep");
+    std::printf("%s\n", cmp.table().c_str());
+  }
+  return {rep, cmp};
 }
 }  // namespace
 
@@ -77,7 +135,10 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
   q->add_option("--labelled", a->labelled, "labelled trajectories for the regression")->check(CLI::Range(16, 1000000));
   q->add_option("--supervised-epochs", a->supervised_epochs, "supervised baseline epochs (best on validation kept)")
       ->check(CLI::PositiveNumber);
-  q->add_option("--equations", a->equations, "equations to run (burgers, kdv, ks)");
+  q->add_option("--equations", a->equations, "equations to run (burgers, kdv, ks; ns2d: 2-D Navier-Stokes smoke, ~15 min)");
+  q->add_option("--ns2d-n", a->ns2d_n, "ns2d: train trajectories (valid n/8, test n/4; 11 MB each at 128^2)")
+      ->check(CLI::Range(16, 1000000));
+  q->add_option("--ns2d-epochs", a->ns2d_epochs, "ns2d: pretraining epochs")->check(CLI::PositiveNumber);
   q->add_option("--timestep-epochs", a->timestep_epochs, "time-stepping solver epochs (0: skip the time-stepping rows)")
       ->check(CLI::NonNegativeNumber);
   q->add_option("--timestep-width", a->timestep_width, "time-stepping CNN width (the reference: 128)")
@@ -92,8 +153,14 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
     std::vector<pde::RegressReport> reports;
     std::vector<pde::TimestepComparison> steppers;
     for (const auto& eq : a->equations) {
+      if (eq == "ns2d") {
+        auto out = run_ns2d(*a);
+        reports.push_back(out.first);
+        if (out.second.rows.size()) steppers.push_back(out.second);
+        continue;
+      }
       if (eq != "burgers" && eq != "kdv" && eq != "ks")
-        throw ConfigError("--equations: '" + eq + "' has no regression target (burgers, kdv, ks)");
+        throw ConfigError("--equations: '" + eq + "' has no regression target (burgers, kdv, ks, ns2d)");
       pde::GenerateOptions g;
       g.equation = eq;
       if (eq == "burgers") g.method = "cole_hopf", g.solve_nx = 512;
@@ -174,8 +241,13 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
     for (size_t i = 0; i < reports.size(); ++i) t << "---|";
     t << "\n";
     const char* rows[] = {"supervised (end to end)", "supervised, head refit by the probe", "SSL repr. + linear head",
-                          "random-init encoder + linear head", "constant (mean of labels)"};
+                          "SSL repr. + MLP head", "random-init encoder + linear head", "constant (mean of labels)",
+                          "variance of b's law, (max-min)^2/12"};
     for (const char* name : rows) {
+      bool any = false;
+      for (const auto& r : reports)
+        for (const auto& x : r.rows) any = any || x.name == name;
+      if (!any) continue;
       t << "| " << name << " | ";
       for (const auto& r : reports) {
         const pde::RegressRow* row = nullptr;
