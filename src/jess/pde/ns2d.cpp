@@ -99,34 +99,48 @@ class DctPlans {
   using Plan = std::conditional_t<std::is_same_v<T, float>, fftwf_plan, fftw_plan>;
 
  public:
+  // Two pairs: plans for 64-byte aligned arrays (FFTW's SIMD codelets; the fused step's scratch and
+  // torch's allocations are aligned) and FFTW_UNALIGNED ones for any other pointer. FFTW_ESTIMATE keeps
+  // the choice of algorithm, hence the bytes, the same on every run.
   explicit DctPlans(int64_t n) {
-    std::vector<T> a(static_cast<size_t>(n * n)), w(static_cast<size_t>(n * n));
+    detail::AlignedArray<T> a(n * n), w(n * n);
     std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-    const unsigned flags = FFTW_ESTIMATE | FFTW_UNALIGNED;
-    if constexpr (std::is_same_v<T, float>) {
-      forward_ = fftwf_plan_r2r_2d(int(n), int(n), a.data(), w.data(), FFTW_REDFT10, FFTW_REDFT10, flags);
-      inverse_ = fftwf_plan_r2r_2d(int(n), int(n), w.data(), a.data(), FFTW_REDFT01, FFTW_REDFT01, flags);
-    } else {
-      forward_ = fftw_plan_r2r_2d(int(n), int(n), a.data(), w.data(), FFTW_REDFT10, FFTW_REDFT10, flags);
-      inverse_ = fftw_plan_r2r_2d(int(n), int(n), w.data(), a.data(), FFTW_REDFT01, FFTW_REDFT01, flags);
+    for (int k = 0; k < 2; ++k) {
+      const unsigned flags = FFTW_ESTIMATE | (k ? FFTW_UNALIGNED : 0u);
+      if constexpr (std::is_same_v<T, float>) {
+        forward_[k] = fftwf_plan_r2r_2d(int(n), int(n), a.data(), w.data(), FFTW_REDFT10, FFTW_REDFT10, flags);
+        inverse_[k] = fftwf_plan_r2r_2d(int(n), int(n), w.data(), a.data(), FFTW_REDFT01, FFTW_REDFT01, flags);
+      } else {
+        forward_[k] = fftw_plan_r2r_2d(int(n), int(n), a.data(), w.data(), FFTW_REDFT10, FFTW_REDFT10, flags);
+        inverse_[k] = fftw_plan_r2r_2d(int(n), int(n), w.data(), a.data(), FFTW_REDFT01, FFTW_REDFT01, flags);
+      }
     }
   }
   ~DctPlans() {
     std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-    if constexpr (std::is_same_v<T, float>) fftwf_destroy_plan(forward_), fftwf_destroy_plan(inverse_);
-    else fftw_destroy_plan(forward_), fftw_destroy_plan(inverse_);
+    for (int k = 0; k < 2; ++k) {
+      if constexpr (std::is_same_v<T, float>) fftwf_destroy_plan(forward_[k]), fftwf_destroy_plan(inverse_[k]);
+      else fftw_destroy_plan(forward_[k]), fftw_destroy_plan(inverse_[k]);
+    }
   }
   DctPlans(const DctPlans&) = delete;
   DctPlans& operator=(const DctPlans&) = delete;
-  detail::Transform<T> forward() const { return [p = forward_](T* in, T* out) { execute(p, in, out); }; }
-  detail::Transform<T> inverse() const { return [p = inverse_](T* in, T* out) { execute(p, in, out); }; }
+  detail::Transform<T> forward() const {
+    return [a = forward_[0], u = forward_[1]](T* in, T* out) { execute(aligned(in, out) ? a : u, in, out); };
+  }
+  detail::Transform<T> inverse() const {
+    return [a = inverse_[0], u = inverse_[1]](T* in, T* out) { execute(aligned(in, out) ? a : u, in, out); };
+  }
 
  private:
+  static bool aligned(const T* in, const T* out) {
+    return reinterpret_cast<uintptr_t>(in) % 64 == 0 && reinterpret_cast<uintptr_t>(out) % 64 == 0;
+  }
   static void execute(Plan p, T* in, T* out) {
     if constexpr (std::is_same_v<T, float>) fftwf_execute_r2r(p, in, out);
     else fftw_execute_r2r(p, in, out);
   }
-  Plan forward_, inverse_;
+  Plan forward_[2], inverse_[2];
 };
 
 // The Neumann solve of every trajectory of rhs (B, n, n) in precision T (float for float32 simulations:
@@ -136,7 +150,7 @@ at::Tensor solve_poisson(const at::Tensor& rhs, double dx) {
   const int64_t B = rhs.size(0), n = rhs.size(1), nn = n * n;
   auto p = rhs.to(at::kCPU, std::is_same_v<T, float> ? at::kFloat : at::kDouble).contiguous().clone();
   const DctPlans<T> plans(n);
-  std::vector<T> work(static_cast<size_t>(nn));
+  detail::AlignedArray<T> work(nn);
   for (int64_t b = 0; b < B; ++b)
     detail::neumann_poisson_one<T>(n, dx, p.template data_ptr<T>() + b * nn, work.data(), plans.forward(), plans.inverse());
   return p;

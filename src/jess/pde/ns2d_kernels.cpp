@@ -124,20 +124,28 @@ void neumann_poisson_one(int64_t n, double dx, T* x, T* work, const Transform<T>
   const int64_t nn = n * n;
   // DCT-II modes are eigenvectors of the Neumann 5-point Laplacian: lambda_kl = (2 cos(pi k / n) - 2 +
   // 2 cos(pi l / n) - 2) / dx^2; the (0, 0) mode (a constant) is fixed by mean(p) = 0, and removing the
-  // right-hand side's mean is the Neumann problem's compatibility condition.
-  std::vector<double> lam(static_cast<size_t>(n));
-  for (int64_t k = 0; k < n; ++k) lam[size_t(k)] = (2 * std::cos(M_PI * double(k) / double(n)) - 2) / (dx * dx);
-  const double norm = 1.0 / (4.0 * double(n) * double(n));  // REDFT10 then REDFT01 scale by 2n per axis
+  // right-hand side's mean is the Neumann problem's compatibility condition. The scaled inverses
+  // 1 / (4 n^2 lambda_kl) (REDFT10 then REDFT01 scale by 2n per axis) are made once per thread and grid.
+  thread_local int64_t table_n = 0;
+  thread_local double table_dx = 0;
+  thread_local std::vector<double> inverse;
+  if (table_n != n || table_dx != dx) {
+    std::vector<double> lam(static_cast<size_t>(n));
+    for (int64_t k = 0; k < n; ++k) lam[size_t(k)] = (2 * std::cos(M_PI * double(k) / double(n)) - 2) / (dx * dx);
+    const double norm = 1.0 / (4.0 * double(n) * double(n));
+    inverse.assign(static_cast<size_t>(nn), 0.0);
+    for (int64_t k = 0; k < n; ++k)
+      for (int64_t l = 0; l < n; ++l)
+        if (k || l) inverse[size_t(k * n + l)] = norm / (lam[size_t(k)] + lam[size_t(l)]);
+    table_n = n, table_dx = dx;
+  }
   double mean = 0;
   for (int64_t i = 0; i < nn; ++i) mean += double(x[i]);
   mean /= double(nn);
   for (int64_t i = 0; i < nn; ++i) x[i] = T(double(x[i]) - mean);
   dct2(x, work);
-  for (int64_t k = 0; k < n; ++k)
-    for (int64_t l = 0; l < n; ++l) {
-      T& v = work[size_t(k * n + l)];
-      v = (k == 0 && l == 0) ? T(0) : T(double(v) * norm / (lam[size_t(k)] + lam[size_t(l)]));
-    }
+  const double* inv = inverse.data();
+  for (int64_t i = 0; i < nn; ++i) work[i] = T(double(work[i]) * inv[i]);
   dct3(work, x);
 }
 
@@ -146,7 +154,8 @@ void step_cpu(int64_t B, int64_t n, double dx, double dt, double nu, const T* s,
               T* s_out, T* vx_out, T* vy_out, const Transform<T>& dct2, const Transform<T>& dct3, int threads) {
   const int64_t nn = n * n, nf = n * (n + 1);
   parallel_workers(B, threads, [&](int, const std::function<int64_t()>& next) {
-    std::vector<T> ax(static_cast<size_t>(nf)), ay(static_cast<size_t>(nf)), p(static_cast<size_t>(nn)), work(static_cast<size_t>(nn));
+    std::vector<T> ax(static_cast<size_t>(nf)), ay(static_cast<size_t>(nf));
+    AlignedArray<T> p(nn), work(nn);  // the DCT plans' SIMD codelets need 64-byte aligned arrays
     Padded<T> ps, pu, pv;
     for (int64_t b = next(); b >= 0; b = next()) {
       const T* u = vx + b * nf;

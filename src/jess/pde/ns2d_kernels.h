@@ -4,7 +4,9 @@
 // temporary grids. The tensor path in ns2d.cpp (grid_sampler) is the reference and the GPU path; the
 // tests check that both agree. Arrays are C-ordered, rows y, columns x.
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
+#include <new>
 
 namespace jess::pde::ns2d::detail {
 
@@ -24,6 +26,24 @@ void advect_velocity_cpu(int64_t B, int64_t n, double dx, double dt, const T* vx
 // unnormalised, thread safe. Outputs may not alias the inputs.
 template <typename T>
 using Transform = std::function<void(T* in, T* out)>;
+// Scratch whose start is 64-byte aligned: the DCT plans are made for aligned arrays (SIMD codelets) and
+// fall back to unaligned plans for other pointers.
+template <typename T>
+class AlignedArray {
+ public:
+  explicit AlignedArray(int64_t count)
+      : data_(static_cast<T*>(std::aligned_alloc(64, ((size_t(count) * sizeof(T) + 63) / 64) * 64))) {
+    if (!data_) throw std::bad_alloc();
+  }
+  ~AlignedArray() { std::free(data_); }
+  AlignedArray(const AlignedArray&) = delete;
+  AlignedArray& operator=(const AlignedArray&) = delete;
+  T* data() { return data_; }
+  T& operator[](size_t i) { return data_[i]; }
+
+ private:
+  T* data_;
+};
 // One trajectory's Neumann Poisson solve in place: x (n, n) <- p with lap p = x - mean(x) (5-point
 // Laplacian / dx^2, zero flux through the walls) and mean(p) = 0, exactly, by the DCT; work: n^2 scratch.
 template <typename T>

@@ -17,7 +17,7 @@ class ConfigSchema;
 
 namespace jess::pde::ns2d {
 
-struct SslViewOptions {  // mirrors ViewOptions (ns2d_views.h) without its header
+struct SslViewOptions {  // mirrors ViewOptions (ns2d_views.h) without its header; defaults set by PretrainOptions
   int64_t crop_t = 16, crop = 0;
   double rotation = 0, boost = 0, quad_boost = 0, scaling = 0;
 };
