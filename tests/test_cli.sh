@@ -364,6 +364,8 @@ assert [x['condition'] for x in r['rows']] == ['none', 'ssl', 'coefficient'], r
 assert r['predicted_steps'] == 16 - 6 and all(x['mean'] > 0 for x in r['rows']), r
 o = json.load(open('$DIR/nss_ts/ssl_seed0/rollout.json')); assert o['first_step'] == 6, o
 \""
+check "configs/pde/ns2d_paper.yaml is a valid ns2d pretraining configuration" bash -c "
+  '$JESS' pde pretrain '$DIR/nss.h5' --config '$ROOT/configs/pde/ns2d_paper.yaml' --print-config | grep -q 'arch: resnet18'"
 expect_error "ns2d pretrain refuses a 1-D encoder" 2 "2-D encoder" "$JESS" pde pretrain "$DIR/nss.h5" --out "$DIR/x" encoder.arch=resnet1d
 expect_error "ns2d pretrain refuses windows longer than the trajectories" 2 "augment.crop_t" "$JESS" pde pretrain "$DIR/nss.h5" --out "$DIR/x" augment.crop_t=40
 expect_error "ns2d regress refuses a 1-D checkpoint" 1 "not an ns2d pretraining checkpoint" "$JESS" pde regress "$DIR/nss.h5" --checkpoint "$DIR/full/checkpoint.pt" --out "$DIR/x"

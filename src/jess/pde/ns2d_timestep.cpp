@@ -22,7 +22,9 @@
 namespace jess::pde::ns2d {
 
 TimestepOptions::TimestepOptions() {
-  train.epochs = 20;
+  // A CPU budget: 10 epochs of 2 windows per trajectory at width 32 take ~2.5 min for 1,024 trajectories
+  // (width 64 and 4 windows: 93 s per epoch); docs/pde.md gives the measured rollout errors.
+  train.epochs = 10;
   train.optimizer = "adam";
   train.lr = 1e-3;
   train.weight_decay = 0;

@@ -25,13 +25,13 @@ struct TimestepOptions {
   int64_t n_train = 0, n_test = 0;  // 0: the whole split
   int64_t pool = 4;                 // as the SSL encoder's (taken from it when condition = ssl)
   int64_t time_history = 4, time_future = 1;  // PDEArena's conditioned NS task
-  int64_t width = 64, blocks = 4;   // residual blocks of two 3x3 convolutions
+  int64_t width = 32, blocks = 4;   // residual blocks of two 3x3 convolutions (width 64: 4x the cost)
   std::string condition = "none";   // none | ssl | coefficient
   std::string injection = "add";    // add | film
   std::string encoder;              // pretraining checkpoint (condition = ssl)
   int64_t observed = 16;            // frames observed before the rollout (the SSL window; >= time_history)
   int64_t batch = 32;
-  double windows_per_trajectory = 4;
+  double windows_per_trajectory = 2;
   int64_t seed = 0;
   int64_t bootstrap = 64;
   std::string device = "auto";
