@@ -36,7 +36,8 @@ void EquivariantTrainOptions::describe(ConfigSchema& s) {
         check::one_of({"resnet18", "resnet18_cifar"}));
   s.add("width", width, "first-stage channels (64: ResNet-18; the representation has 8 x width)", check::positive_int());
   s.add("batch", batch, "objects per batch (two views each)", check::int_at_least(2));
-  s.add("canonical_sign", canonical_sign, "flip q to w >= 0 (scipy's sign otherwise; W(-q) = -W(q))");
+  s.add("canonical_sign", canonical_sign,
+        "flip q to w >= 0 (scipy's sign otherwise; W(-q) = -W(q)); measured worse on turntable data (docs/equivariance.md)");
   s.add("n_monitor", n_monitor, "validation pairs evaluated at each epoch end (online evaluator, RankMe)",
         check::int_at_least(2));
   s.add("seed", seed, "seed of the initialisation and the pairs", check::int_at_least(0));
