@@ -148,8 +148,10 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
   q->add_option("--timestep-test", a->timestep_test, "test trajectories rolled out")->check(CLI::PositiveNumber);
   q->callback([a] {
     make_directories(a->out);
+    const bool only_ns2d = a->equations.size() == 1 && a->equations.front() == "ns2d";
     std::printf("jess quickstart -> %s  (%lld seeds, %lld trajectories, %lld pretraining epochs)\n", a->out.c_str(),
-                (long long)a->seeds, (long long)a->n, (long long)a->epochs);
+                (long long)a->seeds, (long long)(only_ns2d ? a->ns2d_n : a->n),
+                (long long)(only_ns2d ? a->ns2d_epochs : a->epochs));
     std::vector<pde::RegressReport> reports;
     std::vector<pde::TimestepComparison> steppers;
     for (const auto& eq : a->equations) {

@@ -370,14 +370,7 @@ class SupervisedTask : public train::TrainTask {
     model_->to(device_);
     view_.crop_t = crop_t;
   }
-  struct Net : torch::nn::Module {
-    Net(SslModel m, int64_t out) {
-      body = register_module("body", std::move(m));
-      head = register_module("head", torch::nn::Linear(body->encoder->output_dim(), out));
-    }
-    SslModel body{nullptr};
-    torch::nn::Linear head{nullptr};
-  };
+  using Net = detail::SupervisedNet;
   torch::nn::Module& model() override { return *model_; }
   int64_t steps_per_epoch() const override { return fit_.x.size(0) / batch_; }
   void seek(int64_t, int64_t) override {}

@@ -251,14 +251,7 @@ TimestepRun timestep(TimestepOptions o, const std::string& out_dir, bool restart
 TimestepComparison compare_timestep(const TimestepOptions& base, const std::vector<std::string>& conditions,
                                     int64_t seeds, const std::vector<std::string>& encoders, const std::string& out_dir,
                                     bool restart) {
-  if (conditions.empty()) throw ConfigError("no conditions to compare (none, ssl, coefficient)");
-  if (seeds < 1) throw ConfigError("seeds must be at least 1");
-  for (const auto& c : conditions) {
-    if (c != "none" && c != "ssl" && c != "coefficient")
-      throw ConfigError("condition '" + c + "' is not one of none, ssl, coefficient");
-    if (c == "ssl" && encoders.empty() && base.encoder.empty())
-      throw ConfigError("condition=ssl needs 'encoder': checkpoints from `jess pde pretrain` (--encoder A,B,C: one per seed)");
-  }
+  validate_conditions(conditions, seeds, !encoders.empty() || !base.encoder.empty());
   // Every condition rolls out from the same frame: the SSL encoder's window when one is compared.
   TimestepOptions common = base;
   const std::string first_encoder = !encoders.empty() ? encoders.front() : base.encoder;

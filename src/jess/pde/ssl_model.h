@@ -5,6 +5,7 @@
 // pretraining checkpoints read back into a model.
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
 #include <cstdint>
@@ -57,6 +58,16 @@ class SslModelImpl : public torch::nn::Module {
   nn::Projector projector{nullptr};
 };
 TORCH_MODULE(SslModel);
+
+// The supervised baselines' network: the SSL model's encoder (its projector unused) + a linear head.
+struct SupervisedNet : torch::nn::Module {
+  SupervisedNet(SslModel m, int64_t out) {
+    body = register_module("body", std::move(m));
+    head = register_module("head", torch::nn::Linear(body->encoder->output_dim(), out));
+  }
+  SslModel body{nullptr};
+  torch::nn::Linear head{nullptr};
+};
 
 // RankMe (Garrido et al. 2023) of the rows of z.
 double rankme_of(const at::Tensor& z);

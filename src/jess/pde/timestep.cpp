@@ -561,6 +561,17 @@ std::string TimestepComparison::json() const {
   return s.str();
 }
 
+void validate_conditions(const std::vector<std::string>& conditions, int64_t seeds, bool has_encoder) {
+  if (conditions.empty()) throw ConfigError("no conditions to compare (none, ssl, coefficient)");
+  if (seeds < 1) throw ConfigError("seeds must be at least 1");
+  for (const auto& c : conditions) {
+    if (c != "none" && c != "ssl" && c != "coefficient")
+      throw ConfigError("condition '" + c + "' is not one of none, ssl, coefficient");
+    if (c == "ssl" && !has_encoder)
+      throw ConfigError("condition=ssl needs 'encoder': checkpoints from `jess pde pretrain` (--encoder A,B,C: one per seed)");
+  }
+}
+
 TimestepComparison compare_runs(const std::vector<std::string>& conditions, int64_t seeds,
                                 const std::function<TimestepRun(const std::string&, int64_t)>& run_one,
                                 const std::string& equation, const std::string& out_dir, bool plots) {
@@ -615,14 +626,7 @@ TimestepComparison compare_runs(const std::vector<std::string>& conditions, int6
 TimestepComparison compare_timestep(const TimestepOptions& base, const std::vector<std::string>& conditions,
                                     int64_t seeds, const std::vector<std::string>& encoders, const std::string& out_dir,
                                     bool restart) {
-  if (conditions.empty()) throw ConfigError("no conditions to compare (none, ssl, coefficient)");
-  if (seeds < 1) throw ConfigError("seeds must be at least 1");
-  for (const auto& c : conditions) {
-    if (c != "none" && c != "ssl" && c != "coefficient")
-      throw ConfigError("condition '" + c + "' is not one of none, ssl, coefficient");
-    if (c == "ssl" && encoders.empty() && base.encoder.empty())
-      throw ConfigError("condition=ssl needs 'encoder': checkpoints from `jess pde pretrain` (--encoder A,B,C: one per seed)");
-  }
+  validate_conditions(conditions, seeds, !encoders.empty() || !base.encoder.empty());
   TimestepOptions probe = base;
   probe.resolve();  // the equation, for the messages
   auto run_one = [&](const std::string& c, int64_t k) {

@@ -124,6 +124,9 @@ RolloutReport rollout_report(const at::Tensor& prediction, const at::Tensor& tru
 void write_rollout_json(const TimestepRun& run, const std::string& equation, int64_t test_trajectories,
                         const std::string& out_dir);
 void plot_error_vs_time(const TimestepRun& run, const std::string& equation, const std::string& out_dir);
+// ConfigError unless conditions is a non-empty list of none | ssl | coefficient, seeds >= 1, and an
+// encoder is given when ssl is compared.
+void validate_conditions(const std::vector<std::string>& conditions, int64_t seeds, bool has_encoder);
 // Each condition x seed through run_one(condition, k), the table and one error-against-time plot
 // (the 1-D and the 2-D time-steppers share it).
 TimestepComparison compare_runs(const std::vector<std::string>& conditions, int64_t seeds,
