@@ -55,40 +55,32 @@ void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
   pt->add_flag("--restart", pa->restart, "start afresh even if --out holds a checkpoint");
   pt->add_flag("--print-config", pa->print_config, "print the effective configuration and exit");
   pt->add_option("args", pa->words, "DATA.h5 and key=value overrides");
-  pt->callback([pa] {
-    if (names_ns2d_data(pa->words)) {
-      pde::ns2d::PretrainOptions o;
-      ConfigSchema schema;
-      o.describe(schema);
-      auto plain = configure(schema, pa->config, pa->words, 1, "one dataset file and key=value options");
-      if (!plain.empty()) o.data = plain[0];
-      if (pa->seed >= 0) o.seed = pa->seed;
-      if (pa->print_config) {
-        o.resolve();
-        std::printf("%s", o.config_yaml.c_str());
-        return;
-      }
-      auto s = pde::ns2d::pretrain(o, pa->out, pa->restart);
-      std::printf("pretrained %s%s: %lld steps in %s (%.0f samples/s); held-out RankMe %.1f -> %s\n", o.data.c_str(),
-                  s.train.resumed ? " (resumed)" : "", (long long)s.train.global_step,
-                  format_duration(s.train.seconds).c_str(), s.train.samples_per_second, s.rankme, s.checkpoint.c_str());
-      return;
-    }
-    pde::PretrainOptions o;
+  // The same steps for the 1-D and the ns2d options: parse, --print-config, pretrain, summary.
+  auto run_pretrain = [pa](auto options, auto pretrain_fn) {
     ConfigSchema schema;
-    o.describe(schema);
+    options.describe(schema);
     auto plain = configure(schema, pa->config, pa->words, 1, "one dataset file and key=value options");
-    if (!plain.empty()) o.data = plain[0];
-    if (pa->seed >= 0) o.seed = pa->seed;
+    if (!plain.empty()) options.data = plain[0];
+    if (pa->seed >= 0) options.seed = pa->seed;
     if (pa->print_config) {
-      o.resolve();
-      std::printf("%s", o.config_yaml.c_str());
+      options.resolve();
+      std::printf("%s", options.config_yaml.c_str());
       return;
     }
-    auto s = pde::pretrain(o, pa->out, pa->restart);
+    auto s = pretrain_fn(options, pa->out, pa->restart);
     std::printf("pretrained %s%s: %lld steps in %s (%.0f samples/s); held-out RankMe %.1f -> %s\n",
-                o.data.c_str(), s.train.resumed ? " (resumed)" : "", (long long)s.train.global_step,
+                options.data.c_str(), s.train.resumed ? " (resumed)" : "", (long long)s.train.global_step,
                 format_duration(s.train.seconds).c_str(), s.train.samples_per_second, s.rankme, s.checkpoint.c_str());
+  };
+  pt->callback([pa, run_pretrain] {
+    if (names_ns2d_data(pa->words))
+      run_pretrain(pde::ns2d::PretrainOptions{}, [](pde::ns2d::PretrainOptions o, const std::string& out, bool restart) {
+        return pde::ns2d::pretrain(std::move(o), out, restart);
+      });
+    else
+      run_pretrain(pde::PretrainOptions{}, [](pde::PretrainOptions o, const std::string& out, bool restart) {
+        return pde::pretrain(std::move(o), out, restart);
+      });
   });
 
   // ---- regress
