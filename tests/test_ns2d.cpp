@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "jess/pde/ns2d.h"
 
@@ -157,6 +158,22 @@ TEST(Ns2d, FusedCpuKernelsAgreeWithTheTensorPath) {
     EXPECT_LT((v_fast.vx - v_ref.vx).abs().max().item<double>(), tol * 10);
     EXPECT_LT((v_fast.vy - v_ref.vy).abs().max().item<double>(), tol * 10);
   }
+}
+
+TEST(Ns2d, FusedAdvectionNeverSamplesABlowUpAway) {
+  // A non-finite velocity makes the backtrace coordinate non-finite; the branch-free clamp must not read
+  // out of range and must put the NaN back into that point's result (a blow-up is never hidden).
+  for (auto dtype : {at::kFloat, at::kDouble})
+    for (double bad : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+      auto st = random_state(2, 16, dtype, 17);
+      st.vx[1][5][7] = bad;
+      auto s = ns::advect_smoke(st.s, st.vx, st.vy, 1.5, 0.25);
+      auto v = ns::advect_velocity(st, 1.5, 0.25);
+      EXPECT_FALSE(at::isfinite(s[1][5][6]).item<bool>()) << dtype << " " << bad;  // the cell the face borders
+      EXPECT_FALSE(at::isfinite(v.vx[1][5][7]).item<bool>()) << dtype << " " << bad;
+      EXPECT_TRUE(at::isfinite(s[0]).all().item<bool>());  // the other trajectory untouched
+      EXPECT_TRUE(at::isfinite(v.vx[0]).all().item<bool>());
+    }
 }
 
 TEST(Ns2d, FusedStepAgreesWithTheTensorPathAndStaysDivergenceFree) {

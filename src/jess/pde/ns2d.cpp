@@ -89,8 +89,8 @@ at::Tensor neumann_laplacian(const at::Tensor& p, double dx) {
 }
 
 namespace {
-// The two DCT plans of an n x n Neumann solve (REDFT10 forward, REDFT01 back; fftwf for float, fftw for
-// double), made and destroyed under FFTW's planner lock. Executing them on other arrays (new-array
+// The two DCT plans of an n x n Neumann solve: the n rows' 1-D REDFT10 forward and REDFT01 back (fftwf
+// for float, fftw for double; the y direction is solved exactly by elimination, ns2d_kernels.cpp), made and destroyed under FFTW's planner lock. Executing them on other arrays (new-array
 // execute) is thread safe, so the fused step's workers share one pair. One plan per transform, run on
 // each trajectory in turn: a trajectory's bytes do not depend on the batch it is solved in (FFTW may
 // pick other algorithms for other batch counts).
@@ -107,12 +107,14 @@ class DctPlans {
     std::lock_guard<std::mutex> lock(fftw_planner_mutex());
     for (int k = 0; k < 2; ++k) {
       const unsigned flags = FFTW_ESTIMATE | (k ? FFTW_UNALIGNED : 0u);
+      const int len[1] = {int(n)};
+      const fftw_r2r_kind dct2 = FFTW_REDFT10, dct3 = FFTW_REDFT01;
       if constexpr (std::is_same_v<T, float>) {
-        forward_[k] = fftwf_plan_r2r_2d(int(n), int(n), a.data(), w.data(), FFTW_REDFT10, FFTW_REDFT10, flags);
-        inverse_[k] = fftwf_plan_r2r_2d(int(n), int(n), w.data(), a.data(), FFTW_REDFT01, FFTW_REDFT01, flags);
+        forward_[k] = fftwf_plan_many_r2r(1, len, int(n), a.data(), nullptr, 1, int(n), w.data(), nullptr, 1, int(n), &dct2, flags);
+        inverse_[k] = fftwf_plan_many_r2r(1, len, int(n), w.data(), nullptr, 1, int(n), a.data(), nullptr, 1, int(n), &dct3, flags);
       } else {
-        forward_[k] = fftw_plan_r2r_2d(int(n), int(n), a.data(), w.data(), FFTW_REDFT10, FFTW_REDFT10, flags);
-        inverse_[k] = fftw_plan_r2r_2d(int(n), int(n), w.data(), a.data(), FFTW_REDFT01, FFTW_REDFT01, flags);
+        forward_[k] = fftw_plan_many_r2r(1, len, int(n), a.data(), nullptr, 1, int(n), w.data(), nullptr, 1, int(n), &dct2, flags);
+        inverse_[k] = fftw_plan_many_r2r(1, len, int(n), w.data(), nullptr, 1, int(n), a.data(), nullptr, 1, int(n), &dct3, flags);
       }
     }
   }

@@ -7,9 +7,10 @@
 //   2. F = (0, b s) at the horizontal faces;
 //   3. v <- semi-Lagrangian self-advection of v (each component from its own faces, zero outside) + dt F;
 //   4. v <- v + nu dt lap(v)   (explicit diffusion, zero outside the box);
-//   5. v <- v - grad p with lap p = div v: the exact projection, the Neumann Poisson problem solved by
-//      the discrete cosine transform (FFTW's REDFT10 / REDFT01, double precision), which diagonalises
-//      the 5-point Laplacian with zero-flux walls — so div v = 0 to rounding after every step.
+//   5. v <- v - grad p with lap p = div v: the exact projection, the Neumann Poisson problem solved
+//      directly: the discrete cosine transform along x (FFTW's REDFT10 / REDFT01), which diagonalises
+//      the x part of the 5-point Laplacian with zero-flux walls, then an exact tridiagonal elimination
+//      along y per mode — so div v = 0 to rounding after every step.
 // Tensors: s (B, n, n), vx (B, n, n + 1) on the vertical faces x = i dx, vy (B, n + 1, n) on the
 // horizontal faces y = j dx; rows are y, columns x. Any floating dtype; the Poisson solve runs in
 // float64 on the CPU. Light header.

@@ -57,6 +57,30 @@ void GenerateOptions::resolve() {
   config_yaml = s.to_yaml();
 }
 
+namespace {
+// The largest |value| of a float tensor, or NaN when any value is not finite: one pass, no temporary
+// (the blow-up check of every batch; isfinite().all() and abs().max() cost 10 % of generation). Sixteen
+// independent lanes so that the loop vectorises; p - p is 0 for a finite value and NaN otherwise.
+double max_abs_or_nan(const at::Tensor& t) {
+  const auto c = t.contiguous();
+  const float* p = c.data_ptr<float>();
+  const int64_t count = c.numel();
+  constexpr int kLanes = 16;
+  float largest[kLanes] = {}, poison[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= count; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) {
+      const float a = std::fabs(p[i + j]);
+      largest[j] = a > largest[j] ? a : largest[j];
+      poison[j] += p[i + j] - p[i + j];
+    }
+  double m = 0, z = 0;
+  for (; i < count; ++i) m = std::max(m, double(std::fabs(p[i]))), z += double(p[i]) - double(p[i]);
+  for (int j = 0; j < kLanes; ++j) m = std::max(m, double(largest[j])), z += double(poison[j]);
+  return m + z;
+}
+}  // namespace
+
 GenerateSummary generate(const GenerateOptions& in, const std::string& path) {
   GenerateOptions o = in;
   o.resolve();
@@ -97,6 +121,7 @@ GenerateSummary generate(const GenerateOptions& in, const std::string& path) {
       for (int64_t f = 0; f < frames; ++f) t[size_t(k * frames + f)] = o.dt * double(o.skip + f + 1);
       for (int64_t i = 0; i < n; ++i) x[size_t(k * n + i)] = (double(i) + 0.5) * dx;
     }
+    at::Tensor U_all, VX_all, VY_all;
     for (int64_t b0 = 0; b0 < N; b0 += o.batch) {
       const int64_t B = std::min(o.batch, N - b0);
       std::vector<at::Tensor> s0;
@@ -111,7 +136,9 @@ GenerateSummary generate(const GenerateOptions& in, const std::string& path) {
       }
       State st{at::stack(s0).to(dtype), at::zeros({B, n, n + 1}, dtype), at::zeros({B, n + 1, n}, dtype)};
       auto bt = at::tensor(b, at::kDouble).to(dtype);
-      auto U = at::empty({B, frames, n, n}, at::kFloat), VX = at::empty_like(U), VY = at::empty_like(U);
+      // The frame buffers are made once and reused (fresh 60 MB buffers per batch cost page faults).
+      if (!U_all.defined()) U_all = at::empty({o.batch, frames, n, n}, at::kFloat), VX_all = at::empty_like(U_all), VY_all = at::empty_like(U_all);
+      auto U = U_all.narrow(0, 0, B), VX = VX_all.narrow(0, 0, B), VY = VY_all.narrow(0, 0, B);
       for (int64_t k = 1; k <= o.steps; ++k) {
         st = step(st, bt, so, grid);
         if (k > o.skip) {
@@ -122,11 +149,11 @@ GenerateSummary generate(const GenerateOptions& in, const std::string& path) {
         }
       }
       // A velocity that crosses the box in one step is a blow-up, whether or not it overflowed yet.
-      const double vmax = std::max(VX.abs().max().item<double>(), VY.abs().max().item<double>());
-      for (auto* T : {&U, &VX, &VY})
-        if (!at::isfinite(*T).all().item<bool>() || !(vmax * o.dt < o.length))
-          throw std::runtime_error(std::string("ns2d: the ") + sp.name + " trajectories " + std::to_string(first + b0) + ".." +
-                                   std::to_string(first + b0 + B - 1) + " blew up (non-finite values); lower dt or the buoyancy");
+      const double vx_max = max_abs_or_nan(VX), vy_max = max_abs_or_nan(VY);
+      const double vmax = std::isnan(vx_max) ? vx_max : std::max(vx_max, vy_max);  // NaN when any is
+      if (std::isnan(max_abs_or_nan(U)) || !(vmax * o.dt < o.length))
+        throw std::runtime_error(std::string("ns2d: the ") + sp.name + " trajectories " + std::to_string(first + b0) + ".." +
+                                 std::to_string(first + b0 + B - 1) + " blew up (non-finite values); lower dt or the buoyancy");
       w.write_rows(g + "/u", uint64_t(b0), uint64_t(B), U.contiguous().data_ptr<float>());
       w.write_rows(g + "/vx", uint64_t(b0), uint64_t(B), VX.contiguous().data_ptr<float>());
       w.write_rows(g + "/vy", uint64_t(b0), uint64_t(B), VY.contiguous().data_ptr<float>());

@@ -22,7 +22,7 @@ void advect_velocity_cpu(int64_t B, int64_t n, double dx, double dt, const T* vx
 // One whole step (ns2d.h, steps 1-5) per trajectory, trajectories in parallel: each trajectory's fields
 // (3 n^2 values) stay in cache through the five stages instead of streaming the whole batch through
 // each stage in turn. b (B,) buoyancies. The projection's transforms come from the caller (FFTW plans,
-// made under its planner lock): dct2(x, work) work <- REDFT10(x); dct3(work, x) x <- REDFT01(work), both
+// made under its planner lock): dct2(x, work) work <- REDFT10 of each row of x; dct3(work, x) x <- REDFT01 of each row, both
 // unnormalised, thread safe. Outputs may not alias the inputs.
 template <typename T>
 using Transform = std::function<void(T* in, T* out)>;
@@ -45,7 +45,8 @@ class AlignedArray {
   T* data_;
 };
 // One trajectory's Neumann Poisson solve in place: x (n, n) <- p with lap p = x - mean(x) (5-point
-// Laplacian / dx^2, zero flux through the walls) and mean(p) = 0, exactly, by the DCT; work: n^2 scratch.
+// Laplacian / dx^2, zero flux through the walls) and mean(p) = 0, exactly (DCT along x, elimination along
+// y); work: n^2 scratch.
 template <typename T>
 void neumann_poisson_one(int64_t n, double dx, T* x, T* work, const Transform<T>& dct2, const Transform<T>& dct3);
 
