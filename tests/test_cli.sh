@@ -529,5 +529,39 @@ check "robustness eval probes an SIE run on rendered factor sets" bash -c "
 expect_error "render dataset refuses a zero size" 2 "scale_min" "$JESS" render dataset --out "$DIR/rx" factors.scale_min=0
 check "a failed render leaves no partial dataset" bash -c "! ls '$DIR' | grep -q '^rx'"
 
+# ---- data-parallel (docs/distributed.md): two local ranks on loopback ------------------------------
+"$JESS" pde generate --out "$DIR/dp.h5" --seed 3 n_train=16 n_valid=4 n_test=4 nx=64 nt=20 nt_total=30 T=10 substeps=4 > /dev/null 2>&1
+DP="batch=8 train.epochs=2 train.log_every=1 train.checkpoint_every=2 encoder.width=4 projector=16-16"
+check "jess --nproc 2 pde pretrain follows one process with the whole batch (loss at every step)" bash -c "
+  '$JESS' --threads 1 pde pretrain '$DIR/dp.h5' --out '$DIR/dp1' $DP > /dev/null 2>&1 &&
+  '$JESS' --nproc 2 pde pretrain '$DIR/dp.h5' --out '$DIR/dp2' $DP > /dev/null 2>&1 &&
+  $PY -c \"
+import csv
+a = [float(r['loss']) for r in csv.DictReader(open('$DIR/dp1/steps.csv'))]
+b = [float(r['loss']) for r in csv.DictReader(open('$DIR/dp2/steps.csv'))]
+assert len(a) == len(b) == 4, (a, b)
+assert all(abs(x - y) <= 1e-5 * abs(x) for x, y in zip(a, b)), (a, b)
+\""
+check "a rank killed mid-run stops the other with an error naming it" bash -c "
+  JESS_TEST_KILL_AT_STEP=3 JESS_TEST_KILL_RANK=1 JESS_DIST_TIMEOUT=20 '$JESS' --nproc 2 pde pretrain '$DIR/dp.h5' --out '$DIR/dpk' $DP > '$DIR/dpk.log' 2>&1;
+  [[ \$? -eq 137 ]] && grep -q 'rank 1 exited with status 137' '$DIR/dpk.log' && grep -q 'Rank 1 has stopped' '$DIR/dpk.log'"
+check "the killed run resumes into the uninterrupted run's weights and losses" bash -c "
+  '$JESS' --nproc 2 pde pretrain '$DIR/dp.h5' --out '$DIR/dpk' $DP > /dev/null 2>&1 &&
+  cmp <(cut -d, -f1-4 '$DIR/dpk/steps.csv') <(cut -d, -f1-4 '$DIR/dp2/steps.csv') &&
+  $PY -c \"
+import torch
+a, b = torch.load('$DIR/dpk/checkpoint.pt')['model'], torch.load('$DIR/dp2/checkpoint.pt')['model']
+assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+\""
+expect_error "a command that does not run data-parallel refuses several processes" 1 "does not run data-parallel" \
+  "$JESS" --nproc 2 pde generate --out "$DIR/dpx.h5" n_train=2
+expect_error "a global batch that does not split evenly is refused" 1 "must be a multiple of the number of processes" \
+  "$JESS" --nproc 2 pde pretrain "$DIR/dp.h5" --out "$DIR/dpo" batch=7 train.epochs=1 encoder.width=4 projector=16-16
+check "a port in use is a clear error at start-up" bash -c "
+  $PY -c 'import socket, sys, time; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(60)' > '$DIR/port' &
+  sleep 1; port=\$(cat '$DIR/port');
+  MASTER_PORT=\$port JESS_DIST_TIMEOUT=5 '$JESS' --nproc 2 pde pretrain '$DIR/dp.h5' --out '$DIR/dpp' $DP > '$DIR/dpp.log' 2>&1; rc=\$?;
+  kill %1; [[ \$rc -ne 0 ]] && grep -q 'is the port already in use' '$DIR/dpp.log'"
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

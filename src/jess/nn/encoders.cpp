@@ -25,14 +25,14 @@ void init_conv(const at::Tensor& w) {
 BasicBlock1dImpl::BasicBlock1dImpl(int64_t in, int64_t out, int64_t stride, int64_t kernel) {
   using namespace torch::nn;
   conv1 = register_module("conv1", Conv1d(Conv1dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false)));
-  bn1 = register_module("bn1", BatchNorm1d(out));
+  bn1 = register_module("bn1", BatchNorm(out));
   conv2 = register_module("conv2", Conv1d(Conv1dOptions(out, out, kernel).padding(kernel / 2).bias(false)));
-  bn2 = register_module("bn2", BatchNorm1d(out));
+  bn2 = register_module("bn2", BatchNorm(out));
   init_conv(conv1->weight);
   init_conv(conv2->weight);
   if (stride != 1 || in != out) {
     down_conv = register_module("down_conv", Conv1d(Conv1dOptions(in, out, 1).stride(stride).bias(false)));
-    down_bn = register_module("down_bn", BatchNorm1d(out));
+    down_bn = register_module("down_bn", BatchNorm(out));
     init_conv(down_conv->weight);
   }
 }
@@ -50,7 +50,7 @@ ResNet1dImpl::ResNet1dImpl(const ResNet1dOptions& o) {
     throw std::invalid_argument("ResNet1d: channels, width, stages and blocks must be positive and kernels odd");
   stem = register_module("stem", Conv1d(Conv1dOptions(o.in_channels, o.width, o.stem_kernel)
                                              .stride(2).padding(o.stem_kernel / 2).bias(false)));
-  stem_bn = register_module("stem_bn", BatchNorm1d(o.width));
+  stem_bn = register_module("stem_bn", BatchNorm(o.width));
   init_conv(stem->weight);
   int64_t in = o.width;
   for (int64_t s = 0; s < o.stages; ++s) {
@@ -85,14 +85,14 @@ NamedOutputs ResNet1dImpl::forward_blocks(const at::Tensor& x) {
 BasicBlock2dImpl::BasicBlock2dImpl(int64_t in, int64_t out, int64_t stride) {
   using namespace torch::nn;
   conv1 = register_module("conv1", Conv2d(Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false)));
-  bn1 = register_module("bn1", BatchNorm2d(out));
+  bn1 = register_module("bn1", BatchNorm(out));
   conv2 = register_module("conv2", Conv2d(Conv2dOptions(out, out, 3).padding(1).bias(false)));
-  bn2 = register_module("bn2", BatchNorm2d(out));
+  bn2 = register_module("bn2", BatchNorm(out));
   init_conv(conv1->weight);
   init_conv(conv2->weight);
   if (stride != 1 || in != out) {
     down_conv = register_module("down_conv", Conv2d(Conv2dOptions(in, out, 1).stride(stride).bias(false)));
-    down_bn = register_module("down_bn", BatchNorm2d(out));
+    down_bn = register_module("down_bn", BatchNorm(out));
     init_conv(down_conv->weight);
   }
 }
@@ -112,7 +112,7 @@ ResNet18Impl::ResNet18Impl(const ResNet18Options& o) {
   const int64_t w = o.width;
   conv1 = register_module("conv1", cifar_stem_ ? Conv2d(Conv2dOptions(o.in_channels, w, 3).stride(1).padding(1).bias(false))
                                                : Conv2d(Conv2dOptions(o.in_channels, w, 7).stride(2).padding(3).bias(false)));
-  bn1 = register_module("bn1", BatchNorm2d(w));
+  bn1 = register_module("bn1", BatchNorm(w));
   init_conv(conv1->weight);
   int64_t in = w;
   const int64_t widths[4] = {w, 2 * w, 4 * w, 8 * w};
@@ -157,7 +157,7 @@ ConvNet2dImpl::ConvNet2dImpl(const ConvNet2dOptions& o) {
     Conv2d down(Conv2dOptions(in, w, 3).stride(2).padding(1).bias(false));
     init_conv(down->weight);
     stage->push_back(down);
-    stage->push_back(BatchNorm2d(w));
+    stage->push_back(BatchNorm(w));
     stage->push_back(Functional(torch::relu));
     stage->push_back(BasicBlock2d(w, w, 1));
     stages_.push_back(register_module("stage" + std::to_string(s + 1), stage));
@@ -233,7 +233,7 @@ ProjectorImpl::ProjectorImpl(const ProjectorOptions& o) {
     const bool last = i + 1 == o.sizes.size();
     block->push_back(Linear(LinearOptions(in, o.sizes[i]).bias(!last)));
     if (!last) {
-      block->push_back(BatchNorm1d(o.sizes[i]));
+      block->push_back(BatchNorm(o.sizes[i]));
       block->push_back(ReLU());
     }
     blocks_.push_back(register_module("block" + std::to_string(i + 1), block));

@@ -15,7 +15,7 @@
 // Every encoder can also return the output of each named block (Guillotine layer sweeps).
 // This header pulls in the torch frontend: include it only from heavy translation units.
 #include <torch/nn/module.h>
-#include <torch/nn/modules/batchnorm.h>
+#include "jess/nn/batch_norm.h"
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
@@ -55,7 +55,7 @@ class BasicBlock1dImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv1d conv1{nullptr}, conv2{nullptr}, down_conv{nullptr};
-  torch::nn::BatchNorm1d bn1{nullptr}, bn2{nullptr}, down_bn{nullptr};
+  BatchNorm bn1{nullptr}, bn2{nullptr}, down_bn{nullptr};
 };
 TORCH_MODULE(BasicBlock1d);
 
@@ -68,7 +68,7 @@ class ResNet1dImpl : public EncoderBase {
 
  private:
   torch::nn::Conv1d stem{nullptr};
-  torch::nn::BatchNorm1d stem_bn{nullptr};
+  BatchNorm stem_bn{nullptr};
   std::vector<torch::nn::Sequential> stages_;
   int64_t output_dim_ = 0;
 };
@@ -87,7 +87,7 @@ class BasicBlock2dImpl : public torch::nn::Module {
 
  private:
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, down_conv{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, down_bn{nullptr};
+  BatchNorm bn1{nullptr}, bn2{nullptr}, down_bn{nullptr};
 };
 TORCH_MODULE(BasicBlock2d);
 
@@ -101,7 +101,7 @@ class ResNet18Impl : public EncoderBase {
  private:
   at::Tensor stem(const at::Tensor& x);
   torch::nn::Conv2d conv1{nullptr};
-  torch::nn::BatchNorm2d bn1{nullptr};
+  BatchNorm bn1{nullptr};
   std::vector<torch::nn::Sequential> layers_;
   int64_t width_ = 64;
   bool cifar_stem_ = false;

@@ -102,9 +102,9 @@ ResNetSolverImpl::ResNetSolverImpl(const NeuralSolverOptions& o) : NeuralSolverB
     const std::string n = "block" + std::to_string(b);
     auto conv = [&] { return Conv1d(Conv1dOptions(w, w, 3).padding(1).padding_mode(torch::kCircular).bias(false)); };
     k.conv1 = register_module(n + "_conv1", conv());
-    k.bn1 = register_module(n + "_bn1", BatchNorm1d(w));
+    k.bn1 = register_module(n + "_bn1", jess::nn::BatchNorm(w));
     k.conv2 = register_module(n + "_conv2", conv());
-    k.bn2 = register_module(n + "_bn2", BatchNorm1d(w));
+    k.bn2 = register_module(n + "_bn2", jess::nn::BatchNorm(w));
     blocks_.push_back(k);
   }
   head = register_module("head", Linear(w, options_.time_future));

@@ -13,7 +13,7 @@
 // per-block maps start at zero, so a conditioned solver starts as the unconditioned one.
 // Heavy header (torch frontend): include it only from heavy translation units.
 #include <torch/nn/module.h>
-#include <torch/nn/modules/batchnorm.h>
+#include "jess/nn/batch_norm.h"
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
@@ -85,7 +85,7 @@ class ResNetSolverImpl : public NeuralSolverBase {
  private:
   struct Block {
     torch::nn::Conv1d conv1{nullptr}, conv2{nullptr};
-    torch::nn::BatchNorm1d bn1{nullptr}, bn2{nullptr};
+    jess::nn::BatchNorm bn1{nullptr}, bn2{nullptr};
   };
   torch::nn::Conv1d lift{nullptr};
   torch::nn::Linear head{nullptr};

@@ -20,6 +20,7 @@
 #include "jess/core/files.h"
 #include "jess/core/hdf5_file.h"
 #include "jess/core/rng.h"
+#include "jess/dist/dist.h"
 #include "jess/pde/ns2d.h"
 #include "jess/pde/ns2d_views.h"
 #include "jess/pde/ssl_model.h"
@@ -168,6 +169,8 @@ class Ns2dSslTask : public train::TrainTask {
     loss_ = ssl::make_loss(o.method);
     if (auto* v = dynamic_cast<ssl::VICRegLoss*>(loss_.get()))
       v->options() = {o.vicreg_invariance, o.vicreg_variance, o.vicreg_covariance, o.vicreg_epsilon};
+    // Data-parallel: the variance/covariance terms see the global batch (an all-gather with gradient).
+    if (dist::active()) loss_->set_gather([](const at::Tensor& z) { return dist::all_gather_with_grad(z); });
     model_->to(device_);
   }
   torch::nn::Module& model() override { return *model_; }
@@ -176,9 +179,10 @@ class Ns2dSslTask : public train::TrainTask {
   train::StepOutput step(int64_t epoch, int64_t step) override {
     const int64_t n = data_.x.size(0);
     auto order = seeded_permutation(n, uint64_t(o_.seed), 0x125Dull, uint64_t(epoch));
-    std::vector<int64_t> rows(order.begin() + step * o_.batch, order.begin() + (step + 1) * o_.batch);
+    const auto shard = dist::shard_of(o_.batch);  // this rank's rows of the global batch, with their draws
+    std::vector<int64_t> rows(order.begin() + step * o_.batch + shard.begin, order.begin() + step * o_.batch + shard.end);
     auto t0 = std::chrono::steady_clock::now();
-    auto views = make_views(data_, rows, view_, uint64_t(o_.seed), uint64_t(epoch * n + step * o_.batch));
+    auto views = make_views(data_, rows, view_, uint64_t(o_.seed), uint64_t(epoch * n + step * o_.batch + shard.begin));
     const double view_ms = 1000 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     auto z1 = model_->projector(model_->encoder->forward(encoder_input(views.first, device_)));
     auto z2 = model_->projector(model_->encoder->forward(encoder_input(views.second, device_)));
@@ -247,7 +251,7 @@ PretrainSummary pretrain(PretrainOptions o, const std::string& out_dir, bool res
   }
   Ns2dSslTask task(o, std::move(data), std::move(monitor), stats, pick_device(o.device));
   train::TrainOptions to = o.train;
-  if (restart) std::remove((out_dir + "/checkpoint.pt").c_str());
+  if (restart && dist::is_main()) std::remove((out_dir + "/checkpoint.pt").c_str());
   to.resume = !restart;
   PretrainSummary s;
   s.train = train::train(task, to, out_dir, o.config_yaml, "pretrain ns2d");

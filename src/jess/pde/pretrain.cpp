@@ -16,6 +16,7 @@
 #include "jess/core/config.h"
 #include "jess/core/device.h"
 #include "jess/core/files.h"
+#include "jess/dist/dist.h"
 #include "jess/core/hdf5_file.h"
 #include "jess/core/rng.h"
 #include "jess/pde/solvers.h"
@@ -121,6 +122,8 @@ class SslTask : public train::TrainTask {
     torch::manual_seed(uint64_t(o.seed));
     model_ = SslModel(o.encoder, input_channels(o.encoder.arch, o.augment.crop_t), o.projector);
     loss_ = ssl::make_loss(o.method);
+    // Data-parallel: the variance/covariance terms see the global batch (an all-gather with gradient).
+    if (dist::active()) loss_->set_gather([](const at::Tensor& z) { return dist::all_gather_with_grad(z); });
     if (auto* v = dynamic_cast<ssl::VICRegLoss*>(loss_.get()))
       v->options() = {o.vicreg_invariance, o.vicreg_variance, o.vicreg_covariance, o.vicreg_epsilon};
     model_->to(device_);
@@ -129,7 +132,9 @@ class SslTask : public train::TrainTask {
   int64_t steps_per_epoch() const override { return data_.u.size(0) / o_.batch; }
   void seek(int64_t epoch, int64_t step) override {
     loader_.reset();
-    loader_ = loader_at(data_, eq_, o_.augment, o_.batch, uint64_t(o_.seed), epoch, step, /*single_view=*/false);
+    const auto shard = dist::shard_of(o_.batch);  // this rank's rows of every global batch
+    loader_ = loader_at(data_, eq_, o_.augment, o_.batch, uint64_t(o_.seed), epoch, step, /*single_view=*/false,
+                        shard.begin, shard.size());
   }
   train::StepOutput step(int64_t epoch, int64_t step) override {
     ViewBatch v = loader_->next();
@@ -189,7 +194,7 @@ PretrainSummary pretrain(PretrainOptions o, const std::string& out_dir, bool res
   }
   SslTask task(o, data, eq, monitor_x, pick_device(o.device));
   train::TrainOptions to = o.train;
-  if (restart) std::remove((out_dir + "/checkpoint.pt").c_str());
+  if (restart && dist::is_main()) std::remove((out_dir + "/checkpoint.pt").c_str());
   to.resume = !restart;
   PretrainSummary s;
   s.train = train::train(task, to, out_dir, o.config_yaml, "pretrain " + equation_name(eq));

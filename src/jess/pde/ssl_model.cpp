@@ -154,7 +154,8 @@ LoadedEncoder load_encoder(const std::string& path, at::Device device) {
 }
 
 std::unique_ptr<PdeViewLoader> loader_at(const GridBatch& data, Equation eq, const AugmentOptions& augment,
-                                         int64_t batch, uint64_t seed, int64_t epoch, int64_t step, bool single_view) {
+                                         int64_t batch, uint64_t seed, int64_t epoch, int64_t step, bool single_view,
+                                         int64_t shard_begin, int64_t shard_size) {
   ViewLoaderOptions lo;
   lo.augment = augment;
   lo.batch = batch;
@@ -162,6 +163,8 @@ std::unique_ptr<PdeViewLoader> loader_at(const GridBatch& data, Equation eq, con
   lo.start_epoch = epoch;
   lo.start_step = step;
   lo.single_view = single_view;
+  lo.shard_begin = shard_begin;
+  lo.shard_size = shard_size;
   return std::make_unique<PdeViewLoader>(data, eq, lo);
 }
 

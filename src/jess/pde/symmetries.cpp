@@ -99,7 +99,8 @@ void AugmentOptions::resolve() {
   def(superposition, eq == Equation::burgers ? 0.0 : 0.5);
 }
 
-std::vector<GroupElement> sample_elements(const AugmentOptions& o, int64_t batch, uint64_t seed, uint64_t stream) {
+std::vector<GroupElement> sample_elements(const AugmentOptions& o, int64_t batch, uint64_t seed, uint64_t stream,
+                                          int64_t first) {
   const Equation eq = parse_equation(o.equation);
   std::vector<std::pair<Generator, double>> chain;  // one-parameter generators in canonical order
   for (Generator g : symmetry_generators(eq)) {
@@ -112,7 +113,7 @@ std::vector<GroupElement> sample_elements(const AugmentOptions& o, int64_t batch
   }
   std::vector<GroupElement> out(static_cast<size_t>(batch));
   for (int64_t b = 0; b < batch; ++b) {
-    Rng rng(seed, stream, uint64_t(b));
+    Rng rng(seed, stream, uint64_t(first + b));
     GroupElement& e = out[size_t(b)];
     std::vector<double> eps;
     for (const auto& c : chain) eps.push_back(rng.uniform(-c.second, c.second));

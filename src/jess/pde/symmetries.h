@@ -80,8 +80,10 @@ struct Views {
   at::Tensor dx, dt;  // (B,) grid spacing of the view in transformed coordinates
 };
 
-// Draws one group element per trajectory (deterministic given the generator state of `rng_seed`).
-std::vector<GroupElement> sample_elements(const AugmentOptions& options, int64_t batch, uint64_t seed, uint64_t stream);
+// Draws one group element per trajectory: trajectory b's from Rng(seed, stream, first + b), so a
+// data-parallel rank's share of a batch (first: its offset) draws what those rows draw in one process.
+std::vector<GroupElement> sample_elements(const AugmentOptions& options, int64_t batch, uint64_t seed, uint64_t stream,
+                                          int64_t first = 0);
 // Applies the elements to the batch and crops. `elements` holds k views per trajectory (k >= 1):
 // element v acts on trajectory v % B. Throws std::invalid_argument when the crop cannot fit inside the
 // data under the transform.

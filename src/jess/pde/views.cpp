@@ -44,7 +44,7 @@ GridBatch load_split(const std::string& path, const std::string& split, Equation
 }
 
 ViewBatch make_views(Equation eq, const GridBatch& t, const AugmentOptions& o, uint64_t seed, uint64_t stream,
-                     bool single_view) {
+                     bool single_view, int64_t first) {
   const int64_t B = t.u.size(0);
   // Trajectories stay in their storage precision here; each chunk is converted to float64 by the
   // symmetry code (a whole-batch float64 copy is ~70 MiB, above the mmap threshold).
@@ -52,14 +52,14 @@ ViewBatch make_views(Equation eq, const GridBatch& t, const AugmentOptions& o, u
   ViewBatch out;
   // Both views in one call: element v acts on trajectory v % B, so each trajectory's row spectra are
   // computed once for its two views.
-  auto elements = sample_elements(o, B, seed, 2 * stream);
+  auto elements = sample_elements(o, B, seed, 2 * stream, first);
   if (single_view) {
     auto v = apply_symmetries(eq, d, elements, o.crop_t, o.crop_x, /*single_precision=*/true);
     out.view1 = v.u;
     out.dx1 = v.dx, out.dt1 = v.dt;
     return out;
   }
-  auto e2 = sample_elements(o, B, seed, 2 * stream + 1);
+  auto e2 = sample_elements(o, B, seed, 2 * stream + 1, first);
   elements.insert(elements.end(), e2.begin(), e2.end());
   auto v = apply_symmetries(eq, d, elements, o.crop_t, o.crop_x, /*single_precision=*/true);
   auto u = v.u;
@@ -98,13 +98,15 @@ ViewBatch PdeViewLoader::produce(int64_t epoch, int64_t step) {
   // The epoch's order is a seeded permutation (Fisher-Yates with the counter-seeded generator).
   const int64_t n = data_.u.size(0);
   const auto order = seeded_permutation(n, options_.seed, 0xE90C4ull, uint64_t(epoch));
-  auto idx = at::tensor(std::vector<int64_t>(order.begin() + step * options_.batch,
-                                             order.begin() + (step + 1) * options_.batch),
+  const int64_t first = options_.shard_size > 0 ? options_.shard_begin : 0;
+  const int64_t rows = options_.shard_size > 0 ? options_.shard_size : options_.batch;
+  auto idx = at::tensor(std::vector<int64_t>(order.begin() + step * options_.batch + first,
+                                             order.begin() + step * options_.batch + first + rows),
                         at::kLong);
   GridBatch b{data_.u.index_select(0, idx), data_.dx.index_select(0, idx), data_.dt.index_select(0, idx),
               data_.nu.index_select(0, idx)};
   ViewBatch v = make_views(eq_, b, options_.augment, options_.seed, uint64_t(epoch) * 1000003ull + uint64_t(step),
-                           options_.single_view);
+                           options_.single_view, first);
   v.index = idx;
   v.epoch = epoch;
   v.step = step;

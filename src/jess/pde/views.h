@@ -31,6 +31,7 @@ struct ViewLoaderOptions {
   int64_t prefetch = 2;  // batches made ahead
   int64_t start_epoch = 0, start_step = 0;  // first batch produced (resume)
   bool single_view = false;                 // only view1 (supervised training)
+  int64_t shard_begin = 0, shard_size = 0;  // data-parallel: this rank's rows of each batch (0: all)
 };
 
 // Loads a split (pde_*, dx, dt, nu) into memory as float32.
@@ -39,8 +40,9 @@ GridBatch load_split(const std::string& h5_path, const std::string& split, Equat
 double velocity_scale(const GridBatch& trajectories);
 
 // Makes the views of one batch (used by the loader and directly by benchmarks).
+// first: the rows' offset in the global batch (a data-parallel rank's share draws what those rows draw).
 ViewBatch make_views(Equation eq, const GridBatch& trajectories, const AugmentOptions& options, uint64_t seed,
-                     uint64_t stream, bool single_view = false);
+                     uint64_t stream, bool single_view = false, int64_t first = 0);
 
 class PdeViewLoader {
  public:

@@ -27,6 +27,9 @@
 #include "jess/core/plot.h"
 #include "jess/core/progress.h"
 #include "jess/core/version.h"
+#include "jess/dist/dist.h"
+#include "jess/dist/grad_sync.h"
+#include "jess/nn/batch_norm.h"
 #include "jess/optim/lars.h"
 
 namespace jess::train {
@@ -141,8 +144,7 @@ std::vector<char> read_file(const std::string& path) {
   return std::vector<char>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
-c10::impl::GenericDict read_checkpoint_dict(const std::string& path) {
-  auto bytes = read_file(path);
+c10::impl::GenericDict parse_checkpoint_dict(const std::vector<char>& bytes, const std::string& path) {
   c10::IValue v;
   try {
     v = torch::pickle_load(bytes);
@@ -155,6 +157,28 @@ c10::impl::GenericDict read_checkpoint_dict(const std::string& path) {
   for (const char* key : {"model", "epoch", "step", "global_step", "config"})
     if (!d.contains(key)) throw std::invalid_argument("'" + path + "' is not a jess checkpoint (no '" + key + "')");
   return d;
+}
+
+c10::impl::GenericDict read_checkpoint_dict(const std::string& path) { return parse_checkpoint_dict(read_file(path), path); }
+
+// Data-parallel runs: rank 0 reads the file and every rank gets its bytes (the run directory need not be
+// shared between machines).
+std::vector<char> bytes_from_main(const std::string& path) {
+  std::vector<char> bytes;
+  if (dist::is_main()) bytes = read_file(path);
+  at::Tensor size = at::full({1}, int64_t(bytes.size()), at::kLong);
+  dist::broadcast_(size);
+  at::Tensor t = at::empty({size.item<int64_t>()}, at::kByte);
+  if (dist::is_main() && !bytes.empty()) std::memcpy(t.data_ptr<uint8_t>(), bytes.data(), bytes.size());
+  dist::broadcast_(t);
+  return std::vector<char>(reinterpret_cast<const char*>(t.data_ptr<uint8_t>()),
+                           reinterpret_cast<const char*>(t.data_ptr<uint8_t>()) + t.numel());
+}
+
+bool exists_on_main(const std::string& path) {
+  at::Tensor flag = at::full({1}, dist::is_main() && file_exists(path) ? int64_t(1) : int64_t(0), at::kLong);
+  dist::broadcast_(flag);
+  return flag.item<int64_t>() != 0;
 }
 
 
@@ -336,7 +360,9 @@ Checkpoint load_checkpoint(const std::string& path) {
 TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out_dir, const std::string& config_yaml,
                   const std::string& label) {
   o.validate();
-  make_directories(out_dir);
+  const bool parallel = dist::active(), main_rank = dist::is_main();  // only rank 0 writes files
+  if (main_rank) make_directories(out_dir);
+  if (parallel) dist::check_same_everywhere("configuration", config_yaml);
   torch::nn::Module& model = task.model();
   const int64_t spe = task.steps_per_epoch();
   if (spe < 1) throw std::invalid_argument("the training data gives no full batch (fewer samples than the batch size)");
@@ -373,8 +399,8 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
   int64_t start_epoch = 0, start_step = 0, g = 0;
   double epoch_loss = 0;  // running sum over the current epoch's steps (checkpointed)
   int64_t epoch_n = 0;
-  if (o.resume && file_exists(ckpt_path)) {
-    auto d = read_checkpoint_dict(ckpt_path);
+  if (o.resume && exists_on_main(ckpt_path)) {
+    auto d = parse_checkpoint_dict(bytes_from_main(ckpt_path), ckpt_path);
     const std::string stored = d.at("config").toStringRef();
     if (stored != config_yaml)
       throw ConfigError("'" + ckpt_path + "' was written with a different configuration; resume it with the same "
@@ -397,9 +423,33 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
     }
     result.resumed = true;
   }
-  MetricLog log(out_dir, !result.resumed, g);
+  std::unique_ptr<MetricLog> log;
+  if (main_rank) log = std::make_unique<MetricLog>(out_dir, !result.resumed, g);
+  // Data-parallel: every rank starts from rank 0's weights (and buffers), and gradients are averaged
+  // over ranks while backward runs (grad_sync.h). Without synchronised BatchNorm, buffers follow rank 0
+  // at every step, as DDP's broadcast_buffers does.
+  std::unique_ptr<dist::GradientSync> sync;
+  std::vector<at::Tensor> buffers;
+  if (parallel) {
+    torch::NoGradGuard ng;
+    for (auto& p : model.parameters(true)) {
+      auto c = p.detach().contiguous();
+      dist::broadcast_(c);
+      if (!c.is_same(p)) p.detach().copy_(c);
+    }
+    for (auto& b : model.buffers(true)) buffers.push_back(b);
+    for (auto& b : buffers) {
+      auto c = b.contiguous();
+      dist::broadcast_(c);
+      if (!c.is_same(b)) b.copy_(c);
+    }
+    sync = std::make_unique<dist::GradientSync>(all);
+  }
+  const char* kill_rank_env = std::getenv("JESS_TEST_KILL_RANK");  // tests: which rank dies (default: all)
+  const bool may_die = !kill_rank_env || std::atoi(kill_rank_env) == dist::rank();
 
   auto save = [&](int64_t epoch, int64_t step, const std::string& path) {
+    if (!main_rank) return;
     c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
     d.insert("model", tensor_dict(state_dict(model)));
     std::string archive;
@@ -442,8 +492,18 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
     for (int64_t step = epoch == start_epoch ? start_step : 0; step < spe; ++step) {
       const double lr = learning_rate(o, g, spe);
       for (auto& group : opt->param_groups()) group.options().set_lr(lr);
+      if (parallel && !nn::sync_batch_norm()) {
+        torch::NoGradGuard ng;
+        for (auto& b : buffers) dist::broadcast_(b);
+      }
       StepOutput out = task.step(epoch, step);
-      const double loss = out.loss.item<double>();
+      double loss = out.loss.item<double>();
+      if (parallel) {  // the global batch's loss: the mean of the ranks' (equal shards)
+        at::Tensor l = at::full({1}, loss, at::kDouble);
+        dist::all_reduce_sum_(l);
+        loss = l.item<double>() / double(dist::world_size());
+        out.samples *= dist::world_size();
+      }
       auto diverged = [&](const std::string& what) {
         std::ostringstream s;
         s << what << " at epoch " << epoch + 1 << ", step " << step + 1 << " (global step " << g + 1
@@ -455,7 +515,9 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
       };
       if (!std::isfinite(loss)) diverged("the loss is " + std::string(std::isnan(loss) ? "NaN" : "infinite"));
       opt->zero_grad();
+      if (sync) sync->begin();
       out.loss.backward();
+      if (sync) sync->finish();
       const double gnorm = torch::nn::utils::clip_grad_norm_(
           all, o.clip_grad_norm > 0 ? o.clip_grad_norm : std::numeric_limits<double>::infinity());
       if (!std::isfinite(gnorm)) diverged("the gradient norm is not finite");
@@ -477,7 +539,7 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
                                                            {"grad_norm", gnorm}};
         for (const auto& m : out.metrics) row.push_back(m);
         row.emplace_back("samples_per_s", dt > 0 ? double(window_samples) / dt : 0.0);
-        log.row("step", g, epoch, row);
+        if (log) log->row("step", g, epoch, row);
         std::ostringstream pf;
         pf << "loss " << std::setprecision(4) << window_loss / double(window_n) << " | " << std::setprecision(0)
            << std::fixed << (dt > 0 ? double(window_samples) / dt : 0.0) << " samples/s";
@@ -486,7 +548,7 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
       }
       if (o.checkpoint_every > 0 && g % o.checkpoint_every == 0) save(epoch, step + 1, ckpt_path);
       result.last_loss = loss;
-      if (g == kill_at) std::_Exit(137);
+      if (g == kill_at && may_die) std::_Exit(137);
       if (o.stop_after_steps > 0 && g >= o.stop_after_steps) {
         bar.finish();
         result.global_step = g;
@@ -506,12 +568,12 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
     std::vector<std::pair<std::string, double>> row = {{"loss", epoch_n ? epoch_loss / double(epoch_n) : NAN}};
     for (const auto& m : em) row.push_back(m);
     row.emplace_back("seconds", secs);
-    log.row("epoch", g, epoch, row);
+    if (log) log->row("epoch", g, epoch, row);
     result.last_epoch_metrics = em;
     save(epoch + 1, 0, ckpt_path);
-    if (o.plots) log.plot();
+    if (o.plots && log) log->plot();
     result.epochs_done = epoch + 1;
-    if (!progress_enabled()) {
+    if (!progress_enabled() && main_rank) {
       std::ostringstream s;
       s << "  " << label << " epoch " << epoch + 1 << "/" << o.epochs << "  loss " << std::setprecision(5)
         << (epoch_n ? epoch_loss / double(epoch_n) : NAN);
@@ -519,10 +581,10 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
       s << "  (" << format_duration(secs) << ")";
       std::fprintf(stderr, "%s\n", s.str().c_str());
     }
-    if (g == kill_at) std::_Exit(137);
+    if (g == kill_at && may_die) std::_Exit(137);
   }
   bar.finish();
-  if (result.last_epoch_metrics.empty()) result.last_epoch_metrics = last_logged_epoch_metrics(out_dir);
+  if (result.last_epoch_metrics.empty() && main_rank) result.last_epoch_metrics = last_logged_epoch_metrics(out_dir);
   result.completed = true;
   result.global_step = g;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -103,13 +103,13 @@ Draw draw_for(const ViewAugment& o, int64_t H, int64_t W, Rng& r) {
 
 }  // namespace
 
-at::Tensor augment_view(const at::Tensor& images, const ViewAugment& o, uint64_t seed, uint64_t stream) {
+at::Tensor augment_view(const at::Tensor& images, const ViewAugment& o, uint64_t seed, uint64_t stream, int64_t first) {
   TORCH_CHECK(images.dim() == 4, "augment: images must be (B, C, H, W)");
   const int64_t B = images.size(0), C = images.size(1), H = images.size(2), W = images.size(3), S = o.size;
   auto x = images.to(at::kFloat);
   std::vector<Draw> draws(static_cast<size_t>(B));
   for (int64_t i = 0; i < B; ++i) {
-    Rng r(seed, stream, uint64_t(i));
+    Rng r(seed, stream, uint64_t(first + i));
     draws[size_t(i)] = draw_for(o, H, W, r);
   }
   // Crop + flip + resize: one affine grid per image (align_corners = false: pixel centres map exactly).
@@ -178,12 +178,13 @@ at::Tensor augment_view(const at::Tensor& images, const ViewAugment& o, uint64_t
   return x;
 }
 
-std::vector<at::Tensor> make_image_views(const at::Tensor& images, const AugmentConfig& c, uint64_t seed, int64_t step) {
+std::vector<at::Tensor> make_image_views(const at::Tensor& images, const AugmentConfig& c, uint64_t seed, int64_t step,
+                                         int64_t first) {
   std::vector<at::Tensor> views;
   const uint64_t base = uint64_t(step) * 64;  // streams of this batch: base + view index
-  views.push_back(augment_view(images, c.view1, seed, base));
-  views.push_back(augment_view(images, c.view2, seed, base + 1));
-  for (int64_t k = 0; k < c.local_crops; ++k) views.push_back(augment_view(images, c.local, seed, base + 2 + uint64_t(k)));
+  views.push_back(augment_view(images, c.view1, seed, base, first));
+  views.push_back(augment_view(images, c.view2, seed, base + 1, first));
+  for (int64_t k = 0; k < c.local_crops; ++k) views.push_back(augment_view(images, c.local, seed, base + 2 + uint64_t(k), first));
   return views;
 }
 

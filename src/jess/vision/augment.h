@@ -41,12 +41,16 @@ struct AugmentConfig {
   void validate() const;
 };
 
-// One augmented view of every image. `stream` separates views (and steps) drawn from one seed.
-at::Tensor augment_view(const at::Tensor& images, const ViewAugment& options, uint64_t seed, uint64_t stream);
+// One augmented view of every image. `stream` separates views (and steps) drawn from one seed; image i
+// draws from position first + i of the stream, so a rank's share of a global batch (first: its offset)
+// gets the augmentations those images get in one process.
+at::Tensor augment_view(const at::Tensor& images, const ViewAugment& options, uint64_t seed, uint64_t stream,
+                        int64_t first = 0);
 
-// The views of one batch: view1, view2, then the local crops. step: the batch's global index.
+// The views of one batch: view1, view2, then the local crops. step: the batch's global index; first: the
+// offset of these images in the global batch (data-parallel shards).
 std::vector<at::Tensor> make_image_views(const at::Tensor& images, const AugmentConfig& config, uint64_t seed,
-                                         int64_t step);
+                                         int64_t step, int64_t first = 0);
 
 // `jess vision augment --show`: a PNG grid, one row per image (original, then views). Returns the path.
 std::string show_image_augmentations(const at::Tensor& images, const AugmentConfig& config, uint64_t seed,

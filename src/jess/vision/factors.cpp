@@ -230,7 +230,7 @@ std::vector<uint8_t> varied_instances(const std::vector<int64_t>& labels, const 
 }
 
 at::Tensor training_canvases(const at::Tensor& images, const at::Tensor& instance_index, const std::vector<uint8_t>& varied,
-                             const VariationOptions& o, uint64_t seed, int64_t step) {
+                             const VariationOptions& o, uint64_t seed, int64_t step, int64_t first_position) {
   if (o.canvas < 1) return images;
   auto c = canonical_canvas(images, o.canvas);
   if (!o.active()) return c;
@@ -241,17 +241,16 @@ at::Tensor training_canvases(const at::Tensor& images, const at::Tensor& instanc
   for (int64_t i = 0; i < B; ++i) {
     const int64_t inst = idx.data_ptr<int64_t>()[i];
     if (!varied[size_t(inst)]) continue;
-    Rng r(seed, 0x7A82, uint64_t(step) * 1000003ull + uint64_t(i));
+    Rng r(seed, 0x7A82, uint64_t(step) * 1000003ull + uint64_t(first_position + i));
     by_level[size_t(r.integer(0, int64_t(levels.size()) - 1))].push_back(i);
   }
-  for (size_t k = 0; k < levels.size(); ++k) {
-    if (by_level[k].empty()) continue;
-    auto sel = at::tensor(by_level[k], at::kLong);
-    auto inst = idx.index_select(0, sel);
-    // Textures are numbered by the instance and the step, so an instance sees new backgrounds over training.
-    const int64_t first = step * 1000003 + inst.data_ptr<int64_t>()[0];
-    c.index_copy_(0, sel, apply_factor2d(c.index_select(0, sel), o.factor, levels[k], seed, first));
-  }
+  for (size_t k = 0; k < levels.size(); ++k)
+    for (int64_t i : by_level[k]) {
+      // Textures are numbered by the instance and the step, so an instance sees new backgrounds over
+      // training, and an image's canvas does not depend on the rest of its batch (data-parallel shards).
+      const int64_t number = step * 1000003 + idx.data_ptr<int64_t>()[i];
+      c.narrow(0, i, 1).copy_(apply_factor2d(c.narrow(0, i, 1), o.factor, levels[k], seed, number));
+    }
   return c;
 }
 

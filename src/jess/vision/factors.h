@@ -68,8 +68,9 @@ struct VariationOptions {
 std::vector<uint8_t> varied_instances(const std::vector<int64_t>& labels, const VariationOptions& options, uint64_t seed);
 
 // Training images (B, 1, h, w) float in [0, 1] -> canvases (B, 1, canvas, canvas) (or the images when
-// canvas = 0), the varied instances (instance_index into `varied`) under a level drawn from (seed, step, i).
+// canvas = 0), the varied instances (instance_index into `varied`) under a level drawn from (seed, step,
+// first_position + i): first_position is the images' offset in the global batch (data-parallel shards).
 at::Tensor training_canvases(const at::Tensor& images, const at::Tensor& instance_index, const std::vector<uint8_t>& varied,
-                             const VariationOptions& options, uint64_t seed, int64_t step);
+                             const VariationOptions& options, uint64_t seed, int64_t step, int64_t first_position = 0);
 
 }  // namespace jess::vision

@@ -20,6 +20,7 @@
 #include "jess/core/plot.h"
 #include "jess/core/progress.h"
 #include "jess/core/rng.h"
+#include "jess/dist/dist.h"
 #include "jess/eval/probes.h"
 #include "jess/eval/rankme.h"
 #include "jess/nn/encoders.h"
@@ -184,6 +185,8 @@ class VisionSslTask : public train::TrainTask {
     model_ = VisionSslModel(o, train_.channels, train_.classes);
     model_->to(device_);
     if (o.method != "byol" && o.method != "simsiam" && o.method != "supervised") criterion_ = make_criterion(o.method, o.loss);
+    // Data-parallel: batch-statistic terms see the global batch (an all-gather that keeps gradients).
+    if (criterion_ && dist::active()) criterion_->set_gather([](const at::Tensor& z) { return dist::all_gather_with_grad(z); });
     steps_ = (train_.instance.empty() ? train_.n : int64_t(canonical_row_.size())) / o.batch;
     if (steps_ < 1) throw ConfigError("config key 'batch' exceeds the training instances");
   }
@@ -199,14 +202,17 @@ class VisionSslTask : public train::TrainTask {
       const double m = o_.ema_end - (o_.ema_end - o_.ema_start) * (std::cos(M_PI * double(g - 1) / total) + 1) / 2;
       model_->copy_into_teacher(1 - m);
     }
-    auto index = batch_indices(epoch, step);
-    if (!train_.instance.empty()) index = factor_set_rows(index, g);  // instances -> one image each
+    // Data-parallel: this rank's share of the global batch; every draw is numbered by the image's position
+    // in the global batch, so the shards together are the one-process batch.
+    const auto shard = dist::shard_of(o_.batch);
+    auto index = batch_indices(epoch, step).narrow(0, shard.begin, shard.size());
+    if (!train_.instance.empty()) index = factor_set_rows(index, g, shard.begin);  // instances -> one image each
     const auto t0 = std::chrono::steady_clock::now();
     auto x = train_.instance.empty()
                  ? training_canvases(images_.index_select(0, index).to(at::kFloat) / 255.0, index, varied_, o_.variation,
-                                     uint64_t(o_.seed), g)
+                                     uint64_t(o_.seed), g, shard.begin)
                  : images_.index_select(0, index).to(at::kFloat) / 255.0;
-    auto views = make_image_views(x, o_.augment, uint64_t(o_.seed), g);
+    auto views = make_image_views(x, o_.augment, uint64_t(o_.seed), g, shard.begin);
     const double augment_ms = 1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::vector<at::Tensor> inputs, feats, z, targets(views.size());
     for (auto& v : views) {
@@ -234,7 +240,7 @@ class VisionSslTask : public train::TrainTask {
                  at::cross_entropy_loss(model_->probe->forward(feats[1]), y)) / 2;
       parts.emplace_back("probe_loss", ce.item<double>());
       parts.emplace_back("augment_ms", augment_ms);
-      return {ce, parts, o_.batch};
+      return {ce, parts, shard.size()};
     }
     for (size_t a = 0; a < 2; ++a)
       for (size_t b = a + 1; b < views.size(); ++b) {
@@ -260,7 +266,7 @@ class VisionSslTask : public train::TrainTask {
     parts.emplace_back("ssl_loss", loss.item<double>());
     parts.emplace_back("probe_loss", ce.item<double>());
     parts.emplace_back("augment_ms", augment_ms);  // data pipeline time of this batch (benchmarks report its share)
-    return {loss + ce, parts, o_.batch};
+    return {loss + ce, parts, shard.size()};
   }
 
   std::vector<std::pair<std::string, double>> end_of_epoch(int64_t) override {
@@ -323,7 +329,7 @@ class VisionSslTask : public train::TrainTask {
     }
     varied_ = varied_instances(instance_labels, o_.variation, uint64_t(o_.seed));
   }
-  at::Tensor factor_set_rows(const at::Tensor& instances, int64_t g) const {
+  at::Tensor factor_set_rows(const at::Tensor& instances, int64_t g, int64_t first_position) const {
     std::vector<int64_t> rows;
     const int64_t* p = instances.data_ptr<int64_t>();
     for (int64_t k = 0; k < instances.size(0); ++k) {
@@ -331,7 +337,7 @@ class VisionSslTask : public train::TrainTask {
       if (!varied_[inst]) {
         rows.push_back(canonical_row_[inst]);
       } else {
-        Rng r(uint64_t(o_.seed), 0x7A83, uint64_t(g) * 1000003ull + uint64_t(k));
+        Rng r(uint64_t(o_.seed), 0x7A83, uint64_t(g) * 1000003ull + uint64_t(first_position + k));
         rows.push_back(rows_[inst][size_t(r.integer(0, int64_t(rows_[inst].size()) - 1))]);
       }
     }
@@ -375,7 +381,7 @@ VisionSslSummary pretrain_vision(VisionSslOptions o, const std::string& out_dir,
   if (o.batch > train.n) throw ConfigError("config key 'batch' exceeds the " + std::to_string(train.n) + " training images");
   VisionSslTask task(o, std::move(train), std::move(test), pick_device(o.device));
   train::TrainOptions to = o.train;
-  if (restart) std::remove((out_dir + "/checkpoint.pt").c_str());
+  if (restart && dist::is_main()) std::remove((out_dir + "/checkpoint.pt").c_str());
   to.resume = !restart;
   VisionSslSummary s;
   s.train = train::train(task, to, out_dir, o.config_yaml, "ssl " + o.method);

@@ -23,7 +23,7 @@ inline torch::nn::Sequential mlp(int64_t in, const std::vector<int64_t>& hidden,
   torch::nn::Sequential m;
   for (int64_t h : hidden) {
     m->push_back(torch::nn::Linear(in, h));
-    m->push_back(torch::nn::BatchNorm1d(h));
+    m->push_back(jess::nn::BatchNorm(h));
     m->push_back(torch::nn::ReLU());
     in = h;
   }
