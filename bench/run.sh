@@ -12,6 +12,7 @@
 #   sie   SIE training pairs/s on a rendered set: jess equivariance train vs the same model in Python PyTorch
 #   ns2d  2-D Navier-Stokes smoke generation: jess vs a batched NumPy/SciPy peer of the same scheme
 #   robustness  the robustness benchmark for one model end to end (render + eval), timed
+#   dist  data-parallel throughput: jess --nproc 2 vs 1 process x 2 threads, communication share, Python DDP peer
 #   render `jess render dataset` images/s (OpenGL, llvmpipe) vs Blender Cycles on 3DIEBench's scene; options: --quick
 # Builds jess first (cmake --build build) when build/ exists.
 set -euo pipefail
@@ -67,6 +68,12 @@ case "$cmd" in
     shift
     build_jess
     exec "$PY" bench/pde_train_bench.py "$@"
+    ;;
+  dist)
+    shift
+    build_jess
+    export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456
+    exec "$PY" bench/dist_bench.py "$@"
     ;;
   vision)
     shift

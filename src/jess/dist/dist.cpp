@@ -123,8 +123,18 @@ auto guarded(const std::string& what, F&& f) {
   }
 }
 
+std::atomic<double> g_comm_seconds{0}, g_comm_bytes{0};
+
+void add_atomic(std::atomic<double>& a, double v) {
+  double old = a.load();
+  while (!a.compare_exchange_weak(old, old + v)) {
+  }
+}
+
 void run(const std::string& what, const c10::intrusive_ptr<c10d::Work>& w) {
+  const auto t0 = std::chrono::steady_clock::now();
   guarded(what, [&] { return w->wait(); });
+  add_atomic(g_comm_seconds, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
 bool is_loopback(const std::string& addr) { return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1"; }
@@ -259,6 +269,7 @@ void all_reduce_sum_(at::Tensor& t) {
   if (!active()) return;
   TORCH_CHECK(t.is_contiguous(), "all_reduce_sum_ needs a contiguous tensor");
   std::vector<at::Tensor> v{t};
+  add_atomic(g_comm_bytes, double(t.nbytes()));
   run("an all-reduce", S().pg->allreduce(v));
 }
 
@@ -268,6 +279,7 @@ void broadcast_(at::Tensor& t, int root) {
   std::vector<at::Tensor> v{t};
   c10d::BroadcastOptions o;
   o.rootRank = root;
+  add_atomic(g_comm_bytes, double(t.nbytes()));
   run("a broadcast", S().pg->broadcast(v, o));
 }
 
@@ -277,6 +289,7 @@ at::Tensor all_gather(const at::Tensor& t) {
   std::vector<at::Tensor> in{local};
   std::vector<std::vector<at::Tensor>> out(1);
   for (int r = 0; r < world_size(); ++r) out[0].push_back(at::empty_like(local));
+  add_atomic(g_comm_bytes, double(local.nbytes()));
   run("an all-gather", S().pg->allgather(out, in));
   return at::cat(out[0], 0);
 }
@@ -333,6 +346,7 @@ Pending all_reduce_sum_async(at::Tensor& t) {
   if (!active()) return Pending();
   TORCH_CHECK(t.is_contiguous(), "all_reduce_sum_async needs a contiguous tensor");
   std::vector<at::Tensor> v{t};
+  add_atomic(g_comm_bytes, double(t.nbytes()));
   auto w = guarded("an all-reduce", [&] { return S().pg->allreduce(v); });
   return Pending(std::make_shared<c10::intrusive_ptr<c10d::Work>>(std::move(w)));
 }
@@ -382,6 +396,8 @@ at::Tensor all_reduce_sum_with_grad(const at::Tensor& t) {
   if (!active()) return t;
   return ReduceWithGrad::apply(t);
 }
+
+CommStats comm_stats() { return {g_comm_seconds.load(), g_comm_bytes.load()}; }
 
 Shard shard_of(int64_t global_batch) {
   const int64_t w = world_size();

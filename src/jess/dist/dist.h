@@ -82,6 +82,14 @@ Pending all_reduce_sum_async(at::Tensor& t);
 at::Tensor all_gather_with_grad(const at::Tensor& local);
 at::Tensor all_reduce_sum_with_grad(const at::Tensor& t);
 
+// Time this rank spent waiting in collectives and the bytes it sent into them, since the start (the
+// communication share of a step; benchmarks).
+struct CommStats {
+  double seconds = 0;
+  double bytes = 0;
+};
+CommStats comm_stats();
+
 // This rank's rows [begin, end) of a global batch; the batch must divide evenly.
 struct Shard {
   int64_t begin = 0, end = 0;

@@ -43,24 +43,32 @@ at::Tensor BatchNormImpl::forward(const at::Tensor& x) {
   }
   if (!is_training() || !g_sync || !dist::active())
     return at::batch_norm(x, weight, bias, running_mean, running_var, is_training(), options.momentum, options.eps, true);
-  // Global statistics (two passes, as one process computes them): the channel sums of every rank,
-  // summed with gradient, give the mean; then the sums of squared deviations give the biased variance.
+  // Global statistics from one differentiable all-gather of every rank's channel means and sums of
+  // squared deviations (its backward is one all-reduce), combined exactly (Chan et al.'s parallel
+  // variance: M2 = sum_r M2_r + m sum_r (mean_r - mean)^2, every rank holding m = n / world rows), so
+  // no sum of squares about zero loses precision; forward and backward equal BatchNorm on the global
+  // batch.
   std::vector<int64_t> dims{0};
   for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
   std::vector<int64_t> shape(size_t(x.dim()), 1);
   shape[1] = options.features;
-  // Every rank holds an equal share of the global batch (dist::shard_of), so the global count is known.
-  const double n = double(x.numel() / options.features) * double(dist::world_size());
-  const auto mean = dist::all_reduce_sum_with_grad(x.sum(dims)) / n;
-  const auto centred = x - mean.view(shape);
-  const auto var = dist::all_reduce_sum_with_grad(centred.pow(2).sum(dims)) / n;
+  const int64_t c = options.features;
+  const double m_local = double(x.numel() / c), n = m_local * double(dist::world_size());
+  const auto local_mean = x.mean(dims);
+  const auto local_m2 = (x - local_mean.view(shape)).pow(2).sum(dims);
+  const auto stats = dist::all_gather_with_grad(at::cat({local_mean, local_m2}).unsqueeze(0));  // (world, 2C)
+  const auto means = stats.narrow(1, 0, c), m2s = stats.narrow(1, c, c);
+  const auto mean = means.mean(0);
+  const auto var = (m2s.sum(0) + m_local * (means - mean).pow(2).sum(0)) / n;
   {
     torch::NoGradGuard g;
     const double m = options.momentum;
     running_mean.mul_(1 - m).add_(mean.detach(), m);
     running_var.mul_(1 - m).add_(var.detach() * (n / std::max(1.0, n - 1)), m);
   }
-  return centred * at::rsqrt(var + options.eps).view(shape) * weight.view(shape) + bias.view(shape);
+  // y = x * scale + shift per channel: two passes over x instead of four.
+  const auto scale = at::rsqrt(var + options.eps) * weight;
+  return at::addcmul((bias - mean * scale).view(shape), x, scale.view(shape));
 }
 
 }  // namespace jess::nn

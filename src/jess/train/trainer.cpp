@@ -496,6 +496,7 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
         torch::NoGradGuard ng;
         for (auto& b : buffers) dist::broadcast_(b);
       }
+      const dist::CommStats comm0 = dist::comm_stats();
       StepOutput out = task.step(epoch, step);
       double loss = out.loss.item<double>();
       if (parallel) {  // the global batch's loss: the mean of the ranks' (equal shards)
@@ -518,6 +519,11 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
       if (sync) sync->begin();
       out.loss.backward();
       if (sync) sync->finish();
+      if (parallel) {  // the communication of this step: time waiting in collectives, megabytes sent
+        const dist::CommStats comm1 = dist::comm_stats();
+        out.metrics.emplace_back("comm_ms", 1e3 * (comm1.seconds - comm0.seconds));
+        out.metrics.emplace_back("comm_mb", (comm1.bytes - comm0.bytes) / 1e6);
+      }
       const double gnorm = torch::nn::utils::clip_grad_norm_(
           all, o.clip_grad_norm > 0 ? o.clip_grad_norm : std::numeric_limits<double>::infinity());
       if (!std::isfinite(gnorm)) diverged("the gradient norm is not finite");
