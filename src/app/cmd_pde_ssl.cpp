@@ -9,6 +9,7 @@
 #include "jess/core/npy.h"
 #include "jess/core/plot.h"
 #include "jess/core/progress.h"
+#include "jess/dist/dist.h"
 #include "jess/pde/ns2d_ssl.h"
 #include "jess/pde/ssl.h"
 
@@ -128,7 +129,7 @@ void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
       if (!plain.empty()) o.data = plain[0];
       rep = pde::regress(o, ra->checkpoints, ra->out);
     }
-    std::ofstream(ra->out + "/regression.json") << rep.json() << "\n";
+    if (jess::dist::is_main()) std::ofstream(ra->out + "/regression.json") << rep.json() << "\n";  // rank 0 writes
     std::printf("%s\n", ra->json ? rep.json().c_str() : rep.table().c_str());
   });
 

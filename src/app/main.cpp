@@ -29,7 +29,8 @@ std::string command_path(const CLI::App& app) {
 }
 bool runs_data_parallel(const CLI::App& app) {
   const std::string path = command_path(app);
-  return path == "train" || path == "vision train" || path == "pde pretrain";
+  return path == "train" || path == "vision train" || path == "pde pretrain" || path == "pde regress" ||
+         path == "pde timestep" || path == "equivariance train";
 }
 }  // namespace
 
@@ -61,7 +62,7 @@ int main(int argc_in, char** argv_in) {
   int nproc_help = 0;
   app.add_option("--nproc", nproc_help,
                  "run the command as N data-parallel processes on this machine (training commands: train, vision "
-                 "train, pde pretrain; torchrun's RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT also work; docs/distributed.md)");
+                 "train, pde pretrain, pde regress, pde timestep, equivariance train; torchrun's RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT also work; docs/distributed.md)");
   bool no_sync_bn = false;
   app.add_flag("--no-sync-bn", no_sync_bn,
                "data-parallel runs: BatchNorm statistics per process instead of over the global batch");
@@ -75,7 +76,7 @@ int main(int argc_in, char** argv_in) {
     if (env.present && env.world_size > 1) {
       if (!runs_data_parallel(app))
         throw std::invalid_argument("`jess " + command_path(app) + "` does not run data-parallel; run it in one process "
-                                    "(data-parallel commands: train, vision train, pde pretrain)");
+                                    "(data-parallel commands: train, vision train, pde pretrain, pde regress, pde timestep, equivariance train)");
       jess::dist::init();
     }
   });

@@ -190,7 +190,11 @@ RenderedPairBatch RenderedPairLoader::batch(int64_t epoch, int64_t step) const {
   for (int64_t i = 0; i < n; ++i) order[size_t(i)] = i;
   Rng shuffle(uint64_t(m.o.seed), 0xB47C, uint64_t(epoch));
   for (int64_t i = n - 1; i > 0; --i) std::swap(order[size_t(i)], order[size_t(shuffle.integer(0, i))]);
-  const int64_t first = step * m.o.batch, B = std::min(m.o.batch, n - first);
+  // A data-parallel rank reads its rows of the global batch; each row's views are drawn from its global
+  // position, so the shards together are the one-process batch.
+  const int64_t shard = m.o.shard_size > 0 ? m.o.shard_begin : 0;
+  const int64_t first = step * m.o.batch + shard;
+  const int64_t B = m.o.shard_size > 0 ? m.o.shard_size : std::min(m.o.batch, n - first);
   RenderedPairBatch b;
   b.view1 = at::empty({B, 3, S, S}, at::kByte);
   b.view2 = at::empty({B, 3, S, S}, at::kByte);
@@ -203,7 +207,7 @@ RenderedPairBatch RenderedPairLoader::batch(int64_t epoch, int64_t step) const {
   b.view_index2 = at::empty({B}, at::kLong);
   for (int64_t k = 0; k < B; ++k) {
     const int64_t object = order[size_t(first + k)];
-    Rng pick(uint64_t(m.o.seed), 0x9A1 + uint64_t(epoch), uint64_t(step) * 1000003ull + uint64_t(k));
+    Rng pick(uint64_t(m.o.seed), 0x9A1 + uint64_t(epoch), uint64_t(step) * 1000003ull + uint64_t(shard + k));
     const int64_t v1 = pick.integer(0, m.views - 1);
     int64_t v2 = pick.integer(0, m.views - 2);
     if (v2 >= v1) ++v2;  // two distinct views

@@ -26,6 +26,7 @@ struct RenderedPairOptions {
   int64_t seed = 0;
   bool drop_last = true;       // an epoch has floor(objects / batch) steps (else the last one is short)
   bool prefer_folder = false;  // a folder with both layouts: read the images, not dataset.h5
+  int64_t shard_begin = 0, shard_size = 0;  // data-parallel: this rank's rows of every batch (0: all)
 };
 
 struct RenderedPairBatch {

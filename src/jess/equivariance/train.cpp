@@ -12,6 +12,7 @@
 #include "jess/core/config.h"
 #include "jess/core/device.h"
 #include "jess/core/files.h"
+#include "jess/dist/dist.h"
 #include "jess/data/rendered_pairs.h"
 #include "jess/equivariance/metrics.h"
 #include "jess/equivariance/model.h"
@@ -141,10 +142,15 @@ class EquivariantTask : public train::TrainTask {
     po.batch = o.batch;
     po.seed = o.seed;
     po.prefer_folder = o.prefer_folder;
+    if (dist::active()) {  // this rank's share of every global batch
+      const auto sh = dist::shard_of(o.batch);
+      po.shard_begin = sh.begin, po.shard_size = sh.size();
+    }
     loader_ = std::make_unique<data::RenderedPairLoader>(po);
     if (transform_dim_of(o.method) == 6 && loader_->factor_count() < 7)
       throw ConfigError("sie_rot_color needs the floor and light hues in the dataset's latents");
     po.split = "val";
+    po.shard_begin = po.shard_size = 0;
     po.batch = 1;
     po.prefetch = 0;
     po.drop_last = false;
@@ -155,6 +161,8 @@ class EquivariantTask : public train::TrainTask {
     }
     torch::manual_seed(uint64_t(o.seed));
     model_ = EquivariantModel(o, loader_->classes());
+    // Data-parallel: the criteria's batch statistics see the global batch (all-gather with gradient).
+    if (dist::active()) model_->method->set_gather([](const at::Tensor& z) { return dist::all_gather_with_grad(z); });
     set_input_statistics();
     model_->to(device_);
   }
@@ -251,7 +259,7 @@ EquivariantTrainSummary train_equivariant(EquivariantTrainOptions o, const std::
   o.resolve();
   EquivariantTask task(o, pick_device(o.device));
   train::TrainOptions to = o.train;
-  if (restart) std::remove((out_dir + "/checkpoint.pt").c_str());
+  if (restart && dist::is_main()) std::remove((out_dir + "/checkpoint.pt").c_str());
   to.resume = !restart;
   EquivariantTrainSummary s;
   s.train = train::train(task, to, out_dir, o.config_yaml, "equivariant " + o.method);

@@ -381,8 +381,9 @@ class SupervisedTask : public train::TrainTask {
   train::StepOutput step(int64_t epoch, int64_t step) override {
     const int64_t n = fit_.x.size(0);
     auto order = seeded_permutation(n, seed_, 0x5E1Full, uint64_t(epoch));
-    std::vector<int64_t> rows(order.begin() + step * batch_, order.begin() + (step + 1) * batch_);
-    auto v = make_views(fit_, rows, view_, seed_, uint64_t(epoch * n + step * batch_), /*single=*/true).first;
+    const auto shard = dist::shard_of(batch_);  // data-parallel: this rank's rows, drawn from their positions
+    std::vector<int64_t> rows(order.begin() + step * batch_ + shard.begin, order.begin() + step * batch_ + shard.end);
+    auto v = make_views(fit_, rows, view_, seed_, uint64_t(epoch * n + step * batch_ + shard.begin), /*single=*/true).first;
     auto y = ((fit_.buoyancy.index_select(0, at::tensor(rows, at::kLong)) - y_mean_) / y_std_).to(at::kFloat);
     auto pred = model_->head(model_->body->encoder->forward(encoder_input(v, device_))).view(-1);
     return {at::mse_loss(pred, y.to(device_)), {}, int64_t(rows.size())};
@@ -434,7 +435,7 @@ RegressReport regress(const RegressOptions& o, const std::vector<std::string>& c
   if (!file_exists(o.data)) throw ConfigError("config key 'data': '" + o.data + "' does not exist");
   if (!is_ns2d_file(o.data)) throw ConfigError("config key 'data': '" + o.data + "' holds no ns2d trajectories");
   check_arch(o.encoder);
-  make_directories(out_dir);
+  if (dist::is_main()) make_directories(out_dir);
   const at::Device device = pick_device(o.device);
   std::vector<LoadedNs2d> ssl;
   for (const auto& c : checkpoints) ssl.push_back(load_checkpoint(c, device));
@@ -497,7 +498,7 @@ RegressReport regress(const RegressOptions& o, const std::vector<std::string>& c
       to.weight_decay = 0;
       to.resume = false;
       const std::string dir = out_dir + "/supervised_seed" + std::to_string(seed);
-      std::remove((dir + "/checkpoint.pt").c_str());
+      if (dist::is_main()) std::remove((dir + "/checkpoint.pt").c_str());
       train::train(task, to, dir, "supervised ns2d baseline\nseed: " + std::to_string(seed) + "\n", "supervised ns2d");
       task.restore_best();
       score(task.predict(test), sup, sup_r2);

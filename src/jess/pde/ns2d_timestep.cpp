@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "jess/dist/dist.h"
 #include "jess/core/config.h"
 #include "jess/core/device.h"
 #include "jess/core/files.h"
@@ -158,7 +159,8 @@ class Task : public train::TrainTask {
     const int64_t N = f_.x.size(0), T = f_.x.size(2), th = o_.time_history, tf = o_.time_future;
     std::vector<at::Tensor> xs, ys;
     std::vector<int64_t> rows;
-    for (int64_t k = 0; k < o_.batch; ++k) {
+    const auto shard = dist::shard_of(o_.batch);  // data-parallel: this rank's rows of the global batch
+    for (int64_t k = shard.begin; k < shard.end; ++k) {
       Rng r(uint64_t(o_.seed), 0x75E9ull, uint64_t((epoch * steps_per_epoch() + step) * o_.batch + k));
       const int64_t row = r.integer(0, N - 1), t0 = r.integer(0, T - th - tf);
       rows.push_back(row);
@@ -168,7 +170,7 @@ class Task : public train::TrainTask {
     at::Tensor c;
     if (condition_.defined()) c = condition_.index_select(0, at::tensor(rows, at::kLong)).to(device_);
     auto pred = predict(net_, w.narrow(2, 0, th), c, tf);
-    return {at::mse_loss(pred, w.narrow(2, th, tf)), {}, o_.batch};
+    return {at::mse_loss(pred, w.narrow(2, th, tf)), {}, shard.size()};
   }
   Solver& net() { return net_; }
 
@@ -212,7 +214,7 @@ TimestepRun timestep(TimestepOptions o, const std::string& out_dir, bool restart
   }
   Task task(o, train, c_train, device);
   train::TrainOptions to = o.train;
-  if (restart) std::remove((out_dir + "/checkpoint.pt").c_str());
+  if (restart && dist::is_main()) std::remove((out_dir + "/checkpoint.pt").c_str());
   to.resume = !restart;
   TimestepRun run;
   run.condition = o.condition;
@@ -243,8 +245,10 @@ TimestepRun timestep(TimestepOptions o, const std::string& out_dir, bool restart
   std::vector<int64_t> idx;
   for (int64_t s = 0; s < steps; ++s) idx.push_back(o.observed + s);
   run.test = rollout_report(flat(prediction), flat(truth), idx, o.bootstrap, uint64_t(o.seed));
-  write_rollout_json(run, "ns2d", N, out_dir);
-  if (o.train.plots) plot_error_vs_time(run, "ns2d", out_dir);
+  if (dist::is_main()) {  // data-parallel: rank 0 alone writes
+    write_rollout_json(run, "ns2d", N, out_dir);
+    if (o.train.plots) plot_error_vs_time(run, "ns2d", out_dir);
+  }
   return run;
 }
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <sstream>
 
+#include "jess/dist/dist.h"
 #include "jess/core/config.h"
 #include "jess/core/device.h"
 #include "jess/core/files.h"
@@ -148,20 +149,23 @@ class SupervisedTask : public train::TrainTask {
   int64_t steps_per_epoch() const override { return fit_.u.size(0) / batch_; }
   void seek(int64_t epoch, int64_t step) override {
     loader_.reset();
-    if (view_.kind != "start") loader_ = loader_at(fit_, eq_, aug_, batch_, seed_, epoch, step, /*single_view=*/true);
+    const auto shard = dist::shard_of(batch_);  // data-parallel: this rank's rows of every global batch
+    if (view_.kind != "start")
+      loader_ = loader_at(fit_, eq_, aug_, batch_, seed_, epoch, step, /*single_view=*/true, shard.begin, shard.size());
   }
   train::StepOutput step(int64_t epoch, int64_t step) override {
     at::Tensor u, dx, dt, index;
     if (view_.kind == "start") {
       const int64_t n = fit_.u.size(0), nx = fit_.u.size(2);
       auto order = seeded_permutation(n, seed_, 0x5E1Full, uint64_t(epoch));
-      std::vector<int64_t> rows(order.begin() + step * batch_, order.begin() + (step + 1) * batch_);
+      const auto shard = dist::shard_of(batch_);
+      std::vector<int64_t> rows(order.begin() + step * batch_ + shard.begin, order.begin() + step * batch_ + shard.end);
       index = at::tensor(rows, at::kLong);
       u = fit_.u.index_select(0, index).narrow(1, 0, view_.ct);
       if (aug_.x_shift > 0) {  // u(x - s), s a whole number of cells: exact for a periodic field
         std::vector<int64_t> shift(rows.size());
         for (size_t j = 0; j < rows.size(); ++j)
-          shift[j] = Rng(seed_, 0x5011ull, uint64_t(epoch * n + step * batch_) + j).integer(0, nx - 1);
+          shift[j] = Rng(seed_, 0x5011ull, uint64_t(epoch * n + step * batch_ + shard.begin) + j).integer(0, nx - 1);
         auto idx = (at::arange(nx, at::kLong).view({1, 1, nx}) - at::tensor(shift, at::kLong).view({-1, 1, 1}))
                        .remainder(nx)
                        .expand_as(u);
@@ -333,7 +337,7 @@ std::string RegressReport::json() const {
 RegressReport regress(const RegressOptions& o, const std::vector<std::string>& checkpoints, const std::string& out_dir) {
   if (o.data.empty()) throw ConfigError("config key 'data': no dataset given");
   if (!file_exists(o.data)) throw ConfigError("config key 'data': '" + o.data + "' does not exist");
-  make_directories(out_dir);
+  if (dist::is_main()) make_directories(out_dir);
   Equation eq;
   GridBatch train_all = load_split(o.data, "train", &eq);
   GridBatch test = load_split(o.data, "test");
@@ -429,7 +433,7 @@ RegressReport regress(const RegressOptions& o, const std::vector<std::string>& c
       to.weight_decay = 0;
       to.resume = false;
       const std::string dir = out_dir + "/supervised_seed" + std::to_string(seed);
-      std::remove((dir + "/checkpoint.pt").c_str());
+      if (dist::is_main()) std::remove((dir + "/checkpoint.pt").c_str());
       std::ostringstream cfg;
       cfg << "supervised baseline\nseed: " << seed << "\n";
       train::train(task, to, dir, cfg.str(), "supervised " + eqn);

@@ -14,6 +14,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "jess/dist/dist.h"
 #include "jess/core/config.h"
 #include "jess/core/device.h"
 #include "jess/core/files.h"
@@ -332,15 +333,18 @@ class TimestepTask : public train::TrainTask {
     const int64_t max_pf = std::min(epoch, o_.unrolling);
     const int64_t pf = max_pf > 0 ? r.integer(0, max_pf) : 0;
     const int64_t max_start = nt - th - tf * (1 + pf);
-    std::vector<int64_t> idx(size_t(o_.batch));
+    std::vector<int64_t> idx;
     std::vector<at::Tensor> inputs, targets;
-    for (int64_t j = 0; j < o_.batch; ++j) {
+    const auto shard = dist::shard_of(o_.batch);  // data-parallel: this rank's rows; every row's draw is made
+    for (int64_t j = 0; j < o_.batch; ++j) {      // in order, so the shards together are the whole batch
       // Every trajectory once per pass over the data, in an order drawn per (epoch, pass).
       const int64_t k = step * o_.batch + j, pass = k / n;
-      idx[size_t(j)] = permutation(epoch, pass)[size_t(k % n)];
+      const int64_t row = permutation(epoch, pass)[size_t(k % n)];
       const int64_t t0 = r.integer(0, max_start);
-      inputs.push_back(data_.u[idx[size_t(j)]].narrow(0, t0, th));
-      targets.push_back(data_.u[idx[size_t(j)]].narrow(0, t0 + th + pf * tf, tf));
+      if (j < shard.begin || j >= shard.end) continue;
+      idx.push_back(row);
+      inputs.push_back(data_.u[row].narrow(0, t0, th));
+      targets.push_back(data_.u[row].narrow(0, t0 + th + pf * tf, tf));
     }
     auto index = at::tensor(idx, at::kLong);
     auto raw = at::stack(inputs);
@@ -355,7 +359,7 @@ class TimestepTask : public train::TrainTask {
     }
     auto target = nz_.u(at::stack(targets)).to(device_);
     auto loss = (solver_->forward(x, grid, cond) - target).pow(2).mean();
-    return {loss, {{"unroll", double(pf)}}, o_.batch};
+    return {loss, {{"unroll", double(pf)}}, shard.size()};
   }
 
   std::vector<std::pair<std::string, double>> end_of_epoch(int64_t) override {
@@ -468,7 +472,7 @@ void plot_error_vs_time(const TimestepRun& run, const std::string& equation, con
 
 TimestepRun timestep(TimestepOptions o, const std::string& out_dir, bool restart) {
   o.resolve();
-  make_directories(out_dir);
+  if (dist::is_main()) make_directories(out_dir);
   const at::Device device = pick_device(o.device);
   Equation eq;
   GridBatch train_all = load_split(o.data, "train", &eq);
@@ -507,7 +511,7 @@ TimestepRun timestep(TimestepOptions o, const std::string& out_dir, bool restart
   }
   TimestepTask task(o, data, y_train, source, valid, valid_condition, device);
   train::TrainOptions to = o.train;
-  if (restart) std::remove((out_dir + "/checkpoint.pt").c_str());
+  if (restart && dist::is_main()) std::remove((out_dir + "/checkpoint.pt").c_str());
   to.resume = !restart;
   TimestepRun run;
   run.condition = o.condition;
@@ -519,6 +523,7 @@ TimestepRun timestep(TimestepOptions o, const std::string& out_dir, bool restart
   auto test_condition = source(windows_at(test.u, th, th), test.dx, test.dt, at::arange(test.u.size(0), at::kLong), y_test);
   Rollout r = rollout(task.solver(), task.normaliser(), test, test_condition, th, tf, device);
   run.test = rollout_report(r.prediction, r.truth, r.steps, o.bootstrap, uint64_t(o.seed));
+  if (!dist::is_main()) return run;  // data-parallel: rank 0 alone writes
   write_rollout_json(run, o.equation, test.u.size(0), out_dir);
   if (o.save_rollout) {
     auto p = r.prediction.contiguous();
@@ -575,7 +580,7 @@ void validate_conditions(const std::vector<std::string>& conditions, int64_t see
 TimestepComparison compare_runs(const std::vector<std::string>& conditions, int64_t seeds,
                                 const std::function<TimestepRun(const std::string&, int64_t)>& run_one,
                                 const std::string& equation, const std::string& out_dir, bool plots) {
-  make_directories(out_dir);
+  if (dist::is_main()) make_directories(out_dir);
   TimestepComparison cmp;
   cmp.equation = equation;
   std::vector<plot::Series> curves;
@@ -617,9 +622,9 @@ TimestepComparison compare_runs(const std::vector<std::string>& conditions, int6
     lo.x_label = "time step";
     lo.y_label = "mean_x err^2 / mean_x u^2";
     lo.log_y = true;
-    plot::lines(curves, lo, out_dir + "/error_vs_time.png");
+    if (dist::is_main()) plot::lines(curves, lo, out_dir + "/error_vs_time.png");
   }
-  std::ofstream(out_dir + "/timestep.json") << cmp.json() << "\n";
+  if (dist::is_main()) std::ofstream(out_dir + "/timestep.json") << cmp.json() << "\n";
   return cmp;
 }
 
