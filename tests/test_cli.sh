@@ -449,6 +449,15 @@ for split in ("train", "val"):
     np.save(root / f"{split}_images.npy", np.array([f"/c0/{split}"]))
     np.save(root / f"{split}_labels.npy", np.array([0], np.int64))
 PYEOF
+check "jess --nproc 2 equivariance train (sie) follows one process with the whole batch" bash -c "
+  '$JESS' --threads 1 equivariance train data='$DIR/ie' --out '$DIR/sie1' $EQ train.log_every=1 > /dev/null 2>&1 &&
+  '$JESS' --nproc 2 equivariance train data='$DIR/ie' --out '$DIR/sie2' $EQ train.log_every=1 > /dev/null 2>&1 &&
+  $PY -c \"
+import csv
+a = [float(r['loss']) for r in csv.DictReader(open('$DIR/sie1/steps.csv'))]
+b = [float(r['loss']) for r in csv.DictReader(open('$DIR/sie2/steps.csv'))]
+assert len(a) == len(b) > 0 and all(abs(x - y) <= 1e-5 * abs(x) for x, y in zip(a, b)), (a, b)
+\""
 expect_error "equivariance train explains a dataset without rotation latents" 2 "rot x, y, z" "$JESS" equivariance train data="$DIR/norot" --out "$DIR/x" $EQ
 expect_error "equivariance eval refuses a checkpoint of another command" 1 "not a checkpoint of jess equivariance train" "$JESS" equivariance eval "$DIR/v"
 expect_error "equivariance train names an unknown method" 2 "sie_rot_color" "$JESS" equivariance train data="$DIR/ie" --out "$DIR/x" method=sie3

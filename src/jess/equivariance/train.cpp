@@ -147,6 +147,11 @@ class EquivariantTask : public train::TrainTask {
       po.shard_begin = sh.begin, po.shard_size = sh.size();
     }
     loader_ = std::make_unique<data::RenderedPairLoader>(po);
+    // The input statistics come from whole global batches (every rank the same, as in one process).
+    data::RenderedPairOptions whole = po;
+    whole.shard_begin = whole.shard_size = 0;
+    whole.prefetch = 0;
+    if (dist::active()) stats_loader_ = std::make_unique<data::RenderedPairLoader>(whole);
     if (transform_dim_of(o.method) == 6 && loader_->factor_count() < 7)
       throw ConfigError("sie_rot_color needs the floor and light hues in the dataset's latents");
     po.split = "val";
@@ -236,7 +241,7 @@ class EquivariantTask : public train::TrainTask {
     std::vector<at::Tensor> imgs;
     const int64_t steps = std::min<int64_t>(4, loader_->steps_per_epoch());
     for (int64_t s = 0; s < steps; ++s) {
-      auto b = loader_->batch(0, s);
+      auto b = (stats_loader_ ? stats_loader_ : loader_)->batch(0, s);
       imgs.push_back(b.view1);
       imgs.push_back(b.view2);
     }
@@ -248,7 +253,7 @@ class EquivariantTask : public train::TrainTask {
 
   const EquivariantTrainOptions& o_;
   at::Device device_;
-  std::unique_ptr<data::RenderedPairLoader> loader_, val_;
+  std::unique_ptr<data::RenderedPairLoader> loader_, val_, stats_loader_;
   EquivariantModel model_{nullptr};
   int64_t epoch_ = -1;
 };
