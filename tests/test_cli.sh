@@ -562,6 +562,22 @@ import torch
 a, b = torch.load('$DIR/dpk/checkpoint.pt')['model'], torch.load('$DIR/dp2/checkpoint.pt')['model']
 assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 \""
+check "a run killed in one process resumes in two processes (the same global batch)" bash -c "
+  JESS_TEST_KILL_AT_STEP=2 '$JESS' --threads 1 pde pretrain '$DIR/dp.h5' --out '$DIR/dpr' $DP > /dev/null 2>&1;
+  '$JESS' --nproc 2 pde pretrain '$DIR/dp.h5' --out '$DIR/dpr' $DP > /dev/null 2>&1 &&
+  $PY -c \"
+import csv
+a = [float(r['loss']) for r in csv.DictReader(open('$DIR/dp1/steps.csv'))]
+b = [float(r['loss']) for r in csv.DictReader(open('$DIR/dpr/steps.csv'))]
+assert len(a) == len(b) == 4 and all(abs(x - y) <= 1e-5 * abs(x) for x, y in zip(a, b)), (a, b)
+\""
+check "a hung rank stops the other within JESS_DIST_TIMEOUT, naming it" bash -c "
+  port=\$($PY -c 'import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])');
+  export WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=\$port JESS_DIST_TIMEOUT=5 JESS_THREADS=1;
+  RANK=1 '$JESS' pde pretrain '$DIR/dp.h5' --out '$DIR/dph' $DP train.epochs=500 > /dev/null 2>&1 & p1=\$!;
+  RANK=0 '$JESS' pde pretrain '$DIR/dp.h5' --out '$DIR/dph' $DP train.epochs=500 > '$DIR/dph.log' 2>&1 & p0=\$!;
+  sleep 4; kill -STOP \$p1; wait \$p0; rc=\$?; kill -9 \$p1;
+  [[ \$rc -ne 0 ]] && grep -q 'Rank 1 has stopped' '$DIR/dph.log'"
 expect_error "a command that does not run data-parallel refuses several processes" 1 "does not run data-parallel" \
   "$JESS" --nproc 2 pde generate --out "$DIR/dpx.h5" n_train=2
 expect_error "a global batch that does not split evenly is refused" 1 "must be a multiple of the number of processes" \

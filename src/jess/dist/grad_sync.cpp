@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <string>
 
 #include "jess/dist/dist.h"
 
@@ -32,6 +34,7 @@ struct GradientSync::Impl {
     b.launched = true;
     b.pending = all_reduce_sum_async(b.flat);
   }
+  bool overlap = true;  // JESS_DIST_OVERLAP=0: all buckets after backward (measurements)
   void on_grad(size_t i, const at::Tensor& g) {
     if (!running || seen[i]) return;
     seen[i] = true;
@@ -41,7 +44,7 @@ struct GradientSync::Impl {
     b.flat.narrow(0, b.offsets[s], n).copy_(g.reshape({-1}));
     b.flat[b.offsets.back() + int64_t(s)].fill_(1.0);
     ++b.ready;
-    launch_ready();
+    if (overlap) launch_ready();
   }
 };
 
@@ -49,6 +52,7 @@ GradientSync::GradientSync(std::vector<at::Tensor> parameters, int64_t bucket_by
   auto& m = *impl_;
   m.params = std::move(parameters);
   if (!active()) return;
+  if (const char* e = std::getenv("JESS_DIST_OVERLAP")) m.overlap = std::string(e) != "0";
   const size_t n = m.params.size();
   m.bucket_of.assign(n, 0);
   m.slot_of.assign(n, 0);
