@@ -322,6 +322,73 @@ TEST_P(TrainerResume, KilledAndResumedRunEndsWithTheSameWeights) {
 
 INSTANTIATE_TEST_SUITE_P(Optimizers, TrainerResume, ::testing::Values("adamw", "lars"));
 
+TEST(Trainer, ARunFromAnOlderJessResumesWithTheNewKeysDefaults) {
+  train::TrainOptions o;
+  o.epochs = 2;
+  o.lr = 1e-2;
+  o.checkpoint_every = 2;
+  o.plots = false;
+  const std::string old_cfg = "a: 1\ntrain:\n  epochs: 2\n  gone: 5\n";
+  const std::string new_cfg = "a: 1\nadded: x\ntrain:\n  epochs: 2\n";
+  const std::string dir = temp_dir("upgrade");
+  {
+    ToyTask t;
+    train::TrainOptions oi = o;
+    oi.stop_after_steps = 3;
+    train::train(t, oi, dir, old_cfg);
+  }
+  // Keys added and removed since: resumes, says so, and the checkpoint now stores the new configuration.
+  testing::internal::CaptureStderr();
+  ToyTask t2;
+  auto r = train::train(t2, o, dir, new_cfg);
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(r.resumed);
+  EXPECT_TRUE(r.completed);
+  EXPECT_NE(err.find("lacks 'added' (added since it was written): using added: x"), std::string::npos) << err;
+  EXPECT_NE(err.find("'train.gone' (5) is no longer a configuration key"), std::string::npos) << err;
+  EXPECT_EQ(train::load_checkpoint(dir + "/checkpoint.pt").config, new_cfg);
+  // A changed value is refused, naming it; extending train.epochs is allowed and said.
+  ToyTask t3;
+  try {
+    train::train(t3, o, dir, "a: 2\nadded: x\ntrain:\n  epochs: 2\n");
+    ADD_FAILURE() << "a changed key resumed";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("'a' was 1, now 2"), std::string::npos) << e.what();
+  }
+  ToyTask t4;
+  train::TrainOptions longer = o;
+  longer.epochs = 3;
+  testing::internal::CaptureStderr();
+  auto r4 = train::train(t4, longer, dir, "a: 1\nadded: x\ntrain:\n  epochs: 3\n");
+  const std::string err4 = testing::internal::GetCapturedStderr();
+  EXPECT_TRUE(r4.resumed);
+  EXPECT_EQ(r4.global_step, 3 * t4.steps_per_epoch());
+  EXPECT_NE(err4.find("train.epochs extended from 2 to 3"), std::string::npos) << err4;
+  ToyTask t5;
+  EXPECT_THROW(train::train(t5, o, dir, "a: 1\nadded: x\ntrain:\n  epochs: 2\n"), std::exception);  // shrinking
+}
+
+TEST(Trainer, ACheckpointFromANewerFormatIsAClearError) {
+  train::TrainOptions o;
+  o.epochs = 1;
+  o.plots = false;
+  const std::string dir = temp_dir("format");
+  ToyTask t;
+  train::train(t, o, dir, "cfg: 1\n");
+  // Rewrite the checkpoint with a format version from the future.
+  std::ifstream f(dir + "/checkpoint.pt", std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto v = torch::pickle_load(bytes).toGenericDict();
+  v.insert_or_assign("format", int64_t(99));
+  train::write_file_atomic(dir + "/checkpoint.pt", torch::pickle_save(c10::IValue(v)));
+  try {
+    train::load_checkpoint(dir + "/checkpoint.pt");
+    ADD_FAILURE() << "a newer format was read";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("written by a newer jess (checkpoint format 99"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Trainer, NanLossStopsAndKeepsTheLastGoodCheckpoint) {
   train::TrainOptions o;
   o.epochs = 3;

@@ -188,7 +188,8 @@ std::vector<std::string> ConfigSchema::keys() const {
 std::string ConfigSchema::value_string(const std::string& key) const { return find(key, "lookup").print(); }
 
 namespace {
-void walk(const YAML::Node& node, const std::string& prefix, ConfigSchema& schema, const std::string& origin) {
+void walk(const YAML::Node& node, const std::string& prefix, ConfigSchema& schema, const std::string& origin,
+          bool skip_unknown = false) {
   if (node.IsNull()) return;
   if (!node.IsMap()) throw ConfigError(origin + ": expected a mapping of keys to values at '" + prefix + "'");
   for (const auto& kv : node) {
@@ -196,7 +197,9 @@ void walk(const YAML::Node& node, const std::string& prefix, ConfigSchema& schem
     std::string full = prefix.empty() ? key : prefix + "." + key;
     const YAML::Node& v = kv.second;
     if (v.IsMap()) {
-      walk(v, full, schema, origin);
+      walk(v, full, schema, origin, skip_unknown);
+    } else if (skip_unknown && !schema.has(full)) {
+      continue;  // a key removed since the stored configuration was written
     } else if (v.IsScalar()) {
       schema.set(full, v.Scalar(), origin);
     } else if (v.IsNull()) {
@@ -216,6 +219,16 @@ void ConfigSchema::load_yaml_string(const std::string& text, const std::string& 
     throw ConfigError(origin + ": invalid YAML: " + e.what());
   }
   walk(root, "", *this, origin);
+}
+
+void ConfigSchema::load_stored_yaml(const std::string& text, const std::string& origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(origin + ": invalid YAML: " + e.what());
+  }
+  walk(root, "", *this, origin, /*skip_unknown=*/true);
 }
 
 void ConfigSchema::load_yaml_file(const std::string& path) {
@@ -268,6 +281,44 @@ std::string ConfigSchema::describe() const {
        << f.print() << ")  " << f.help << "\n";
   }
   return os.str();
+}
+
+namespace {
+void flatten(const YAML::Node& node, const std::string& prefix, std::map<std::string, std::string>& out) {
+  if (node.IsMap()) {
+    for (const auto& kv : node) flatten(kv.second, prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>(), out);
+  } else if (node.IsScalar()) {
+    out[prefix] = node.Scalar();
+  } else if (node.IsNull()) {
+    out[prefix] = "";
+  } else {
+    YAML::Emitter e;
+    e << YAML::Flow << node;
+    out[prefix] = e.c_str();
+  }
+}
+std::map<std::string, std::string> flat_config(const std::string& text, const std::string& what) {
+  std::map<std::string, std::string> out;
+  try {
+    flatten(YAML::Load(text), "", out);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(what + " configuration is not valid YAML: " + e.what());
+  }
+  return out;
+}
+}  // namespace
+
+ConfigDifference compare_configs(const std::string& stored_yaml, const std::string& current_yaml) {
+  const auto a = flat_config(stored_yaml, "the stored"), b = flat_config(current_yaml, "the current");
+  ConfigDifference d;
+  for (const auto& kv : b) {
+    auto it = a.find(kv.first);
+    if (it == a.end()) d.added.emplace_back(kv.first, kv.second);
+    else if (it->second != kv.second) d.changed.push_back({kv.first, it->second, kv.second});
+  }
+  for (const auto& kv : a)
+    if (!b.count(kv.first)) d.removed.emplace_back(kv.first, kv.second);
+  return d;
 }
 
 }  // namespace jess

@@ -7,6 +7,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace jess {
@@ -44,6 +45,9 @@ class ConfigSchema {
   void set(const std::string& key, const std::string& value, const std::string& origin);
   void load_yaml_file(const std::string& path);
   void load_yaml_string(const std::string& text, const std::string& origin);
+  // A configuration stored by an earlier run (a checkpoint's): keys it lacks keep their defaults (added
+  // since), keys the schema no longer has are skipped (removed since); values are still checked.
+  void load_stored_yaml(const std::string& text, const std::string& origin);
   // Each entry is "key=value"; keys are the dotted names of describe().
   void apply_overrides(const std::vector<std::string>& key_values);
 
@@ -68,5 +72,19 @@ bool parse_int64(const std::string& text, int64_t& out);
 bool parse_double(const std::string& text, double& out);
 bool parse_bool(const std::string& text, bool& out);
 std::string format_double(double v);  // shortest text that reads back to the same double
+
+// Two resolved configurations (ConfigSchema::to_yaml texts) compared key by key (dotted keys): what a
+// resumed run's stored configuration lacks (keys added by a later jess), what it has that the current
+// one does not (keys removed since), and the keys whose values differ.
+struct ConfigDifference {
+  struct Change {
+    std::string key, stored, current;
+  };
+  std::vector<std::pair<std::string, std::string>> added;    // key, current value
+  std::vector<std::pair<std::string, std::string>> removed;  // key, stored value
+  std::vector<Change> changed;
+  bool empty() const { return added.empty() && removed.empty() && changed.empty(); }
+};
+ConfigDifference compare_configs(const std::string& stored_yaml, const std::string& current_yaml);
 
 }  // namespace jess

@@ -282,7 +282,7 @@ LoadedEquivariantModel load_equivariant_model(const std::string& path) {
   m.checkpoint = ckpt;
   ConfigSchema s;
   m.config.describe(s);
-  s.load_yaml_string(c.config, ckpt + " (stored configuration)");
+  s.load_stored_yaml(c.config, ckpt + " (stored configuration)");
   m.config.resolve();
   const int64_t classes = c.model.at("classifier.weight").size(0);
   m.model = EquivariantModel(m.config, classes);

@@ -224,7 +224,7 @@ LoadedNs2d load_checkpoint(const std::string& path, at::Device device) {
   LoadedNs2d le;
   ConfigSchema s;
   le.config.describe(s);
-  s.load_yaml_string(ck.config.substr(std::string("equation: ns2d\n").size()), path);
+  s.load_stored_yaml(ck.config.substr(std::string("equation: ns2d\n").size()), path);
   le.model = SslModel(le.config.encoder, 3 * le.config.augment.crop_t, le.config.projector);
   train::load_state_dict(*le.model, ck.model, path);
   le.model->to(device);

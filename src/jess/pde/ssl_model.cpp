@@ -139,7 +139,7 @@ LoadedEncoder load_encoder(const std::string& path, at::Device device) {
   LoadedEncoder le;
   ConfigSchema s;
   le.config.describe(s);
-  s.load_yaml_string(c.config, path + " (stored configuration)");
+  s.load_stored_yaml(c.config, path + " (stored configuration)");
   le.config.augment.equation = le.config.equation;
   le.config.augment.resolve();
   le.model = SslModel(le.config.encoder, input_channels(le.config.encoder.arch, le.config.augment.crop_t),

@@ -120,6 +120,8 @@ void load_state_dict(torch::nn::Module& m, const std::map<std::string, at::Tenso
 
 namespace {
 
+constexpr int64_t kCheckpointFormat = 1;  // bump when the checkpoint's layout changes incompatibly
+
 c10::impl::GenericDict tensor_dict(const std::map<std::string, at::Tensor>& m) {
   c10::impl::GenericDict d(c10::StringType::get(), c10::TensorType::get());
   for (const auto& kv : m) d.insert(kv.first, kv.second);
@@ -156,6 +158,11 @@ c10::impl::GenericDict parse_checkpoint_dict(const std::vector<char>& bytes, con
   auto d = v.toGenericDict();
   for (const char* key : {"model", "epoch", "step", "global_step", "config"})
     if (!d.contains(key)) throw std::invalid_argument("'" + path + "' is not a jess checkpoint (no '" + key + "')");
+  // Checkpoints carry their format's version (absent: version 1, written before the key existed).
+  if (d.contains("format") && d.at("format").isInt() && d.at("format").toInt() > kCheckpointFormat)
+    throw std::invalid_argument("'" + path + "' was written by a newer jess (checkpoint format " +
+                                std::to_string(d.at("format").toInt()) + "; this jess reads up to " +
+                                std::to_string(kCheckpointFormat) + "): update jess to read it");
   return d;
 }
 
@@ -328,6 +335,47 @@ std::vector<std::pair<std::string, double>> last_logged_epoch_metrics(const std:
 }
 }  // namespace
 
+namespace {
+// A run written by an older jess resumes: keys its stored configuration lacks (added since) take their
+// current values, with a note; keys removed since are noted; a changed value is refused unless it is
+// safe to change on resume: train.epochs may grow (the warm-up + cosine schedule is recomputed for the
+// new length from the resume point on, so the learning rate continues from where the longer schedule
+// is at this step), and the logging/checkpoint cadence and plots never change the weights.
+void check_resumable(const std::string& stored, const std::string& current, const std::string& path, bool say) {
+  if (stored == current) return;
+  const ConfigDifference d = compare_configs(stored, current);
+  std::vector<std::string> refused, notes;
+  for (const auto& c : d.changed) {
+    if (c.key == "train.log_every" || c.key == "train.checkpoint_every" || c.key == "train.plots") continue;
+    if (c.key == "train.epochs") {
+      int64_t a = 0, b = 0;
+      if (parse_int64(c.stored, a) && parse_int64(c.current, b) && b >= a) {
+        if (b > a)
+          notes.push_back("train.epochs extended from " + c.stored + " to " + c.current +
+                          " (the learning-rate schedule is recomputed for the new length from here on)");
+        continue;
+      }
+    }
+    refused.push_back("'" + c.key + "' was " + (c.stored.empty() ? "empty" : c.stored) + ", now " +
+                      (c.current.empty() ? "empty" : c.current));
+  }
+  if (!refused.empty()) {
+    std::string list;
+    for (size_t i = 0; i < refused.size() && i < 5; ++i) list += (i ? "; " : "") + refused[i];
+    if (refused.size() > 5) list += "; and " + std::to_string(refused.size() - 5) + " more";
+    throw ConfigError("'" + path + "' was written with a different configuration (" + list +
+                      "); resume it with the same configuration, or train into a new --out directory (or pass "
+                      "--restart to overwrite it)");
+  }
+  for (const auto& a : d.added)
+    notes.push_back("the run's configuration lacks '" + a.first + "' (added since it was written): using " + a.first +
+                    ": " + (a.second.empty() ? "\"\"" : a.second));
+  for (const auto& r : d.removed) notes.push_back("'" + r.first + "' (" + r.second + ") is no longer a configuration key: ignored");
+  if (say)
+    for (const auto& n : notes) std::fprintf(stderr, "note: resuming %s: %s\n", path.c_str(), n.c_str());
+}
+}  // namespace
+
 double learning_rate(const TrainOptions& o, int64_t g, int64_t steps_per_epoch) {
   if (o.schedule == "constant") return o.lr;
   if (o.schedule == "step") {  // MultiStepLR: lr * gamma^(milestones passed), per epoch
@@ -401,10 +449,7 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
   int64_t epoch_n = 0;
   if (o.resume && exists_on_main(ckpt_path)) {
     auto d = parse_checkpoint_dict(bytes_from_main(ckpt_path), ckpt_path);
-    const std::string stored = d.at("config").toStringRef();
-    if (stored != config_yaml)
-      throw ConfigError("'" + ckpt_path + "' was written with a different configuration; resume it with the same "
-                        "configuration, or train into a new --out directory (or pass --restart to overwrite it)");
+    check_resumable(d.at("config").toStringRef(), config_yaml, ckpt_path, main_rank);
     load_state_dict(model, tensors_of(d.at("model")), ckpt_path);
     auto ob = d.at("optimizer").toTensor();
     torch::serialize::InputArchive ar;
@@ -470,6 +515,7 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
     d.insert("epoch_loss_count", step == 0 ? int64_t(0) : epoch_n);
     d.insert("config", config_yaml);
     d.insert("jess_version", std::string(JESS_VERSION));
+    d.insert("format", kCheckpointFormat);
     d.insert("extra", tensor_dict(task.extra_state()));
     write_file_atomic(path, torch::pickle_save(c10::IValue(d)));
   };

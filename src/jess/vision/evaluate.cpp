@@ -118,7 +118,7 @@ VisionRun load_vision_run(const std::string& path) {
     throw std::invalid_argument(ckpt + " is not a checkpoint of jess train (image SSL)");
   ConfigSchema s;
   run.config.describe(s);
-  s.load_yaml_string(c.config, ckpt + " (stored configuration)");
+  s.load_stored_yaml(c.config, ckpt + " (stored configuration)");
   const int64_t classes = c.model.at("probe.weight").size(0);
   auto stem = c.model.find("backbone.conv1.weight");
   run.channels = stem == c.model.end() ? 1 : stem->second.size(1);
