@@ -10,13 +10,11 @@
 
 #include "jess/cells/distances.h"
 #include "jess/core/parallel.h"
+#include "jess/eval/symmetric_eigen.h"
 
 // The covariance (or Gram) matrix is the one O(n d^2) step of PCA; the project's BLAS does it
-// (libblas.so.3, linked through jess_eval, as rankme.cpp does). LAPACK's dsyevd_ is not linked: the
-// BLAS library does not export it, and liblapack.so.3 is only an indirect dependency of libtorch, which
-// the linker refuses ("DSO missing from command line"). The eigendecomposition is therefore done
-// here: dense Householder + QL (symmetric_eigen) for small problems, Lanczos with full
-// reorthogonalisation (symmetric_eigen_top) for a few leading components of a large matrix.
+// (libblas.so.3, linked through jess_eval, as rankme.cpp does), and LAPACK's dsyevr (eval/
+// symmetric_eigen) its eigenpairs: all of them, or only the leading ones.
 extern "C" void dsyrk_(const char* uplo, const char* trans, const int* n, const int* k, const double* alpha,
                        const double* a, const int* lda, const double* beta, double* c, const int* ldc);
 
@@ -40,273 +38,29 @@ void require_non_negative(const Matrix& x, const std::string& option) {
                                   " (is the input already log-transformed or scaled? then switch " + option + " off)");
 }
 
-// EISPACK tred2 (as in JAMA): Householder reduction of the symmetric matrix V to tridiagonal form;
-// on return V holds the accumulated orthogonal transformation, d the diagonal and e the sub-diagonal
-// (e[0] = 0). V(i, j) is stored at v[j * n + i] (column-major): the O(n^3) inner loops of the
-// algorithm run down columns, which are then contiguous, and the returned storage is V's transpose,
-// the layout tridiagonal_ql wants.
-void tridiagonalize(int n, std::vector<double>& v, std::vector<double>& d, std::vector<double>& e) {
-  auto V = [&](int i, int j) -> double& { return v[size_t(j) * size_t(n) + size_t(i)]; };
-  for (int j = 0; j < n; ++j) d[size_t(j)] = V(n - 1, j);
-  for (int i = n - 1; i > 0; --i) {
-    double scale = 0.0, h = 0.0;
-    for (int k = 0; k < i; ++k) scale += std::abs(d[size_t(k)]);
-    if (scale == 0.0) {
-      e[size_t(i)] = d[size_t(i - 1)];
-      for (int j = 0; j < i; ++j) {
-        d[size_t(j)] = V(i - 1, j);
-        V(i, j) = 0.0;
-        V(j, i) = 0.0;
-      }
-    } else {
-      for (int k = 0; k < i; ++k) {
-        d[size_t(k)] /= scale;
-        h += d[size_t(k)] * d[size_t(k)];
-      }
-      double f = d[size_t(i - 1)];
-      double g = std::sqrt(h);
-      if (f > 0) g = -g;
-      e[size_t(i)] = scale * g;
-      h -= f * g;
-      d[size_t(i - 1)] = f - g;
-      for (int j = 0; j < i; ++j) e[size_t(j)] = 0.0;
-      for (int j = 0; j < i; ++j) {
-        f = d[size_t(j)];
-        V(j, i) = f;
-        g = e[size_t(j)] + V(j, j) * f;
-        for (int k = j + 1; k <= i - 1; ++k) {
-          g += V(k, j) * d[size_t(k)];
-          e[size_t(k)] += V(k, j) * f;
-        }
-        e[size_t(j)] = g;
-      }
-      f = 0.0;
-      for (int j = 0; j < i; ++j) {
-        e[size_t(j)] /= h;
-        f += e[size_t(j)] * d[size_t(j)];
-      }
-      const double hh = f / (h + h);
-      for (int j = 0; j < i; ++j) e[size_t(j)] -= hh * d[size_t(j)];
-      for (int j = 0; j < i; ++j) {
-        f = d[size_t(j)];
-        g = e[size_t(j)];
-        for (int k = j; k <= i - 1; ++k) V(k, j) -= (f * e[size_t(k)] + g * d[size_t(k)]);
-        d[size_t(j)] = V(i - 1, j);
-        V(i, j) = 0.0;
-      }
-    }
-    d[size_t(i)] = h;
-  }
-  for (int i = 0; i < n - 1; ++i) {  // accumulate the transformations
-    V(n - 1, i) = V(i, i);
-    V(i, i) = 1.0;
-    const double h = d[size_t(i + 1)];
-    if (h != 0.0) {
-      for (int k = 0; k <= i; ++k) d[size_t(k)] = V(k, i + 1) / h;
-      for (int j = 0; j <= i; ++j) {
-        double g = 0.0;
-        for (int k = 0; k <= i; ++k) g += V(k, i + 1) * V(k, j);
-        for (int k = 0; k <= i; ++k) V(k, j) -= g * d[size_t(k)];
-      }
-    }
-    for (int k = 0; k <= i; ++k) V(k, i + 1) = 0.0;
-  }
-  for (int j = 0; j < n; ++j) {
-    d[size_t(j)] = V(n - 1, j);
-    V(n - 1, j) = 0.0;
-  }
-  V(n - 1, n - 1) = 1.0;
-  e[0] = 0.0;
-}
-
-// EISPACK tql2 (as in JAMA): implicit QL iterations on the tridiagonal (d, e). `w` is the transpose
-// of tred2's transformation (row i = column i of V), so each Givens rotation touches two contiguous
-// rows; on return row i of w is the eigenvector of d[i].
-void tridiagonal_ql(int n, std::vector<double>& w, std::vector<double>& d, std::vector<double>& e) {
-  auto W = [&](int i) { return w.data() + size_t(i) * size_t(n); };
-  for (int i = 1; i < n; ++i) e[size_t(i - 1)] = e[size_t(i)];
-  e[size_t(n - 1)] = 0.0;
-  double f = 0.0, tst1 = 0.0;
-  const double eps = std::numeric_limits<double>::epsilon();
-  for (int l = 0; l < n; ++l) {
-    tst1 = std::max(tst1, std::abs(d[size_t(l)]) + std::abs(e[size_t(l)]));
-    int m = l;
-    while (m < n) {
-      if (std::abs(e[size_t(m)]) <= eps * tst1) break;
-      ++m;
-    }
-    if (m > l) {
-      int iterations = 0;
-      do {
-        if (++iterations > 100) throw std::runtime_error("symmetric_eigen: the QL iteration did not converge");
-        double g = d[size_t(l)];
-        double p = (d[size_t(l + 1)] - g) / (2.0 * e[size_t(l)]);
-        double r = std::hypot(p, 1.0);
-        if (p < 0) r = -r;
-        d[size_t(l)] = e[size_t(l)] / (p + r);
-        d[size_t(l + 1)] = e[size_t(l)] * (p + r);
-        const double dl1 = d[size_t(l + 1)];
-        double h = g - d[size_t(l)];
-        for (int i = l + 2; i < n; ++i) d[size_t(i)] -= h;
-        f += h;
-        p = d[size_t(m)];
-        double c = 1.0, c2 = c, c3 = c, s = 0.0, s2 = 0.0;
-        const double el1 = e[size_t(l + 1)];
-        for (int i = m - 1; i >= l; --i) {
-          c3 = c2;
-          c2 = c;
-          s2 = s;
-          g = c * e[size_t(i)];
-          h = c * p;
-          r = std::hypot(p, e[size_t(i)]);
-          e[size_t(i + 1)] = s * r;
-          s = e[size_t(i)] / r;
-          c = p / r;
-          p = c * d[size_t(i)] - s * g;
-          d[size_t(i + 1)] = h + s * (c * g + s * d[size_t(i)]);
-          double* wi = W(i);
-          double* wi1 = W(i + 1);
-          for (int k = 0; k < n; ++k) {
-            const double t = wi1[k];
-            wi1[k] = s * wi[k] + c * t;
-            wi[k] = c * wi[k] - s * t;
-          }
-        }
-        p = -s * s2 * c3 * el1 * e[size_t(l)] / dl1;
-        e[size_t(l)] = s * p;
-        d[size_t(l)] = c * p;
-      } while (std::abs(e[size_t(l)]) > eps * tst1);
-    }
-    d[size_t(l)] += f;
-    e[size_t(l)] = 0.0;
-  }
-}
-
 }  // namespace
 
+// Both go through the core's LAPACK path (eval/symmetric_eigen: dsyevr), the one RankMe uses.
 SymmetricEigen symmetric_eigen(const Matrix& a) {
   if (a.rows != a.cols) throw std::invalid_argument("symmetric_eigen: the matrix is not square");
-  const int n = int(a.rows);
-  SymmetricEigen result;
-  if (n == 0) return result;
-  std::vector<double> v(size_t(n) * size_t(n));
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j <= i; ++j) {
-      if (!std::isfinite(a(i, j))) throw std::invalid_argument("symmetric_eigen: non-finite entry");
-      v[size_t(i) * size_t(n) + size_t(j)] = v[size_t(j) * size_t(n) + size_t(i)] = a(i, j);
-    }
-  std::vector<double> d(static_cast<size_t>(n)), e(static_cast<size_t>(n));
-  tridiagonalize(n, v, d, e);
-  std::vector<double>& w = v;  // V's transpose: row i is column i of the transformation
-  tridiagonal_ql(n, w, d, e);
-  std::vector<int> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return d[size_t(x)] > d[size_t(y)]; });
-  result.values.resize(size_t(n));
-  result.vectors = Matrix(n, n);
-  for (int k = 0; k < n; ++k) {
-    result.values[size_t(k)] = d[size_t(order[size_t(k)])];
-    std::copy_n(w.data() + size_t(order[size_t(k)]) * size_t(n), n, result.vectors.row(k));
-  }
-  return result;
+  auto e = eval::symmetric_eigen(a.data.data(), a.rows);
+  SymmetricEigen r;
+  r.values = std::move(e.values);
+  r.vectors = Matrix(a.rows, a.rows);
+  r.vectors.data = std::move(e.vectors);
+  return r;
 }
 
-SymmetricEigen symmetric_eigen_top(const Matrix& a, int k, uint64_t seed, double tol, int threads) {
+SymmetricEigen symmetric_eigen_top(const Matrix& a, int k) {
   if (a.rows != a.cols) throw std::invalid_argument("symmetric_eigen_top: the matrix is not square");
-  const int64_t n = a.rows;
-  if (k < 1 || k > n)
-    throw std::invalid_argument("symmetric_eigen_top: k = " + std::to_string(k) + " must be in 1.." + std::to_string(n));
-  if (!(tol > 0)) throw std::invalid_argument("symmetric_eigen_top: tol must be > 0");
-  auto dot = [n](const double* p, const double* q) {
-    double s0 = 0, s1 = 0;
-    int64_t j = 0;
-    for (; j + 2 <= n; j += 2) {
-      s0 += p[j] * q[j];
-      s1 += p[j + 1] * q[j + 1];
-    }
-    if (j < n) s0 += p[j] * q[j];
-    return s0 + s1;
-  };
-  std::mt19937_64 gen(seed);
-  std::vector<std::vector<double>> basis;  // Lanczos vectors q_0, q_1, ...
-  std::vector<double> alpha, beta;         // T: diagonal alpha, off-diagonal beta (0 at restarts)
-  // Classical Gram-Schmidt twice against the whole basis ("twice is enough").
-  auto orthogonalise = [&](std::vector<double>& w) {
-    for (int pass = 0; pass < 2; ++pass)
-      for (const auto& q : basis) {
-        const double c = dot(q.data(), w.data());
-        for (int64_t j = 0; j < n; ++j) w[size_t(j)] -= c * q[size_t(j)];
-      }
-  };
-  auto random_start = [&]() {
-    for (;;) {
-      std::vector<double> w(static_cast<size_t>(n));
-      for (double& v : w) v = double(gen() >> 11) * 0x1.0p-52 - 1.0;  // uniform [-1, 1)
-      orthogonalise(w);
-      const double norm = std::sqrt(dot(w.data(), w.data()));
-      if (norm > 1e-8) {
-        for (double& v : w) v /= norm;
-        return w;
-      }
-    }
-  };
-  const int workers = resolve_threads(threads);
-  basis.push_back(random_start());
-  double scale = 0;  // running estimate of ||A||, for the "invariant subspace" test
-  SymmetricEigen ritz;
-  for (;;) {
-    const std::vector<double>& q = basis.back();
-    std::vector<double> w(static_cast<size_t>(n));
-    parallel_workers((n + 63) / 64, workers, [&](int, const std::function<int64_t()>& next) {
-      for (int64_t b = next(); b >= 0; b = next())
-        for (int64_t i = b * 64; i < std::min(n, (b + 1) * 64); ++i) w[size_t(i)] = dot(a.row(i), q.data());
-    });
-    const size_t j = basis.size() - 1;
-    alpha.push_back(dot(q.data(), w.data()));
-    for (int64_t t = 0; t < n; ++t) w[size_t(t)] -= alpha[j] * q[size_t(t)] + (j > 0 ? beta[j - 1] * basis[j - 1][size_t(t)] : 0.0);
-    orthogonalise(w);
-    const double b = std::sqrt(dot(w.data(), w.data()));
-    scale = std::max(scale, std::abs(alpha[j]) + b + (j > 0 ? beta[j - 1] : 0.0));
-    const size_t steps = j + 1;
-    const bool exhausted = int64_t(steps) == n, invariant = b <= 1e-10 * scale;
-    if (int64_t(steps) >= k && (steps % 8 == 0 || exhausted || invariant)) {
-      Matrix t(int64_t(steps), int64_t(steps), 0.0);
-      for (size_t i = 0; i < steps; ++i) {
-        t(int64_t(i), int64_t(i)) = alpha[i];
-        if (i + 1 < steps) t(int64_t(i + 1), int64_t(i)) = t(int64_t(i), int64_t(i + 1)) = beta[i];
-      }
-      ritz = symmetric_eigen(t);
-      // Residual of Ritz pair i: |b * (last component of its eigenvector of T)|.
-      bool converged = true;
-      const double largest = std::max(std::abs(ritz.values.front()), std::abs(ritz.values.back()));
-      for (int i = 0; i < k && converged; ++i)
-        converged = std::abs(b * ritz.vectors(i, int64_t(steps) - 1)) <= tol * std::max(largest, 1e-300);
-      // An invariant subspace has zero residuals but may lack eigenvectors the start vector missed
-      // (repeated eigenvalues, rank deficiency): only an exhausted space or a live chain is trusted.
-      if (exhausted || (converged && !invariant)) break;
-    }
-    if (invariant) {
-      beta.push_back(0.0);
-      basis.push_back(random_start());
-    } else {
-      beta.push_back(b);
-      for (double& v : w) v /= b;
-      basis.push_back(std::move(w));
-    }
-  }
-  SymmetricEigen result;
-  result.values.assign(ritz.values.begin(), ritz.values.begin() + k);
-  result.vectors = Matrix(k, n, 0.0);
-  for (int i = 0; i < k; ++i) {
-    double* v = result.vectors.row(i);
-    for (size_t s = 0; s < basis.size() && int64_t(s) < ritz.vectors.cols; ++s) {
-      const double c = ritz.vectors(i, int64_t(s));
-      for (int64_t t = 0; t < n; ++t) v[t] += c * basis[s][size_t(t)];
-    }
-    const double norm = std::sqrt(dot(v, v));  // = 1 up to rounding; renormalised for the record
-    for (int64_t t = 0; t < n; ++t) v[t] /= norm;
-  }
-  return result;
+  if (k < 1 || k > a.rows)
+    throw std::invalid_argument("symmetric_eigen_top: k = " + std::to_string(k) + " must be in 1.." + std::to_string(a.rows));
+  auto e = eval::symmetric_eigen(a.data.data(), a.rows, k);
+  SymmetricEigen r;
+  r.values = std::move(e.values);
+  r.vectors = Matrix(k, a.rows);
+  r.vectors.data = std::move(e.vectors);
+  return r;
 }
 
 std::vector<int64_t> features_expressed_in(const Matrix& x, int min_cells) {
@@ -471,12 +225,8 @@ PcaResult pca(const Matrix& x, int n_components, EigenSolver solver) {
     const double one = 1.0, zero = 0.0;
     dsyrk_("U", gram ? "T" : "N", &ni, &ki, &one, centred.data.data(), &lda, &zero, product.data.data(), &ldc);
   }
-  const bool lanczos = solver == EigenSolver::lanczos ||
-                       (solver == EigenSolver::automatic && m > 600 && 4 * int64_t(n_components) <= m);
-  if (lanczos)  // the Lanczos step reads the whole matrix: mirror the lower triangle
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < i; ++j) product(j, i) = product(i, j);
-  const SymmetricEigen eig = lanczos ? symmetric_eigen_top(product, n_components) : symmetric_eigen(product);
+  // Only the leading pairs are computed unless all were asked for (EigenSolver::dense).
+  const SymmetricEigen eig = solver == EigenSolver::dense ? symmetric_eigen(product) : symmetric_eigen_top(product, n_components);
   double total = 0;
   for (int64_t j = 0; j < m; ++j) total += product(j, j);  // trace = total variance * (n - 1)
   const double dof = double(n - 1);

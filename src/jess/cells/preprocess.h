@@ -76,26 +76,21 @@ HighlyVariableGenes highly_variable_genes_seurat(const Matrix& normalized, int n
 // 2 <= cells, 1 <= n_components <= m = min(cells, features) and m <= 5000 (else the error suggests
 // selecting highly variable genes first). The covariance (or, with fewer cells than features, the
 // Gram matrix, same non-zero spectrum) comes from BLAS dsyrk; `solver` picks its eigensolver.
-// automatic: dense when m <= 600 or n_components > m / 4, else Lanczos.
-enum class EigenSolver { automatic, dense, lanczos };
+// automatic/leading: only the n_components leading eigenpairs (LAPACK dsyevr); dense: all (then cut).
+enum class EigenSolver { automatic, dense, leading };
 PcaResult pca(const Matrix& x, int n_components, EigenSolver solver = EigenSolver::automatic);
 
-// Full eigendecomposition of a symmetric matrix (Householder tridiagonalisation + implicit QL, the
-// EISPACK tred2/tql2 algorithm as in the public-domain JAMA). Eigenvalues descending; row k of
-// `vectors` is the unit eigenvector of values[k]. Only the lower triangle of `a` is read.
+// Eigendecomposition of a symmetric matrix (LAPACK's dsyevr through eval/symmetric_eigen). Eigenvalues
+// descending; row k of `vectors` is the unit eigenvector of values[k]. Only the lower triangle of `a`
+// is read.
 struct SymmetricEigen {
   std::vector<double> values;
   Matrix vectors;
 };
 SymmetricEigen symmetric_eigen(const Matrix& a);
 
-// The k largest eigenpairs of a symmetric matrix (all of it is read) by Lanczos iterations with full
-// reorthogonalisation from a seeded random start; a new random start orthogonal to the basis is
-// taken whenever the Krylov space becomes invariant, which also recovers repeated eigenvalues there.
-// Stops when every wanted Ritz pair has residual <= tol * |largest Ritz value|. O(m^2) per step and
-// typically 2-4 k steps, against O(m^3) for symmetric_eigen: the dense solver takes ~30 s at
-// m = 2000 on one core. Limitation: an eigenvalue repeated exactly among the top k, in a space the
-// iteration does not exhaust, can be returned once only (no issue for data covariances in practice).
-SymmetricEigen symmetric_eigen_top(const Matrix& a, int k, uint64_t seed = 0, double tol = 1e-10, int threads = 0);
+// Only the k largest eigenpairs (dsyevr's index range: the tridiagonalisation is O(m^3) as for all
+// pairs, the eigenvectors O(m^2 k)).
+SymmetricEigen symmetric_eigen_top(const Matrix& a, int k);
 
 }  // namespace jess::cells

@@ -1,5 +1,7 @@
 #include "jess/eval/rankme.h"
 
+#include "jess/eval/symmetric_eigen.h"
+
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -7,6 +9,7 @@
 #include <stdexcept>
 
 #include "jess/core/npy.h"
+#include "jess/eval/symmetric_eigen.h"
 
 // BLAS symmetric rank-k update from the libblas.so.3 that LibTorch itself uses (OpenBLAS after
 // scripts/setup.sh): Z^T Z costs half the flops of a general matrix product.
@@ -25,14 +28,15 @@ void syrk_accumulate(at::Tensor& gram, const double* block, int64_t m, int64_t k
 }
 
 Spectrum from_gram(const at::Tensor& gram, int64_t n, int64_t k) {
-  auto lam = at::linalg_eigvalsh(gram);  // ascending
-  auto sigma = at::sqrt(at::clamp_min(lam, 0.0)).flip(0).contiguous();
+  const auto g = gram.contiguous();
   Spectrum s;
   s.n = n;
   s.k = k;
-  s.singular_values.assign(sigma.data_ptr<double>(), sigma.data_ptr<double>() + sigma.numel());
-  for (double v : s.singular_values)
-    if (!std::isfinite(v)) throw std::invalid_argument("the embeddings contain NaN or Inf");
+  for (int64_t r = 0; r < g.size(0); ++r)  // the lower triangle is what LAPACK reads here
+    for (int64_t c = 0; c <= r; ++c)
+      if (!std::isfinite(g.data_ptr<double>()[r * g.size(0) + c])) throw std::invalid_argument("the embeddings contain NaN or Inf");
+  const auto e = symmetric_eigen(g.data_ptr<double>(), g.size(0), 0, /*vectors=*/false);  // descending
+  for (double v : e.values) s.singular_values.push_back(std::sqrt(std::max(v, 0.0)));
   return s;
 }
 
