@@ -95,6 +95,16 @@ TEST(Config, AStoredConfigurationFromAnOlderOrNewerSchemaLoads) {
   EXPECT_TRUE(jess::compare_configs("a: 1\n", "a: 1\n").empty());
 }
 
+TEST(Runtime, OpenMpWaitsPassivelyOnlyOnABusyMachineAndNeverAgainstTheEnvironment) {
+  EXPECT_FALSE(jess::wait_passively(0.1, 2, false));  // idle: libgomp's default (fastest there)
+  EXPECT_TRUE(jess::wait_passively(1.0, 2, false));   // half the cores busy
+  EXPECT_TRUE(jess::wait_passively(3.5, 2, false));
+  EXPECT_FALSE(jess::wait_passively(3.5, 2, true));   // OMP_WAIT_POLICY / GOMP_SPINCOUNT set: theirs
+  EXPECT_FALSE(jess::wait_passively(3.9, 8, false));
+  EXPECT_TRUE(jess::wait_passively(4.0, 8, false));
+  EXPECT_TRUE(jess::wait_passively(0.5, 0, false));   // unknown core count: treated as one
+}
+
 TEST(Config, ErrorsNameTheKeyAndTheValue) {
   Opts o;
   jess::ConfigSchema s;

@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -79,6 +80,28 @@ std::string describe_runtime() {
          " OPENBLAS_CORETYPE=" + (g_info.openblas_coretype.empty() ? "(unset)" : g_info.openblas_coretype) +
          (g_info.openblas_core.empty() ? "" : " openblas_kernels=" + g_info.openblas_core) +
          " malloc=" + g_info.malloc_tuning;
+}
+
+bool wait_passively(double load_average, unsigned cores, bool policy_in_environment) {
+  if (policy_in_environment) return false;
+  return load_average >= 0.5 * double(std::max(1u, cores));
+}
+
+void choose_openmp_wait_policy(char** argv) {
+  const bool in_env = std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT") || std::getenv("JESS_WAIT_CHOSEN");
+  double load = 0;
+  if (!in_env) {
+    std::FILE* f = std::fopen("/proc/loadavg", "r");
+    if (f) {
+      if (std::fscanf(f, "%lf", &load) != 1) load = 0;
+      std::fclose(f);
+    }
+  }
+  if (!wait_passively(load, std::thread::hardware_concurrency(), in_env)) return;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  setenv("JESS_WAIT_CHOSEN", "1", 1);  // never twice
+  execv("/proc/self/exe", argv);
+  // exec failed: carry on with libgomp's default (the environment above only affects children)
 }
 
 }  // namespace jess

@@ -1,6 +1,6 @@
 #pragma once
 // Process start-up that every jess binary runs first. It handles the measured traps of the stack
-// (docs/performance.md): glibc returning freed tensor buffers to the OS every step (mallopt), libtorch
+// (the stack notes): glibc returning freed tensor buffers to the OS every step (mallopt), libtorch
 // seeing one core on this VM (explicit thread count), and a reference BLAS selected by Debian's
 // alternatives (warned about, since it is 20x slower than OpenBLAS), and OpenBLAS falling back to its
 // SSE3 (Prescott) kernels on a CPU it does not recognise (warned about: ~5x slower matrix products).
@@ -21,5 +21,19 @@ struct RuntimeInfo {
 RuntimeInfo init_runtime(int threads = 0, bool warn_on_slow_blas = true);
 const RuntimeInfo& runtime_info();
 std::string describe_runtime();
+
+// OpenMP's wait policy on a busy machine. libgomp spins in its barriers before sleeping; when other
+// processes hold the cores the spinning threads steal the time the working ones need. Measured on the
+// 2-core VM on 2026-12-06 (`jess train n_train=2048 width=8 train.epochs=2`, 2 threads):
+// with two other jess processes running, the default took 34.7 s, OMP_WAIT_POLICY=passive 14.5 s,
+// GOMP_SPINCOUNT=100000 19.2 s, active 98.8 s; idle, 8.5 / 9.7 / 8.8 / 7.7 s. So jess waits passively
+// when the machine is busy as it starts (1-minute load average >= half the cores) and keeps libgomp's
+// default otherwise. libgomp reads the policy once, when it is loaded, so the choice is made by
+// re-running the process with OMP_WAIT_POLICY=PASSIVE set (~0.4 s, only on a busy machine).
+// OMP_WAIT_POLICY or GOMP_SPINCOUNT in the environment are always respected.
+bool wait_passively(double load_average, unsigned cores, bool policy_in_environment);
+// Called first by main(): re-executes argv with OMP_WAIT_POLICY=PASSIVE when wait_passively() says so
+// (returns otherwise; also when the re-execution fails).
+void choose_openmp_wait_policy(char** argv);
 
 }  // namespace jess
