@@ -13,6 +13,7 @@
 #include "jess/ssl/criteria.h"
 #include "jess/ssl/loss.h"
 #include "jess/ssl/vicreg.h"
+#include "jess/core/files.h"
 #include "jess/train/trainer.h"
 
 using namespace jess;
@@ -387,6 +388,28 @@ TEST(Trainer, ACheckpointFromANewerFormatIsAClearError) {
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("written by a newer jess (checkpoint format 99"), std::string::npos) << e.what();
   }
+}
+
+TEST(Trainer, ASecondWriterOfTheSameRunDirectoryIsRefused) {
+  train::TrainOptions o;
+  o.epochs = 1;
+  o.plots = false;
+  const std::string dir = temp_dir("locked");
+  jess::make_directories(dir);
+  {
+    jess::DirectoryLock held(dir);  // as another process training into it
+    ToyTask t;
+    try {
+      train::train(t, o, dir, "cfg: 1\n");
+      ADD_FAILURE() << "trained into a locked directory";
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find("another jess process (pid " + std::to_string(getpid()) + ") is writing"),
+                std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(jess::file_exists(dir + "/checkpoint.pt"));
+  }
+  ToyTask t2;  // released: the run goes ahead
+  EXPECT_TRUE(train::train(t2, o, dir, "cfg: 1\n").completed);
 }
 
 TEST(Trainer, NanLossStopsAndKeepsTheLastGoodCheckpoint) {

@@ -1,12 +1,14 @@
 #include "jess/core/files.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 
 #include <cerrno>
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
 
@@ -58,5 +60,30 @@ void write_file_atomic(const std::string& path, const char* data, size_t size) {
 }
 
 void write_text_atomic(const std::string& path, const std::string& text) { write_file_atomic(path, text.data(), text.size()); }
+
+DirectoryLock::DirectoryLock(const std::string& dir) {
+  const std::string path = dir + "/.jess.lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw std::runtime_error("cannot create the lock file '" + path + "': " + std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    char buf[32] = {0};
+    const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+    ::close(fd_);
+    fd_ = -1;
+    std::string holder = n > 0 ? std::string(buf, size_t(n)) : std::string("?");
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+    throw std::runtime_error("another jess process (pid " + holder + ") is writing '" + dir +
+                             "'; wait for it to finish, or write into another --out directory");
+  }
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd_, 0) == 0) {
+    const ssize_t w = ::pwrite(fd_, pid.data(), pid.size(), 0);
+    (void)w;
+  }
+}
+
+DirectoryLock::~DirectoryLock() {
+  if (fd_ >= 0) ::close(fd_);  // releases the flock
+}
 
 }  // namespace jess

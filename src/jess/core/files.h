@@ -16,4 +16,19 @@ void make_directories(const std::string& dir);
 void write_file_atomic(const std::string& path, const char* data, size_t size);
 void write_text_atomic(const std::string& path, const std::string& text);
 
+// An exclusive claim on a run directory for as long as the object lives: `dir/.jess.lock`, locked with
+// flock(2), so the kernel releases it when the holder exits or is killed (a stale file never blocks).
+// A second writer (another process, or another claim in this one) gets std::runtime_error naming the
+// holder's pid.
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(const std::string& dir);
+  ~DirectoryLock();
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace jess

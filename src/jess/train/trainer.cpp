@@ -410,6 +410,10 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
   o.validate();
   const bool parallel = dist::active(), main_rank = dist::is_main();  // only rank 0 writes files
   if (main_rank) make_directories(out_dir);
+  // One writer per run directory: a second process training into it (or the same run started twice)
+  // stops here instead of interleaving checkpoints and logs; the kernel drops the lock if we die.
+  std::unique_ptr<DirectoryLock> lock;
+  if (main_rank) lock = std::make_unique<DirectoryLock>(out_dir);
   if (parallel) dist::check_same_everywhere("configuration", config_yaml);
   torch::nn::Module& model = task.model();
   const int64_t spe = task.steps_per_epoch();
