@@ -128,6 +128,22 @@ TEST(Config, ErrorsNameTheKeyAndTheValue) {
   EXPECT_EQ(o.n, 4);
 }
 
+TEST(Npy, TheRowReaderRefusesAnArrayOfTheWrongRankCleanly) {
+  // Found by fuzz/fuzz_npy (AddressSanitizer: the message read the shape after freeing it). The seed
+  // corpus keeps the input (fuzz/corpus/npy/u8_3d.npy); here the message is checked in the plain build.
+  const std::string path = ::testing::TempDir() + "/jess_rank3.npy";
+  const std::vector<double> data(8, 1.0);
+  jess::write_npy(path, data.data(), {2, 2, 2});
+  try {
+    jess::NpyRowReader r(path);
+    ADD_FAILURE() << "a 3-D array was read row by row";
+  } catch (const jess::NpyError& e) {
+    EXPECT_NE(std::string(e.what()).find("expected a 2-D array (samples x features), got 3 dimensions"), std::string::npos)
+        << e.what();
+  }
+  std::remove(path.c_str());
+}
+
 TEST(Npy, RoundTripAndForeignLayouts) {
   const std::string dir = temp_dir();
   std::vector<double> v{1, 2, 3, 4, 5, 6};

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <sstream>
 
@@ -316,24 +317,26 @@ struct NpyRowReader::Impl {
   bool buffered = false;
 };
 
-NpyRowReader::NpyRowReader(const std::string& path) : impl_(new Impl) {
-  impl_->path = path;
-  impl_->f.open(path, std::ios::binary);
-  impl_->h = read_numeric_header(impl_->f, path);
-  const auto& s = impl_->h.shape;
-  if (s.size() != 2) {
-    delete impl_;
+NpyRowReader::NpyRowReader(const std::string& path) {
+  // Owned until the end: a header error, a wrong rank or a bad Fortran-order payload frees it (the
+  // fuzzer found the message reading the shape after the free, and the leak on a bad header).
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->f.open(path, std::ios::binary);
+  impl->h = read_numeric_header(impl->f, path);
+  const auto& s = impl->h.shape;
+  if (s.size() != 2)
     throw NpyError("'" + path + "': expected a 2-D array (samples x features), got " + std::to_string(s.size()) +
                    " dimensions");
-  }
   rows_ = s[0];
   cols_ = s[1];
-  dtype_ = impl_->h.dtype;
-  if (impl_->h.fortran) {
-    impl_->f.close();
-    impl_->whole = read_npy(path);
-    impl_->buffered = true;
+  dtype_ = impl->h.dtype;
+  if (impl->h.fortran) {
+    impl->f.close();
+    impl->whole = read_npy(path);
+    impl->buffered = true;
   }
+  impl_ = impl.release();
 }
 
 NpyRowReader::~NpyRowReader() { delete impl_; }

@@ -45,7 +45,7 @@ class NpyRowReader {
 
  private:
   struct Impl;
-  Impl* impl_;
+  Impl* impl_ = nullptr;
   int64_t rows_ = 0, cols_ = 0, done_ = 0;
   std::string dtype_;
 };

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# libFuzzer campaigns over jess's readers of outside bytes (issue 20). Builds each target with clang's
+# -fsanitize=fuzzer,address,undefined into build-fuzz/ (only the reader's own sources: seconds), runs it
+# for SECONDS (default 60) from its seed corpus fuzz/corpus/<target> (valid files), keeping what it finds
+# in build-fuzz/corpus/<target>, and prints executions/s and coverage. A crash, sanitizer report, leak
+# or hang (> 10 s per input) saves the input as build-fuzz/crash-<target>-* and fails the script: turn it
+# into a regression test.
+#   scripts/fuzz.sh [SECONDS] [TARGET...]        targets: npy config (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+shift || true
+targets=${*:-"npy config"}
+out=build-fuzz
+mkdir -p "$out"
+flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc)
+sources_npy=(src/jess/core/npy.cpp src/jess/core/files.cpp)
+sources_config=(src/jess/core/config.cpp)
+libs_config=(-lyaml-cpp)
+status=0
+for t in $targets; do
+  src="sources_${t}[@]"
+  lib="libs_${t}[@]"
+  exe="$out/fuzz_$t"
+  clang++ "${flags[@]}" "fuzz/fuzz_$t.cpp" "${!src}" ${!lib+"${!lib}"} -o "$exe"
+  mkdir -p "$out/corpus/$t"
+  log="$out/fuzz_$t.log"
+  if "$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+      -artifact_prefix="$out/crash-$t-" "$out/corpus/$t" "fuzz/corpus/$t" > "$log" 2>&1; then
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
+    echo "fuzz $t: ${execs} inputs in ${secs} s ($(( ${execs:-0} / secs )) /s), coverage ${cov} edges, no crash"
+  else
+    echo "fuzz $t: FAILED (see $log; the input is in $out/crash-$t-*)"
+    tail -30 "$log"
+    status=1
+  fi
+done
+exit $status
