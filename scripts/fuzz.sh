@@ -5,18 +5,20 @@
 # in build-fuzz/corpus/<target>, and prints executions/s and coverage. A crash, sanitizer report, leak
 # or hang (> 10 s per input) saves the input as build-fuzz/crash-<target>-* and fails the script: turn it
 # into a regression test.
-#   scripts/fuzz.sh [SECONDS] [TARGET...]        targets: npy config (default: all)
+#   scripts/fuzz.sh [SECONDS] [TARGET...]        targets: npy config idx (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-targets=${*:-"npy config"}
+targets=${*:-"npy config idx"}
 out=build-fuzz
 mkdir -p "$out"
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc)
 sources_npy=(src/jess/core/npy.cpp src/jess/core/files.cpp)
 sources_config=(src/jess/core/config.cpp)
 libs_config=(-lyaml-cpp)
+sources_idx=(src/jess/vision/idx.cpp src/jess/core/files.cpp src/jess/core/hdf5_file.cpp -I/usr/include/hdf5/serial)
+libs_idx=(-lz -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5)
 status=0
 for t in $targets; do
   src="sources_${t}[@]"

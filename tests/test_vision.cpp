@@ -47,6 +47,16 @@ TEST(Idx, BytesRoundTripPlainAndGzipped) {
   }
 }
 
+TEST(Idx, AHeaderDeclaringGigabytesIsATruncationErrorNotAnAllocation) {
+  // Found by fuzz/fuzz_idx: 2 x 0x02030405 uint8 declared (~68 GB), 16 bytes present. The reader must
+  // not try to allocate the declared size (AddressSanitizer: out of memory) but report the truncation.
+  const std::string p = temp_path("huge.idx");
+  write_raw(p, {0, 0, 0x08, 3, 0, 0, 0, 2, 0, 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17});
+  const std::string e = error_of([&] { read_idx(p); });
+  EXPECT_NE(e.find("is truncated: 10 of 69"), std::string::npos) << e;
+  std::remove(p.c_str());
+}
+
 TEST(Idx, DecodesBigEndianWiderTypes) {
   const std::string p = temp_path("w.idx");
   // int16 (0x0B): -2 = 0xFFFE, 258 = 0x0102

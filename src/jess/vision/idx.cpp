@@ -92,9 +92,20 @@ IdxArray read_idx(const std::string& path) {
     a.dims.push_back(n);
     count *= n;
   }
-  std::vector<uint8_t> raw(size_t(count * size));
-  const size_t got = read_bytes(g.f, raw.data(), raw.size());
-  if (got != raw.size())
+  // The declared size is trusted only as far as bytes arrive: read in 16 MiB chunks (a corrupt header
+  // declaring 69 GB must be a "truncated" error, not an attempt to allocate it; found by fuzz/fuzz_idx).
+  const size_t want = size_t(count * size);
+  std::vector<uint8_t> raw;
+  size_t got = 0;
+  while (got < want) {
+    const size_t chunk = std::min(want - got, size_t(16) << 20);
+    raw.resize(got + chunk);
+    const size_t n = read_bytes(g.f, raw.data() + got, chunk);
+    got += n;
+    if (n < chunk) break;
+  }
+  raw.resize(got);
+  if (got != want)
     throw IdxError("'" + path + "' is truncated: " + std::to_string(got / size_t(size)) + " of " +
                    std::to_string(count) + " elements present");
   uint8_t extra;
