@@ -5,12 +5,12 @@
 # in build-fuzz/corpus/<target>, and prints executions/s and coverage. A crash, sanitizer report, leak
 # or hang (> 10 s per input) saves the input as build-fuzz/crash-<target>-* and fails the script: turn it
 # into a regression test.
-#   scripts/fuzz.sh [SECONDS] [TARGET...]        targets: npy config idx (default: all)
+#   scripts/fuzz.sh [SECONDS] [TARGET...]        targets: npy config idx cells (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-targets=${*:-"npy config idx"}
+targets=${*:-"npy config idx cells"}
 out=build-fuzz
 mkdir -p "$out"
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc)
@@ -19,6 +19,9 @@ sources_config=(src/jess/core/config.cpp)
 libs_config=(-lyaml-cpp)
 sources_idx=(src/jess/vision/idx.cpp src/jess/core/files.cpp src/jess/core/hdf5_file.cpp -I/usr/include/hdf5/serial)
 libs_idx=(-lz -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5)
+sources_cells=(src/jess/cells/readers.cpp src/jess/cells/rdata.cpp src/jess/cells/gzip.cpp src/jess/cells/matrix.cpp
+               src/jess/core/files.cpp src/jess/core/npy.cpp)
+libs_cells=(-lz)
 status=0
 for t in $targets; do
   src="sources_${t}[@]"

@@ -342,6 +342,12 @@ TEST(RData, MalformedInputsGiveClearErrors) {
   EXPECT_TRUE(contains(error_of([&] { parse_rdata("RDX2\nB\n", "b.rda"); }), "native binary"));
   EXPECT_TRUE(contains(error_of([&] { parse_rdata("hello world", "t.rda"); }), "RDX2"));
   EXPECT_TRUE(contains(error_of([&] { read_rdata("/nonexistent/file.rda"); }), "/nonexistent/file.rda"));
+  // Found by fuzz/fuzz_cells (UndefinedBehaviorSanitizer: a negative long-vector upper word was shifted):
+  // a REALSXP whose length is -1 (long vector) with upper word -1 is refused by name.
+  const std::string rds = std::string("X\n\0\0\0\x03\0\x04\x03\0\0\x03\x05\0\0\0\0\x05UTF-8", 23) +
+                          std::string("\0\0\0\x0e\xff\xff\xff\xff\xff\xff\xff\xff\0\0\0\x02", 16);
+  EXPECT_TRUE(contains(error_of([&] { parse_rds(rds, "long.rds"); }), "implausible long vector length (upper word -1)"))
+      << error_of([&] { parse_rds(rds, "long.rds"); });
 }
 
 TEST(RData, ReadsRdsAndAltrepCompactSequences) {

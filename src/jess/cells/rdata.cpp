@@ -254,7 +254,10 @@ class Parser {
     if (n == -1) {
       const int64_t upper = read_int("a long vector's length (upper word)");
       const int64_t lower = uint32_t(read_int("a long vector's length (lower word)"));
-      n = (upper << 32) + lower;
+      // A negative upper word would be undefined to shift (found by fuzz/fuzz_cells); R's long vectors
+      // stop at 2^52 elements, an upper word of at most 2^20.
+      if (upper < 0 || upper > (int64_t(1) << 20)) fail("implausible long vector length (upper word " + std::to_string(upper) + ")");
+      n = int64_t((uint64_t(upper) << 32) + uint64_t(lower));
     }
     if (n < 0) fail("negative vector length " + std::to_string(n));
     const auto left = in_.known_remaining();
