@@ -588,5 +588,8 @@ check "a port in use is a clear error at start-up" bash -c "
   MASTER_PORT=\$port JESS_DIST_TIMEOUT=5 '$JESS' --nproc 2 pde pretrain '$DIR/dp.h5' --out '$DIR/dpp' $DP > '$DIR/dpp.log' 2>&1; rc=\$?;
   kill %1; [[ \$rc -ne 0 ]] && grep -q 'is the port already in use' '$DIR/dpp.log'"
 
+check "kill -9 at 3 random moments, resumed each time: the uninterrupted run's weights and logs (scripts/soak.sh)" \
+  "$ROOT/scripts/soak.sh" 3 "$JESS"
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]
