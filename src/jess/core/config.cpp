@@ -211,24 +211,22 @@ void walk(const YAML::Node& node, const std::string& prefix, ConfigSchema& schem
 }
 }  // namespace
 
-void ConfigSchema::load_yaml_string(const std::string& text, const std::string& origin) {
-  YAML::Node root;
+namespace {
+YAML::Node parse_yaml(const std::string& text, const std::string& origin) {
   try {
-    root = YAML::Load(text);
+    return YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw ConfigError(origin + ": invalid YAML: " + e.what());
   }
-  walk(root, "", *this, origin);
+}
+}  // namespace
+
+void ConfigSchema::load_yaml_string(const std::string& text, const std::string& origin) {
+  walk(parse_yaml(text, origin), "", *this, origin);
 }
 
 void ConfigSchema::load_stored_yaml(const std::string& text, const std::string& origin) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(origin + ": invalid YAML: " + e.what());
-  }
-  walk(root, "", *this, origin, /*skip_unknown=*/true);
+  walk(parse_yaml(text, origin), "", *this, origin, /*skip_unknown=*/true);
 }
 
 void ConfigSchema::load_yaml_file(const std::string& path) {
