@@ -578,6 +578,16 @@ check "a hung rank stops the other within JESS_DIST_TIMEOUT, naming it" bash -c 
   RANK=0 '$JESS' pde pretrain '$DIR/dp.h5' --out '$DIR/dph' $DP train.epochs=500 > '$DIR/dph.log' 2>&1 & p0=\$!;
   sleep 4; kill -STOP \$p1; wait \$p0; rc=\$?; kill -9 \$p1;
   [[ \$rc -ne 0 ]] && grep -q 'Rank 1 has stopped' '$DIR/dph.log'"
+check "a NaN in the training data is a clear error naming the trajectory, and no run is written" bash -c "
+  cp '$DIR/dp.h5' '$DIR/nan.h5' &&
+  $PY -c \"
+import h5py
+f = h5py.File('$DIR/nan.h5', 'a')
+name = [k for k in f['train'] if k.startswith('pde_')][0]
+d = f['train'][name]; d[5, 3, 7] = float('nan'); f.close()
+\" &&
+  ! '$JESS' pde pretrain '$DIR/nan.h5' --out '$DIR/nanrun' $DP > '$DIR/nan.log' 2>&1 &&
+  grep -q 'trajectory 5 holds a non-finite value (nan) at time step 3, point 7' '$DIR/nan.log' && ! test -f '$DIR/nanrun/checkpoint.pt'"
 expect_error "a command that does not run data-parallel refuses several processes" 1 "does not run data-parallel" \
   "$JESS" --nproc 2 pde generate --out "$DIR/dpx.h5" n_train=2
 expect_error "a global batch that does not split evenly is refused" 1 "must be a multiple of the number of processes" \

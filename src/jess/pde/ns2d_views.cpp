@@ -67,8 +67,12 @@ Fields load_fields(const std::string& path, const std::string& split, int64_t li
     if (pool > 1) stack = at::avg_pool2d(stack.view({m * 3 * T, 1, n, n}), {pool, pool}).view({m, 3, T, S, S});
     f.x.narrow(0, i0, m).copy_(stack);
   }
-  if (!at::isfinite(f.x).all().item<bool>())
-    throw std::invalid_argument("'" + path + "' split '" + split + "' holds non-finite field values");
+  if (!at::isfinite(f.x).all().item<bool>()) {  // name the first bad trajectory, not just the file
+    const auto bad = at::logical_not(at::isfinite(f.x)).view({f.x.size(0), -1}).any(1).nonzero();
+    throw std::invalid_argument("'" + path + "' split '" + split + "': trajectory " + std::to_string(bad[0][0].item<int64_t>()) +
+                                " (of " + std::to_string(bad.size(0)) + " bad ones) holds non-finite field values; "
+                                "repair or drop it (e.g. regenerate the file)");
+  }
   auto b = r.read_f64(g + "/buo_y");
   f.buoyancy = at::tensor(std::vector<double>(b.begin(), b.begin() + N), at::kDouble);
   f.dx = r.read_f64(g + "/dx").at(0) * double(pool);

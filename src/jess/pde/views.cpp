@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 
 #include <chrono>
+#include <cmath>
 #include <sstream>
 
 #include "jess/core/hdf5_file.h"
@@ -29,7 +30,17 @@ GridBatch load_split(const std::string& path, const std::string& split, Equation
   for (int64_t i = 0; i < n; i += 256) {  // bounded temporary memory
     const int64_t m = std::min<int64_t>(256, n - i);
     auto rows = r.read_rows(g + "/" + dn, uint64_t(i), uint64_t(m));
-    for (size_t k = 0; k < rows.size(); ++k) dst[size_t(i * nt * nx) + k] = float(rows[k]);
+    for (size_t k = 0; k < rows.size(); ++k) {
+      // A NaN/Inf in the data would train a NaN model far from its cause: name the trajectory instead.
+      if (!std::isfinite(rows[k])) {
+        const int64_t at = int64_t(k), traj = i + at / (nt * nx), t = (at / nx) % nt, x = at % nx;
+        throw std::invalid_argument(path + ": split '" + split + "', " + dn + " trajectory " + std::to_string(traj) +
+                                    " holds a non-finite value (" + std::to_string(rows[k]) + ") at time step " +
+                                    std::to_string(t) + ", point " + std::to_string(x) +
+                                    "; repair or drop that trajectory (e.g. regenerate the file)");
+      }
+      dst[size_t(i * nt * nx) + k] = float(rows[k]);
+    }
   }
   auto vec = [&](const std::string& name, double fallback) {
     if (!r.exists(g + "/" + name)) return at::full({n}, fallback, at::kDouble);
