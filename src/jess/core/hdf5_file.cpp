@@ -236,7 +236,9 @@ void H5Writer::attr(const std::string& object, const std::string& name, int64_t 
 
 void H5Writer::commit() {
   if (committed_) return;
-  ok(H5Fflush(hid_t(file_), H5F_SCOPE_GLOBAL), "flush '" + tmp_path_ + "'");
+  if (H5Fflush(hid_t(file_), H5F_SCOPE_GLOBAL) < 0)
+    throw H5Error("writing '" + path_ + "' failed while flushing its temporary file (disk full, or a file-size "
+                  "limit?); the previous file, if any, is unchanged");
   if (H5Fclose(hid_t(file_)) < 0) {
     file_ = -1;
     throw H5Error("closing '" + tmp_path_ + "' failed (disk full?)");
