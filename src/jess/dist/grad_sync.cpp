@@ -124,17 +124,19 @@ void GradientSync::finish() {
   for (auto& b : m.buckets) b.pending.wait();
   m.waited += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double inv_world = 1.0 / double(world_size());
-  for (auto& b : m.buckets)
-    for (size_t s = 0; s < b.members.size(); ++s) {
-      auto& p = m.params[b.members[s]];
-      if (b.flat[b.offsets.back() + int64_t(s)].item<double>() == 0) {
-        p.mutable_grad() = at::Tensor();  // no rank used it: as in one process
-        continue;
-      }
-      auto avg = b.flat.narrow(0, b.offsets[s], p.numel()).view(p.sizes()) * inv_world;
-      if (p.grad().defined()) p.mutable_grad().copy_(avg);
-      else p.mutable_grad() = avg.clone();
+  for (auto& b : m.buckets) {
+    const int64_t count = int64_t(b.members.size());
+    const auto flags = b.flat.narrow(0, b.offsets.back(), count).to(at::kCPU, at::kDouble).contiguous();
+    const double* used = flags.data_ptr<double>();
+    for (int64_t s = 0; s < count; ++s) {
+      // No rank used it: its gradient stays what this rank's backward left (as in one process).
+      if (used[s] == 0) continue;
+      auto& p = m.params[b.members[size_t(s)]];
+      const auto sum = b.flat.narrow(0, b.offsets[size_t(s)], p.numel()).view(p.sizes());
+      if (p.grad().defined()) p.mutable_grad().copy_(sum).mul_(inv_world);
+      else p.mutable_grad() = sum * inv_world;
     }
+  }
 }
 
 int64_t GradientSync::buckets() const { return int64_t(impl_->buckets.size()); }

@@ -4,8 +4,9 @@
 // backward produces their gradients); a hook on each parameter copies its gradient into its bucket's
 // flat buffer, and a bucket whose gradients are all there is all-reduced at once, while backward goes
 // on. Buckets launch in a fixed order, so every rank issues the same collectives in the same order.
-// A parameter that no rank used in a step keeps an undefined gradient (the optimiser skips it, as in
-// one process); one used on some ranks only gets their sum over the world size.
+// A parameter that no rank used in a step keeps the gradient this rank's backward left (undefined, or
+// the zeros of zero_grad: what one process would have); one used on some ranks only gets their sum
+// over the world size.
 // Identity (no hooks, no copies) in one process. Light header.
 #include <ATen/core/Tensor.h>
 
