@@ -1,20 +1,16 @@
 // libFuzzer target: the single-cell readers of outside files on arbitrary bytes — MatrixMarket, dense
 // CSV/TSV tables and R's serialisation (.rds / .RData, XDR, plain or gzip).
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
 #include <string>
 
+#include "bytes_as_file.h"
 #include "jess/cells/rdata.h"
 #include "jess/cells/readers.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static int fd = memfd_create("jess_fuzz_cells", 0);
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != ssize_t(size)) std::abort();
-  const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  const std::string path = bytes_as_file(data, size);
   try {
     auto m = jess::cells::read_matrix_market(path);
     (void)m;

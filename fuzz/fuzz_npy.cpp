@@ -1,26 +1,15 @@
 // libFuzzer target: every NPY entry point on arbitrary bytes (v1-v3 headers, any dtype/shape text).
 // Bad input must end in an exception, never a crash, an out-of-bounds read or a hang.
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <cstdint>
 #include <exception>
 #include <string>
 #include <vector>
 
+#include "bytes_as_file.h"
 #include "jess/core/npy.h"
 
-namespace {
-// The bytes as a file readers can open by path, without touching the disk.
-std::string as_file(const uint8_t* data, size_t size) {
-  static int fd = memfd_create("jess_fuzz_npy", 0);
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != ssize_t(size)) std::abort();
-  return "/proc/self/fd/" + std::to_string(fd);
-}
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string path = as_file(data, size);
+  const std::string path = bytes_as_file(data, size);
   try {
     auto a = jess::read_npy(path);
     (void)a;

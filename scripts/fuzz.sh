@@ -13,7 +13,7 @@ shift || true
 targets=${*:-"npy config idx cells"}
 out=build-fuzz
 mkdir -p "$out"
-flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc)
+flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc -Ifuzz)
 sources_npy=(src/jess/core/npy.cpp src/jess/core/files.cpp)
 sources_config=(src/jess/core/config.cpp)
 libs_config=(-lyaml-cpp)
