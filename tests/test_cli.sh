@@ -588,6 +588,39 @@ d = f['train'][name]; d[5, 3, 7] = float('nan'); f.close()
 \" &&
   ! '$JESS' pde pretrain '$DIR/nan.h5' --out '$DIR/nanrun' $DP > '$DIR/nan.log' 2>&1 &&
   grep -q 'trajectory 5 holds a non-finite value (nan) at time step 3, point 7' '$DIR/nan.log' && ! test -f '$DIR/nanrun/checkpoint.pt'"
+# Faults on disk: a file-size limit (ulimit -f, as a full disk) and a read-only folder while writing data,
+# checkpoints and arrays: a clear error, the previous file intact, no temporary file left, and the run resumes.
+check "a file-size limit while writing data is a clear error; the previous file is intact, no temporary left" bash -c "
+  mkdir -p '$DIR/fsz' && cp '$DIR/kdv.h5' '$DIR/fsz/k.h5' && before=\$(md5sum < '$DIR/fsz/k.h5') &&
+  ! (ulimit -f 40; '$JESS' pde generate --out '$DIR/fsz/k.h5' n_train=64 nx=128 nt=40 nt_total=60 T=10 substeps=4) > '$DIR/fsz.log' 2>&1 &&
+  grep -q 'disk full, or a file-size limit' '$DIR/fsz.log' && [[ \$(md5sum < '$DIR/fsz/k.h5') == \$before ]] &&
+  [[ -z \$(ls '$DIR/fsz' | grep tmp) ]] &&
+  ! (ulimit -f 8; '$JESS' pde solve '$DIR/u0.npy' --out '$DIR/fsz/s.npy' equation=heat L=20 nt=400) > '$DIR/fsz2.log' 2>&1 &&
+  grep -q \"writing '$DIR/fsz/s.npy' failed\" '$DIR/fsz2.log' && [[ -z \$(ls '$DIR/fsz' | grep -v '^k.h5\$') ]]"
+check "a file-size limit while writing a checkpoint: clear error, last checkpoint intact, the run resumes" bash -c "
+  '$JESS' pde pretrain '$DIR/dp.h5' --out '$DIR/fsr' $DP > /dev/null 2>&1 && ck='$DIR/fsr/checkpoint.pt' &&
+  before=\$(md5sum < \$ck) && lim=\$(( \$(stat -c %s \$ck) / 2048 )) &&
+  ! (ulimit -f \$lim; '$JESS' pde pretrain '$DIR/dp.h5' --out '$DIR/fsr' $DP train.epochs=4) > '$DIR/fsr.log' 2>&1 &&
+  grep -q 'File too large' '$DIR/fsr.log' && [[ \$(md5sum < \$ck) == \$before ]] && [[ -z \$(ls '$DIR/fsr' | grep tmp) ]] &&
+  '$JESS' pde pretrain '$DIR/dp.h5' --out '$DIR/fsr' $DP train.epochs=4 > /dev/null 2>&1 &&
+  [[ \$(grep -c '\"kind\": \"epoch\"' '$DIR/fsr/metrics.jsonl') == 4 ]]"
+# A read-only folder needs a bind mount in a private mount namespace (root here; CI runs as root too).
+if unshare -m true 2> /dev/null; then
+  check "a read-only output folder is a clear error for data, runs, arrays and plots, and nothing changes" bash -c "
+    mkdir -p '$DIR/ro' && cp '$DIR/kdv.h5' '$DIR/ro/k.h5' && unshare -m bash -c \"
+      mount --bind '$DIR/ro' '$DIR/ro' && mount -o remount,bind,ro '$DIR/ro' || exit 9
+      '$JESS' pde generate --out '$DIR/ro/k.h5' n_train=4 nx=64 > '$DIR/ro1.log' 2>&1 && exit 1
+      grep -q 'Read-only file system' '$DIR/ro1.log' || exit 1
+      '$JESS' pde pretrain '$DIR/dp.h5' --out '$DIR/ro/run' $DP > '$DIR/ro2.log' 2>&1 && exit 2
+      grep -q 'Read-only file system' '$DIR/ro2.log' || exit 2
+      '$JESS' pde solve '$DIR/u0.npy' --out '$DIR/ro/s.npy' equation=heat L=20 > '$DIR/ro3.log' 2>&1 && exit 3
+      grep -q 'Read-only file system' '$DIR/ro3.log' || exit 3
+      '$JESS' pde plot '$DIR/kdv.h5' --out '$DIR/ro/p.png' > '$DIR/ro4.log' 2>&1 && exit 4
+      grep -q 'cannot write plot' '$DIR/ro4.log' || exit 4
+      exit 0\" && cmp '$DIR/kdv.h5' '$DIR/ro/k.h5' && [[ \$(ls '$DIR/ro') == k.h5 ]]"
+else
+  echo "skip - read-only folder (unshare -m is not permitted here)"
+fi
 expect_error "a command that does not run data-parallel refuses several processes" 1 "does not run data-parallel" \
   "$JESS" --nproc 2 pde generate --out "$DIR/dpx.h5" n_train=2
 expect_error "a global batch that does not split evenly is refused" 1 "must be a multiple of the number of processes" \

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "app/commands.h"
+#include "jess/core/files.h"
 #include "jess/core/config.h"
 #include "jess/core/npy.h"
 #include "jess/core/plot.h"
@@ -129,7 +130,7 @@ void add_pde_ssl_commands(CLI::App& pde, GlobalOptions& global) {
       if (!plain.empty()) o.data = plain[0];
       rep = pde::regress(o, ra->checkpoints, ra->out);
     }
-    if (jess::dist::is_main()) std::ofstream(ra->out + "/regression.json") << rep.json() << "\n";  // rank 0 writes
+    if (jess::dist::is_main()) jess::write_text_atomic(ra->out + "/regression.json", rep.json() + "\n");  // rank 0 writes
     std::printf("%s\n", ra->json ? rep.json().c_str() : rep.table().c_str());
   });
 

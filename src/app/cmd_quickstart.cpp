@@ -97,7 +97,7 @@ std::pair<pde::RegressReport, pde::TimestepComparison> run_ns2d(const Quickstart
   ro.supervised_epochs = a.supervised_epochs;
   ro.supervised_batch = std::min<int64_t>(ro.supervised_batch, std::max<int64_t>(2, ro.labelled * 8 / 10 / 2));
   auto rep = pde::ns2d::regress(ro, checkpoints, a.out + "/ns2d_regress");
-  std::ofstream(a.out + "/ns2d_regress/regression.json") << rep.json() << "\n";
+  jess::write_text_atomic(a.out + "/ns2d_regress/regression.json", rep.json() + "\n");
   std::printf("%s\n", rep.table().c_str());
   pde::TimestepComparison cmp;
   if (a.timestep_epochs > 0) {
@@ -209,7 +209,7 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
       // The fitting part of the labelled set (80 %) must hold a batch: small --labelled still runs.
       ro.supervised_batch = std::min<int64_t>(ro.supervised_batch, std::max<int64_t>(2, a->labelled * 8 / 10 / 2));
       auto rep = pde::regress(ro, checkpoints, a->out + "/" + eq + "_regress");
-      std::ofstream(a->out + "/" + eq + "_regress/regression.json") << rep.json() << "\n";
+      jess::write_text_atomic(a->out + "/" + eq + "_regress/regression.json", rep.json() + "\n");
       std::printf("%s\n", rep.table().c_str());
       reports.push_back(rep);
       if (a->timestep_epochs > 0) {
@@ -276,12 +276,13 @@ void add_quickstart_command(CLI::App& app, GlobalOptions& global) {
         t << "\n";
       }
     }
-    std::ofstream(a->out + "/table.md") << t.str();
-    std::ofstream js(a->out + "/results.json");
+    jess::write_text_atomic(a->out + "/table.md", t.str());
+    std::ostringstream js;
     js << "[";
     for (size_t i = 0; i < reports.size(); ++i) js << (i ? ",\n " : "") << reports[i].json();
     for (const auto& cmp : steppers) js << ",\n " << cmp.json();
     js << "]\n";
+    jess::write_text_atomic(a->out + "/results.json", js.str());
     std::printf("Regression from frozen features and time-stepping, mean ± std over %lld seeds (lower is better):\n%s\nwrote %s/table.md, "
                 "%s/results.json\n",
                 (long long)a->seeds, t.str().c_str(), a->out.c_str(), a->out.c_str());

@@ -33,26 +33,31 @@ void make_directories(const std::string& dir) {
     if (part.empty()) continue;
     cur += part + "/";
     if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-      throw std::runtime_error("cannot create directory '" + cur + "'");
+      throw std::runtime_error("cannot create directory '" + cur + "': " + std::strerror(errno));
   }
 }
 
 void write_file_atomic(const std::string& path, const char* data, size_t size) {
   const std::string tmp = path + ".tmp." + std::to_string(getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot write '" + tmp + "'");
+  if (fd < 0) throw std::runtime_error("cannot write '" + path + "': " + std::strerror(errno));
   size_t done = 0;
   while (done < size) {
     ssize_t w = ::write(fd, data + done, size - done);
     if (w <= 0) {
+      const int err = errno;
       ::close(fd);
       ::unlink(tmp.c_str());
-      throw std::runtime_error("write failed for '" + tmp + "' (disk full?)");
+      throw std::runtime_error("writing '" + path + "' failed: " + std::strerror(w < 0 ? err : ENOSPC) +
+                               " (disk full, or a file-size limit?); the previous file, if any, is unchanged");
     }
     done += size_t(w);
   }
-  ::fsync(fd);
-  ::close(fd);
+  const bool synced = ::fsync(fd) == 0;
+  if (::close(fd) != 0 || !synced) {
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("writing '" + path + "' failed (disk full?); the previous file, if any, is unchanged");
+  }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     ::unlink(tmp.c_str());
     throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "'");

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -53,7 +54,7 @@ void write_npy_raw(const std::string& path, const char* bytes, size_t nbytes, co
   std::string tmp = path + ".tmp." + std::to_string(getpid());
   {
     std::ofstream f(tmp, std::ios::binary);
-    if (!f) throw NpyError("cannot write '" + tmp + "'");
+    if (!f) throw NpyError("cannot write '" + path + "': " + std::strerror(errno));
     f.write("\x93NUMPY", 6);
     if (v2) {
       char ver[2] = {2, 0};
@@ -68,7 +69,12 @@ void write_npy_raw(const std::string& path, const char* bytes, size_t nbytes, co
     }
     f.write(dict.data(), std::streamsize(dict.size()));
     f.write(bytes, std::streamsize(nbytes));
-    if (!f) throw NpyError("write to '" + tmp + "' failed (disk full?)");
+    f.close();  // the last buffered bytes reach the disk here: a full disk or a file-size limit shows now
+    if (!f) {
+      std::remove(tmp.c_str());
+      throw NpyError("writing '" + path + "' failed (disk full, or a file-size limit?); the previous file, if "
+                     "any, is unchanged");
+    }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());

@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 #include <malloc.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -35,6 +36,10 @@ RuntimeInfo init_runtime(int threads, bool warn_on_slow_blas) {
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   g_info.malloc_tuning = "mmap_threshold=64MiB trim_threshold=256MiB";
+  // A write past the file-size limit (`ulimit -f`) raises SIGXFSZ, whose default action kills the process
+  // with no message and leaves the temporary file behind. Ignored, the write fails with EFBIG instead and
+  // every writer reports it as a clear error, removes its temporary file and leaves the previous file intact.
+  signal(SIGXFSZ, SIG_IGN);
 
   if (threads <= 0) {
     if (const char* env = std::getenv("JESS_THREADS")) threads = std::atoi(env);

@@ -454,7 +454,7 @@ void write_rollout_json(const TimestepRun& run, const std::string& equation, int
      << ", \"ci95\": [" << run.test.summary.lo << ", " << run.test.summary.hi << "], \"median\": " << run.test.median
      << ", \"per_step\": " << json_list(run.test.per_step) << ", \"first_step\": " << run.test.steps.front()
      << ", \"per_trajectory\": " << json_list(run.test.per_trajectory) << "}\n";
-  std::ofstream(out_dir + "/rollout.json") << js.str();
+  write_text_atomic(out_dir + "/rollout.json", js.str());
 }
 
 void plot_error_vs_time(const TimestepRun& run, const std::string& equation, const std::string& out_dir) {
@@ -624,7 +624,7 @@ TimestepComparison compare_runs(const std::vector<std::string>& conditions, int6
     lo.log_y = true;
     if (dist::is_main()) plot::lines(curves, lo, out_dir + "/error_vs_time.png");
   }
-  if (dist::is_main()) std::ofstream(out_dir + "/timestep.json") << cmp.json() << "\n";
+  if (dist::is_main()) write_text_atomic(out_dir + "/timestep.json", cmp.json() + "\n");
   return cmp;
 }
 

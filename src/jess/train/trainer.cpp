@@ -252,6 +252,11 @@ class MetricLog {
     c << global_step << "," << epoch;
     for (const auto& kv : values) c << "," << json_number(kv.second);
     c << "\n";
+    j.flush();
+    c.flush();
+    if (!j || !c)  // the checkpoints are written atomically; the logs are cut back to the last one on resume
+      throw std::runtime_error("appending to the logs in '" + dir_ + "' failed (disk full, or a file-size limit?); "
+                               "resume from the last checkpoint once there is room");
     auto& h = kind == "step" ? steps_ : epochs_;
     for (const auto& kv : values) h[kv.first].emplace_back(kind == "step" ? double(global_step) : double(epoch + 1), kv.second);
   }
