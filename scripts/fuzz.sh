@@ -5,12 +5,12 @@
 # in build-fuzz/corpus/<target>, and prints executions/s and coverage. A crash, sanitizer report, leak
 # or hang (> 10 s per input) saves the input as build-fuzz/crash-<target>-* and fails the script: turn it
 # into a regression test.
-#   scripts/fuzz.sh [SECONDS] [TARGET...]        targets: npy config idx cells (default: all)
+#   scripts/fuzz.sh [SECONDS] [TARGET...]        targets: npy config idx cells hdf5 (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-targets=${*:-"npy config idx cells"}
+targets=${*:-"npy config idx cells hdf5"}
 out=build-fuzz
 mkdir -p "$out"
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc -Ifuzz)
@@ -22,6 +22,15 @@ libs_idx=(-lz -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5)
 sources_cells=(src/jess/cells/readers.cpp src/jess/cells/rdata.cpp src/jess/cells/gzip.cpp src/jess/cells/matrix.cpp
                src/jess/core/files.cpp src/jess/core/npy.cpp)
 libs_cells=(-lz)
+sources_hdf5=(src/jess/core/hdf5_file.cpp -I/usr/include/hdf5/serial)
+libs_hdf5=(-L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5)
+# libhdf5 asks malloc for sizes read from the file and turns a NULL into an error (a jess binary then
+# reports "cannot open"); under ASan such a request would abort instead, so let it return NULL there.
+asan_hdf5=allocator_may_return_null=1
+lsan_hdf5=suppressions=$PWD/fuzz/lsan_hdf5.supp
+# A corrupt variable-length string may declare up to 4 GiB: libhdf5 allocates it (untouched) before the
+# read fails, which libFuzzer's default single-allocation limit (the RSS limit) would call a crash.
+flags_hdf5=(-malloc_limit_mb=8192)
 status=0
 for t in $targets; do
   src="sources_${t}[@]"
@@ -30,7 +39,9 @@ for t in $targets; do
   clang++ "${flags[@]}" "fuzz/fuzz_$t.cpp" "${!src}" ${!lib+"${!lib}"} -o "$exe"
   mkdir -p "$out/corpus/$t"
   log="$out/fuzz_$t.log"
-  if "$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  asan="asan_${t}" lsan="lsan_${t}"
+  extra="flags_${t}[@]"
+  if ASAN_OPTIONS=${!asan:-} LSAN_OPTIONS=${!lsan:-} "$exe" ${!extra+"${!extra}"} -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$out/crash-$t-" "$out/corpus/$t" "fuzz/corpus/$t" > "$log" 2>&1; then
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')

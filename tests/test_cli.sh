@@ -604,6 +604,10 @@ check "a file-size limit while writing a checkpoint: clear error, last checkpoin
   grep -q 'File too large' '$DIR/fsr.log' && [[ \$(md5sum < \$ck) == \$before ]] && [[ -z \$(ls '$DIR/fsr' | grep tmp) ]] &&
   '$JESS' pde pretrain '$DIR/dp.h5' --out '$DIR/fsr' $DP train.epochs=4 > /dev/null 2>&1 &&
   [[ \$(grep -c '\"kind\": \"epoch\"' '$DIR/fsr/metrics.jsonl') == 4 ]]"
+expect_error "an output file that is a folder is a clear error" 1 "cannot write '$DIR/fsz': Is a directory" \
+  "$JESS" pde generate --out "$DIR/fsz" n_train=2 n_valid=1 n_test=1 nx=64 nt=20 nt_total=30 T=10 substeps=4
+expect_error "a run folder that is a file is a clear error" 1 "Not a directory" \
+  "$JESS" pde pretrain "$DIR/dp.h5" --out "$DIR/fsz/k.h5" $DP
 # A read-only folder needs a bind mount in a private mount namespace (root here; CI runs as root too).
 if unshare -m true 2> /dev/null; then
   check "a read-only output folder is a clear error for data, runs, arrays and plots, and nothing changes" bash -c "

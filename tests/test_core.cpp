@@ -144,6 +144,40 @@ TEST(Npy, TheRowReaderRefusesAnArrayOfTheWrongRankCleanly) {
   std::remove(path.c_str());
 }
 
+TEST(Hdf5, CorruptFilesFoundByFuzzingAreClearErrors) {
+  // Found by fuzz/fuzz_hdf5 (scripts/fuzz.sh hdf5); libhdf5 1.10 itself allocated tens of GB, crashed or
+  // looped on each (h5py too). jess checks the chunk layout, the number type and the string heap first.
+  struct Case {
+    const char *file, *dataset, *needle;
+  } cases[] = {
+      {"regression_chunk_rank.h5", "/images", "corrupt or unsupported layout"},        // 5-D chunks of 4-D data
+      {"regression_float_fields.h5", "/train/t", "corrupt or unsupported layout"},     // float bit fields
+      {"regression_heap_index.h5", "/set_names", "refers to a missing or shorter heap object"},
+      {"regression_heap_free_block.h5", "/background_names", "a string heap has a bad free block"},
+  };
+  for (const Case& c : cases) {
+    const std::string path = std::string(JESS_SOURCE_DIR) + "/fuzz/corpus/hdf5/" + c.file;
+    jess::H5Reader r(path);
+    std::string message;
+    try {
+      if (std::string(c.dataset).find("names") != std::string::npos) {
+        (void)r.read_strings(c.dataset);
+      } else {
+        (void)r.read_i64(c.dataset);
+      }
+    } catch (const jess::H5Error& e) {
+      message = e.what();
+    }
+    EXPECT_NE(message.find(c.needle), std::string::npos) << c.file << ": " << message;
+  }
+  // The valid seeds still read: strings, integers and floats.
+  jess::H5Reader ok(std::string(JESS_SOURCE_DIR) + "/fuzz/corpus/hdf5/factors_small.h5");
+  EXPECT_EQ(ok.read_strings("/set_names").size(), 9u);
+  EXPECT_EQ(ok.read_strings("/set_names")[0], "canonical");
+  EXPECT_EQ(ok.read_u8("/images").size(), 2u * 8 * 8 * 3);
+  EXPECT_EQ(ok.read_f64("/factors").size(), 2u * 14);
+}
+
 TEST(Npy, RoundTripAndForeignLayouts) {
   const std::string dir = temp_dir();
   std::vector<double> v{1, 2, 3, 4, 5, 6};

@@ -59,8 +59,9 @@ void write_file_atomic(const std::string& path, const char* data, size_t size) {
     throw std::runtime_error("writing '" + path + "' failed (disk full?); the previous file, if any, is unchanged");
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
     ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "'");
+    throw std::runtime_error("cannot write '" + path + "': " + std::strerror(err));
   }
 }
 

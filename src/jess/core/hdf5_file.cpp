@@ -1,5 +1,6 @@
 #include "jess/core/hdf5_file.h"
 
+#include <fcntl.h>
 #include <hdf5.h>
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 
 namespace jess {
 namespace {
@@ -43,6 +45,122 @@ void ok_write(herr_t status, const std::string& what) {
   if (status < 0)
     throw H5Error("HDF5: " + what + " failed (disk full, or a file-size limit?); the output file was not written "
                   "and the previous one, if any, is unchanged");
+}
+
+// Opens a dataset to read and checks the chunk layout the file declares against its dataspace before any
+// read: libhdf5 1.10 trusts it, and a chunk of another rank than the data (found by fuzzing a rendered
+// factor set) makes H5Dread allocate without bound (tens of GB; h5py fails the same way).
+hid_t open_dataset_to_read(hid_t file, const std::string& name, const std::string& path) {
+  const hid_t ds = H5Dopen2(file, name.c_str(), H5P_DEFAULT);
+  if (ds < 0) return ds;
+  Handle space(H5Dget_space(ds), H5Sclose);
+  Handle dcpl(H5Dget_create_plist(ds), H5Pclose);
+  Handle type(H5Dget_type(ds), H5Tclose);
+  const int rank = space.id < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+  bool sound = rank >= 0 && dcpl.id >= 0 && type.id >= 0;
+  if (sound && H5Pget_layout(dcpl) == H5D_CHUNKED) {
+    hsize_t chunk[H5S_MAX_RANK + 1] = {0};
+    const int chunk_rank = H5Pget_chunk(dcpl, H5S_MAX_RANK + 1, chunk);
+    double bytes = double(H5Tget_size(type));
+    sound = chunk_rank == rank;
+    for (int i = 0; sound && i < chunk_rank; ++i) {
+      sound = chunk[i] >= 1;
+      bytes *= double(chunk[i]);
+    }
+    sound = sound && bytes <= 4294967295.0;  // HDF5's own limit on one chunk
+  }
+  // Numbers must be IEEE floats or whole-byte integers: libhdf5 converts any declared bit layout, and a
+  // corrupt one (a precision or field position outside the type, found by fuzzing) crashes its converter.
+  const H5T_class_t type_class = sound ? H5Tget_class(type) : H5T_NO_CLASS;
+  if (type_class == H5T_FLOAT) {
+    sound = H5Tequal(type, H5T_IEEE_F32LE) > 0 || H5Tequal(type, H5T_IEEE_F32BE) > 0 ||
+            H5Tequal(type, H5T_IEEE_F64LE) > 0 || H5Tequal(type, H5T_IEEE_F64BE) > 0;
+  } else if (type_class == H5T_INTEGER) {
+    const size_t size = H5Tget_size(type);
+    sound = (size == 1 || size == 2 || size == 4 || size == 8) && H5Tget_precision(type) == 8 * size &&
+            H5Tget_offset(type) == 0;
+  }
+  if (!sound) {
+    H5Dclose(ds);
+    throw H5Error(path + ": dataset '" + name + "' has a corrupt or unsupported layout or number type (jess reads "
+                  "IEEE floats and whole-byte integers in chunks that match the data's shape)");
+  }
+  return ds;
+}
+
+// Checks every variable-length string of a contiguous dataset against the global heap it points into,
+// before H5Dread follows the references: libhdf5 1.10 trusts a heap object's index (found by fuzzing:
+// a corrupt index makes H5HG_read read out of bounds and crash, in h5py too). The layout is the one jess
+// and h5py write; other layouts are read unchecked.
+void check_vlen_string_heap(hid_t file, hid_t ds, uint64_t n, const std::string& name, const std::string& path) {
+  Handle dcpl(H5Dget_create_plist(ds), H5Pclose);
+  if (dcpl.id < 0 || H5Pget_layout(dcpl) != H5D_CONTIGUOUS) return;
+  const haddr_t offset = H5Dget_offset(ds);
+  if (offset == HADDR_UNDEF) return;  // never written: reads as empty strings
+  Handle fcpl(H5Fget_create_plist(file), H5Pclose);
+  size_t sizeof_addr = 8, sizeof_size = 8;
+  hsize_t base = 0, file_size = 0;
+  if (fcpl.id < 0 || H5Pget_sizes(fcpl, &sizeof_addr, &sizeof_size) < 0 || H5Pget_userblock(fcpl, &base) < 0 ||
+      H5Fget_filesize(file, &file_size) < 0 || sizeof_addr > 8 || sizeof_size > 8)
+    return;
+  const auto corrupt = [&](const std::string& why) {
+    return H5Error(path + ": dataset '" + name + "' is corrupt (" + why + ")");
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  struct Close {
+    int fd;
+    ~Close() { ::close(fd); }
+  } close_fd{fd};
+  const auto read_at = [&](uint64_t at, uint64_t bytes, std::vector<uint8_t>& out) {
+    if (at > file_size || bytes > file_size - at) throw corrupt("a reference points past the end of the file");
+    out.resize(size_t(bytes));
+    if (::pread(fd, out.data(), size_t(bytes), off_t(at)) != ssize_t(bytes)) throw corrupt("short read");
+  };
+  const auto le = [](const uint8_t* p, size_t bytes) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < bytes; ++i) v |= uint64_t(p[i]) << (8 * i);
+    return v;
+  };
+  const uint64_t ref_size = 4 + sizeof_addr + 4;  // sequence length, heap collection address, object index
+  if (n > file_size / ref_size) throw corrupt("more strings than the file can hold");
+  std::vector<uint8_t> refs, heap;
+  read_at(base + offset, n * ref_size, refs);
+  std::map<uint64_t, std::map<uint64_t, uint64_t>> heaps;  // collection address -> object index -> size
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint8_t* r = refs.data() + i * ref_size;
+    const uint64_t length = le(r, 4), address = le(r + 4, sizeof_addr), index = le(r + 4 + sizeof_addr, 4);
+    if (length == 0 || address == 0) continue;  // an empty string: HDF5 does not follow it
+    auto it = heaps.find(address);
+    if (it == heaps.end()) {
+      const uint64_t header = 8 + sizeof_size;  // "GCOL", version, 3 reserved bytes, collection size
+      read_at(base + address, header, heap);
+      if (std::memcmp(heap.data(), "GCOL", 4) != 0 || heap[4] != 1) throw corrupt("a string heap has a bad signature");
+      const uint64_t size = le(heap.data() + 8, sizeof_size);
+      if (size < header) throw corrupt("a string heap has a bad size");
+      read_at(base + address, size, heap);
+      std::map<uint64_t, uint64_t> objects;
+      const uint64_t object_header = 8 + sizeof_size;  // index, reference count, reserved, size
+      // The walk libhdf5 makes when it loads the collection (H5HG's deserialiser), which trusts every size:
+      // a free-space block (index 0) of size 0 loops forever, an oversized object runs past the end.
+      for (uint64_t at = header; at + object_header <= size;) {
+        const uint64_t id = le(heap.data() + at, 2), bytes = le(heap.data() + at + 8, sizeof_size);
+        if (id == 0) {  // free space: its size counts its own header
+          if (bytes < object_header || bytes > size - at) throw corrupt("a string heap has a bad free block");
+          at += bytes;
+          continue;
+        }
+        if (bytes > size - at - object_header || ((bytes + 7) & ~uint64_t(7)) > size - at - object_header)
+          throw corrupt("a string heap object overruns its collection");
+        objects[id] = bytes;
+        at += object_header + ((bytes + 7) & ~uint64_t(7));
+      }
+      it = heaps.emplace(address, std::move(objects)).first;
+    }
+    const auto object = it->second.find(index);
+    if (object == it->second.end() || object->second < length)
+      throw corrupt("string " + std::to_string(i) + " refers to a missing or shorter heap object");
+  }
 }
 
 hid_t open_object(hid_t file, const std::string& name, const std::string& ctx) {
@@ -264,7 +382,7 @@ void H5Writer::commit() {
   }
   file_ = -1;
   if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0)
-    throw H5Error("cannot rename '" + tmp_path_ + "' to '" + path_ + "'");
+    throw H5Error("cannot write '" + path_ + "': " + std::strerror(errno));
   committed_ = true;
 }
 
@@ -300,6 +418,7 @@ std::vector<std::string> H5Reader::children(const std::string& group) const {
   std::vector<std::string> names;
   for (hsize_t i = 0; i < info.nlinks; ++i) {
     ssize_t n = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (n < 0) throw H5Error(path_ + ": cannot read the names in group '" + group + "' (file corrupt?)");
     std::string s(size_t(n), '\0');
     H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, s.data(), size_t(n) + 1, H5P_DEFAULT);
     names.push_back(s);
@@ -309,7 +428,7 @@ std::vector<std::string> H5Reader::children(const std::string& group) const {
 
 H5Shape H5Reader::shape(const std::string& dataset) const {
   if (!exists(dataset)) throw H5Error(path_ + ": no dataset '" + dataset + "'");
-  Handle ds(H5Dopen2(hid_t(file_), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  Handle ds(open_dataset_to_read(hid_t(file_), dataset, path_), H5Dclose);
   if (ds.id < 0) throw H5Error(path_ + ": '" + dataset + "' is not a dataset");
   Handle space(H5Dget_space(ds), H5Sclose);
   int nd = H5Sget_simple_extent_ndims(space);
@@ -325,7 +444,7 @@ std::vector<double> H5Reader::read_f64(const std::string& dataset) const {
 
 std::vector<double> H5Reader::read_rows(const std::string& dataset, uint64_t row0, uint64_t rows) const {
   H5Shape s = shape(dataset);
-  Handle ds(H5Dopen2(hid_t(file_), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  Handle ds(open_dataset_to_read(hid_t(file_), dataset, path_), H5Dclose);
   uint64_t per_row = 1;
   for (size_t i = 1; i < s.size(); ++i) per_row *= s[i];
   std::vector<double> out(size_t(rows * per_row));
@@ -343,7 +462,7 @@ std::vector<int64_t> H5Reader::read_i64(const std::string& dataset) const {
   uint64_t n = 1;
   for (auto d : s) n *= d;
   std::vector<int64_t> out(static_cast<size_t>(n));
-  Handle ds(H5Dopen2(hid_t(file_), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  Handle ds(open_dataset_to_read(hid_t(file_), dataset, path_), H5Dclose);
   if (H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
     throw H5Error(path_ + ": reading '" + dataset + "' failed");
   return out;
@@ -356,7 +475,7 @@ std::vector<uint8_t> H5Reader::read_u8(const std::string& dataset) const {
 
 std::vector<uint8_t> H5Reader::read_rows_u8(const std::string& dataset, uint64_t row0, uint64_t rows) const {
   H5Shape s = shape(dataset);
-  Handle ds(H5Dopen2(hid_t(file_), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  Handle ds(open_dataset_to_read(hid_t(file_), dataset, path_), H5Dclose);
   require_u8(ds, dataset, path_);
   uint64_t per_row = 1;
   for (size_t i = 1; i < s.size(); ++i) per_row *= s[i];
@@ -377,26 +496,34 @@ std::vector<std::string> H5Reader::read_strings(const std::string& dataset) cons
   H5Shape s = shape(dataset);
   uint64_t n = 1;
   for (auto d : s) n *= d;
-  Handle ds(H5Dopen2(hid_t(file_), dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  Handle ds(open_dataset_to_read(hid_t(file_), dataset, path_), H5Dclose);
   Handle type(H5Dget_type(ds), H5Tclose);
   if (H5Tget_class(type) != H5T_STRING) throw H5Error(path_ + ": dataset '" + dataset + "' does not hold strings");
   std::vector<std::string> out(static_cast<size_t>(n));
   if (n == 0) return out;
   if (H5Tis_variable_str(type) > 0) {
+    check_vlen_string_heap(hid_t(file_), ds, n, dataset, path_);
     Handle memtype(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(memtype, H5T_VARIABLE);
     H5Tset_cset(memtype, H5Tget_cset(type));
     std::vector<char*> pointers(out.size(), nullptr);
+    Handle space(H5Dget_space(ds), H5Sclose);
+    // Frees the library's copies, also those of a read that failed half-way (found by fuzzing: a corrupt
+    // string heap leaked the strings read before it).
+    struct Reclaim {
+      hid_t type, space;
+      std::vector<char*>& p;
+      ~Reclaim() {
+#if H5_VERSION_GE(1, 12, 0)
+        H5Treclaim(type, space, H5P_DEFAULT, p.data());
+#else
+        H5Dvlen_reclaim(type, space, H5P_DEFAULT, p.data());
+#endif
+      }
+    } reclaim{memtype.id, space.id, pointers};
     if (H5Dread(ds, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) < 0)
       throw H5Error(path_ + ": reading strings '" + dataset + "' failed");
     for (size_t i = 0; i < out.size(); ++i) out[i] = pointers[i] ? pointers[i] : "";
-    Handle space(H5Dget_space(ds), H5Sclose);
-    // Frees the library's copies.
-#if H5_VERSION_GE(1, 12, 0)
-    H5Treclaim(memtype, space, H5P_DEFAULT, pointers.data());
-#else
-    H5Dvlen_reclaim(memtype, space, H5P_DEFAULT, pointers.data());
-#endif
     return out;
   }
   // Fixed length: read as stored, then drop the padding (NULs, or spaces for Fortran-style strings).

@@ -77,8 +77,9 @@ void write_npy_raw(const std::string& path, const char* bytes, size_t nbytes, co
     }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
     std::remove(tmp.c_str());
-    throw NpyError("cannot rename '" + tmp + "' to '" + path + "'");
+    throw NpyError("cannot write '" + path + "': " + std::strerror(err));
   }
 }
 }  // namespace
