@@ -5,12 +5,12 @@
 # in build-fuzz/corpus/<target>, and prints executions/s and coverage. A crash, sanitizer report, leak
 # or hang (> 10 s per input) saves the input as build-fuzz/crash-<target>-* and fails the script: turn it
 # into a regression test.
-#   scripts/fuzz.sh [SECONDS] [TARGET...]        targets: npy config idx cells hdf5 (default: all)
+#   scripts/fuzz.sh [SECONDS] [TARGET...]        targets: npy config idx cells hdf5 checkpoint (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-targets=${*:-"npy config idx cells hdf5"}
+targets=${*:-"npy config idx cells hdf5 checkpoint"}
 out=build-fuzz
 mkdir -p "$out"
 flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc -Ifuzz)
@@ -27,10 +27,14 @@ libs_hdf5=(-L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5)
 # libhdf5 asks malloc for sizes read from the file and turns a NULL into an error (a jess binary then
 # reports "cannot open"); under ASan such a request would abort instead, so let it return NULL there.
 asan_hdf5=allocator_may_return_null=1
-lsan_hdf5=suppressions=$PWD/fuzz/lsan_hdf5.supp
+lsan_hdf5=suppressions=$PWD/fuzz/lsan_upstream.supp
 # A corrupt variable-length string may declare up to 4 GiB: libhdf5 allocates it (untouched) before the
 # read fails, which libFuzzer's default single-allocation limit (the RSS limit) would call a crash.
 flags_hdf5=(-malloc_limit_mb=8192)
+# The checkpoint reader links the system LibTorch (not instrumented: only jess's code is checked).
+sources_checkpoint=(src/jess/train/checkpoint_file.cpp)
+libs_checkpoint=(-ltorch -ltorch_cpu -lc10)
+lsan_checkpoint=suppressions=$PWD/fuzz/lsan_upstream.supp
 status=0
 for t in $targets; do
   src="sources_${t}[@]"

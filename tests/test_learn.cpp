@@ -390,6 +390,43 @@ TEST(Trainer, ACheckpointFromANewerFormatIsAClearError) {
   }
 }
 
+TEST(Trainer, DamagedCheckpointsAreClearErrors) {
+  train::TrainOptions o;
+  o.epochs = 1;
+  o.plots = false;
+  const std::string dir = temp_dir("damaged");
+  ToyTask t;
+  train::train(t, o, dir, "cfg: 1\n");
+  std::ifstream f(dir + "/checkpoint.pt", std::ios::binary);
+  const std::vector<char> good((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const auto message = [](const std::vector<char>& bytes) {
+    try {
+      train::parse_checkpoint(bytes, "x.pt");
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("(read)");
+  };
+  EXPECT_EQ(message(good), "(read)");
+  // The zip's directory alone (its tail): every entry points before the start of the bytes that remain,
+  // past their end once offsets are taken from the start. LibTorch's own pickle_load read out of bounds
+  // here (fuzz/fuzz_checkpoint); jess's bounded reader makes it an error.
+  const std::vector<char> tail(good.end() - 600, good.end());
+  EXPECT_NE(message(tail).find("'x.pt' is not a readable jess checkpoint"), std::string::npos) << message(tail);
+  const std::vector<char> truncated(good.begin(), good.begin() + good.size() / 2);
+  EXPECT_NE(message(truncated).find("is not a readable jess checkpoint"), std::string::npos);
+  // A valid pickle of the wrong shape: each field's type is checked before use.
+  auto v = torch::pickle_load(good).toGenericDict();
+  v.insert_or_assign("epoch", std::string("three"));
+  EXPECT_NE(message(torch::pickle_save(c10::IValue(v))).find("'epoch' is not an integer"), std::string::npos);
+  v = torch::pickle_load(good).toGenericDict();
+  v.insert_or_assign("model", int64_t(1));
+  EXPECT_NE(message(torch::pickle_save(c10::IValue(v))).find("'model' is not a dictionary of tensors"), std::string::npos);
+  v = torch::pickle_load(good).toGenericDict();
+  v.erase("config");
+  EXPECT_NE(message(torch::pickle_save(c10::IValue(v))).find("no 'config'"), std::string::npos);
+}
+
 TEST(Trainer, ASecondWriterOfTheSameRunDirectoryIsRefused) {
   train::TrainOptions o;
   o.epochs = 1;

@@ -120,18 +120,10 @@ void load_state_dict(torch::nn::Module& m, const std::map<std::string, at::Tenso
 
 namespace {
 
-constexpr int64_t kCheckpointFormat = 1;  // bump when the checkpoint's layout changes incompatibly
-
 c10::impl::GenericDict tensor_dict(const std::map<std::string, at::Tensor>& m) {
   c10::impl::GenericDict d(c10::StringType::get(), c10::TensorType::get());
   for (const auto& kv : m) d.insert(kv.first, kv.second);
   return d;
-}
-
-std::map<std::string, at::Tensor> tensors_of(const c10::IValue& v) {
-  std::map<std::string, at::Tensor> out;
-  for (const auto& kv : v.toGenericDict()) out[kv.key().toStringRef()] = kv.value().toTensor();
-  return out;
 }
 
 at::Tensor bytes_tensor(const std::string& bytes) {
@@ -140,39 +132,11 @@ at::Tensor bytes_tensor(const std::string& bytes) {
   return t;
 }
 
-std::vector<char> read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::invalid_argument("cannot open checkpoint '" + path + "'");
-  return std::vector<char>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
-c10::impl::GenericDict parse_checkpoint_dict(const std::vector<char>& bytes, const std::string& path) {
-  c10::IValue v;
-  try {
-    v = torch::pickle_load(bytes);
-  } catch (const std::exception& e) {
-    throw std::invalid_argument("'" + path + "' is not a readable jess/torch checkpoint (" +
-                                std::string(e.what()).substr(0, 200) + ")");
-  }
-  if (!v.isGenericDict()) throw std::invalid_argument("'" + path + "' does not hold a checkpoint dictionary");
-  auto d = v.toGenericDict();
-  for (const char* key : {"model", "epoch", "step", "global_step", "config"})
-    if (!d.contains(key)) throw std::invalid_argument("'" + path + "' is not a jess checkpoint (no '" + key + "')");
-  // Checkpoints carry their format's version (absent: version 1, written before the key existed).
-  if (d.contains("format") && d.at("format").isInt() && d.at("format").toInt() > kCheckpointFormat)
-    throw std::invalid_argument("'" + path + "' was written by a newer jess (checkpoint format " +
-                                std::to_string(d.at("format").toInt()) + "; this jess reads up to " +
-                                std::to_string(kCheckpointFormat) + "): update jess to read it");
-  return d;
-}
-
-c10::impl::GenericDict read_checkpoint_dict(const std::string& path) { return parse_checkpoint_dict(read_file(path), path); }
-
 // Data-parallel runs: rank 0 reads the file and every rank gets its bytes (the run directory need not be
 // shared between machines).
 std::vector<char> bytes_from_main(const std::string& path) {
   std::vector<char> bytes;
-  if (dist::is_main()) bytes = read_file(path);
+  if (dist::is_main()) bytes = read_checkpoint_bytes(path);
   at::Tensor size = at::full({1}, int64_t(bytes.size()), at::kLong);
   dist::broadcast_(size);
   at::Tensor t = at::empty({size.item<int64_t>()}, at::kByte);
@@ -398,17 +362,6 @@ double learning_rate(const TrainOptions& o, int64_t g, int64_t steps_per_epoch) 
   return floor + (o.lr - floor) * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress)));
 }
 
-Checkpoint load_checkpoint(const std::string& path) {
-  auto d = read_checkpoint_dict(path);
-  Checkpoint c;
-  c.model = tensors_of(d.at("model"));
-  if (d.contains("extra")) c.extra = tensors_of(d.at("extra"));
-  c.config = d.at("config").toStringRef();
-  c.epoch = d.at("epoch").toInt();
-  c.step = d.at("step").toInt();
-  c.global_step = d.at("global_step").toInt();
-  return c;
-}
 
 TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out_dir, const std::string& config_yaml,
                   const std::string& label) {
@@ -457,23 +410,28 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
   double epoch_loss = 0;  // running sum over the current epoch's steps (checkpointed)
   int64_t epoch_n = 0;
   if (o.resume && exists_on_main(ckpt_path)) {
-    auto d = parse_checkpoint_dict(bytes_from_main(ckpt_path), ckpt_path);
-    check_resumable(d.at("config").toStringRef(), config_yaml, ckpt_path, main_rank);
-    load_state_dict(model, tensors_of(d.at("model")), ckpt_path);
-    auto ob = d.at("optimizer").toTensor();
-    torch::serialize::InputArchive ar;
-    ar.load_from(reinterpret_cast<const char*>(ob.data_ptr<uint8_t>()), size_t(ob.numel()));
-    opt->load(ar);
-    if (d.contains("rng")) {
-      at::Generator gen = at::detail::getDefaultCPUGenerator();
-      gen.set_state(d.at("rng").toTensor());
+    const ResumeState d = parse_checkpoint(bytes_from_main(ckpt_path), ckpt_path);
+    check_resumable(d.config, config_yaml, ckpt_path, main_rank);
+    load_state_dict(model, d.model, ckpt_path);
+    if (!d.optimizer.defined()) throw std::invalid_argument("'" + ckpt_path + "' holds no optimiser state to resume from");
+    try {
+      torch::serialize::InputArchive ar;
+      ar.load_from(reinterpret_cast<const char*>(d.optimizer.data_ptr<uint8_t>()), size_t(d.optimizer.numel()));
+      opt->load(ar);
+    } catch (const c10::Error& e) {
+      throw std::invalid_argument("'" + ckpt_path + "': the optimiser state cannot be restored (" +
+                                  std::string(e.what_without_backtrace()).substr(0, 200) + ")");
     }
-    start_epoch = d.at("epoch").toInt();
-    start_step = d.at("step").toInt();
-    g = d.at("global_step").toInt();
-    if (d.contains("epoch_loss_sum")) {
-      epoch_loss = d.at("epoch_loss_sum").toDouble();
-      epoch_n = d.at("epoch_loss_count").toInt();
+    if (d.rng.defined()) {
+      at::Generator gen = at::detail::getDefaultCPUGenerator();
+      gen.set_state(d.rng);
+    }
+    start_epoch = d.epoch;
+    start_step = d.step;
+    g = d.global_step;
+    {
+      epoch_loss = d.epoch_loss_sum;
+      epoch_n = d.epoch_loss_count;
     }
     result.resumed = true;
   }

@@ -22,6 +22,8 @@
 #include <utility>
 #include <vector>
 
+#include "jess/train/checkpoint_file.h"  // Checkpoint, load_checkpoint
+
 namespace torch::nn {
 class Module;
 }
@@ -100,14 +102,6 @@ TrainResult train(TrainTask& task, const TrainOptions& options, const std::strin
 // then a cosine to final_lr_fraction * lr at the last step.
 double learning_rate(const TrainOptions& options, int64_t g, int64_t steps_per_epoch);
 
-// A checkpoint read back: the model state dict and the stored fields.
-struct Checkpoint {
-  std::map<std::string, at::Tensor> model;
-  std::map<std::string, at::Tensor> extra;
-  std::string config;
-  int64_t epoch = 0, step = 0, global_step = 0;
-};
-Checkpoint load_checkpoint(const std::string& path);
 // Copies a state dict into the module's parameters and buffers; every key and shape must match.
 void load_state_dict(torch::nn::Module& module, const std::map<std::string, at::Tensor>& state,
                      const std::string& origin);
