@@ -14,7 +14,13 @@
 
 namespace jess {
 namespace {
-RuntimeInfo g_info;
+// Constructed on first use: test binaries call init_runtime from their own static initialisers, which may
+// run before this file's (a namespace-scope object was then constructed over the values already set,
+// leaking them; found by the AddressSanitizer build).
+RuntimeInfo& info_storage() {
+  static RuntimeInfo info;
+  return info;
+}
 
 std::string resolve_link(const std::string& path) {
   char buf[PATH_MAX];
@@ -30,6 +36,7 @@ std::string resolve_link(const std::string& path) {
 }  // namespace
 
 RuntimeInfo init_runtime(int threads, bool warn_on_slow_blas) {
+  RuntimeInfo& g_info = info_storage();
   // Keep freed buffers inside the process: without this, C++ LibTorch spends ~40% of a training step
   // in page faults (measured 2.3x slower). Allocations above 64 MiB still use mmap, so one very large
   // tensor does not pin the heap.
@@ -78,9 +85,10 @@ RuntimeInfo init_runtime(int threads, bool warn_on_slow_blas) {
   return g_info;
 }
 
-const RuntimeInfo& runtime_info() { return g_info; }
+const RuntimeInfo& runtime_info() { return info_storage(); }
 
 std::string describe_runtime() {
+  const RuntimeInfo& g_info = info_storage();
   return "threads=" + std::to_string(g_info.threads) + " blas=" + g_info.blas +
          " OPENBLAS_CORETYPE=" + (g_info.openblas_coretype.empty() ? "(unset)" : g_info.openblas_coretype) +
          (g_info.openblas_core.empty() ? "" : " openblas_kernels=" + g_info.openblas_core) +
