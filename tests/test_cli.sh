@@ -588,6 +588,11 @@ d = f['train'][name]; d[5, 3, 7] = float('nan'); f.close()
 \" &&
   ! '$JESS' pde pretrain '$DIR/nan.h5' --out '$DIR/nanrun' $DP > '$DIR/nan.log' 2>&1 &&
   grep -q 'trajectory 5 holds a non-finite value (nan) at time step 3, point 7' '$DIR/nan.log' && ! test -f '$DIR/nanrun/checkpoint.pt'"
+check "a NaN in embeddings from outside is a clear error naming the row and column (rankme, probes)" bash -c "
+  '$PY' -c \"import numpy as np; z = np.random.default_rng(0).random((100, 8)); z[17, 3] = np.nan; np.save('$DIR/zn.npy', z); np.save('$DIR/zl.npy', np.arange(100) % 5)\" &&
+  ! '$JESS' eval rankme '$DIR/zn.npy' > '$DIR/zn.log' 2>&1 && grep -q 'NaN or Inf (first at row 17, column 3)' '$DIR/zn.log' &&
+  ! '$JESS' eval probe --train '$DIR/zn.npy' '$DIR/zl.npy' --test '$DIR/zn.npy' '$DIR/zl.npy' > '$DIR/zn.log' 2>&1 &&
+  grep -q 'training features contain NaN or Inf (first at row 17, column 3)' '$DIR/zn.log'"
 # Faults on disk: a file-size limit (ulimit -f, as a full disk) and a read-only folder while writing data,
 # checkpoints and arrays: a clear error, the previous file intact, no temporary file left, and the run resumes.
 check "a file-size limit while writing data is a clear error; the previous file is intact, no temporary left" bash -c "

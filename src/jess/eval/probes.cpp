@@ -14,7 +14,12 @@ void check_xy(const at::Tensor& x, const at::Tensor& y, const char* what) {
   if (y.size(0) != x.size(0))
     throw std::invalid_argument(std::string(what) + ": " + std::to_string(x.size(0)) + " feature rows but " +
                                 std::to_string(y.size(0)) + " labels");
-  if (!at::isfinite(x).all().item<bool>()) throw std::invalid_argument(std::string(what) + " features contain NaN or Inf");
+  if (!at::isfinite(x).all().item<bool>()) {
+    const at::Tensor first = at::logical_not(at::isfinite(x)).nonzero()[0];  // name the item, not just the file
+    throw std::invalid_argument(std::string(what) + " features contain NaN or Inf (first at row " +
+                                std::to_string(first[0].item<int64_t>()) + ", column " +
+                                std::to_string(first[1].item<int64_t>()) + ")");
+  }
 }
 
 struct Standardizer {

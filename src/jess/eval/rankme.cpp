@@ -45,7 +45,11 @@ Spectrum from_gram(const at::Tensor& gram, int64_t n, int64_t k) {
 Spectrum spectrum_from_rows(const double* z, int64_t n, int64_t k) {
   if (n < 1 || k < 1) throw std::invalid_argument("embeddings must have at least one row and one column");
   auto Z = at::from_blob(const_cast<double*>(z), {n, k}, at::kDouble);
-  if (!at::isfinite(Z).all().item<bool>()) throw std::invalid_argument("the embeddings contain NaN or Inf");
+  if (!at::isfinite(Z).all().item<bool>()) {
+    const at::Tensor first = at::logical_not(at::isfinite(Z)).nonzero()[0];
+    throw std::invalid_argument("the embeddings contain NaN or Inf (first at row " + std::to_string(first[0].item<int64_t>()) +
+                                ", column " + std::to_string(first[1].item<int64_t>()) + ")");
+  }
   // The smaller Gram matrix has the same non-zero eigenvalues sigma^2.
   return n >= k ? from_gram(Z.t().mm(Z), n, k) : from_gram(Z.mm(Z.t()), n, k);
 }
@@ -65,7 +69,18 @@ Spectrum spectrum_from_npy(const std::string& path, int64_t chunk_rows) {
     // (Reading the next block on a second thread while BLAS works was measured 10 % slower on 2 cores.)
     while (int64_t m = reader.next(chunk_rows, block)) syrk_accumulate(gram, block.data(), m, k);
     // A NaN or Inf anywhere in Z reaches the Gram matrix: one check of K^2 values, not N K.
-    if (!at::isfinite(gram).all().item<bool>()) throw std::invalid_argument(path + ": the embeddings contain NaN or Inf");
+    if (!at::isfinite(gram).all().item<bool>()) {  // the error path reads the file again to name the item
+      NpyRowReader again(path);
+      int64_t row = 0;
+      while (int64_t m = again.next(chunk_rows, block)) {
+        for (int64_t i = 0; i < m * k; ++i)
+          if (!std::isfinite(block[size_t(i)]))
+            throw std::invalid_argument(path + ": the embeddings contain NaN or Inf (first at row " +
+                                        std::to_string(row + i / k) + ", column " + std::to_string(i % k) + ")");
+        row += m;
+      }
+      throw std::invalid_argument(path + ": the embeddings overflow (their Gram matrix holds Inf)");
+    }
     s = from_gram(gram, n, k);  // eigvalsh reads the lower triangle, the one dsyrk filled
   } else {
     std::vector<double> all;
