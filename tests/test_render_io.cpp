@@ -3,6 +3,8 @@
 // files that NumPy and h5py read (and write) with the same content, and clear errors — never a crash —
 // for missing, truncated and corrupt files.
 #include <gtest/gtest.h>
+
+#include <chrono>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -778,6 +780,21 @@ TEST(MeshIo, ErrorsNameTheFile) {
     ply.push_back('\0');
     write_text(dir + "/zero_face.ply", ply);
     expect_load_error(dir + "/zero_face.ply", "corrupt");
+  }
+  {  // a PLY header that sends assimp's parser into an endless loop (found by fuzz/fuzz_mesh): the import
+     // runs in a child process, which jess stops after JESS_MESH_TIMEOUT seconds
+    const std::string ply =
+        "ply\nformat ascii 1.0\x03OFF\n4 2 0\n0 0 0\n1 0 0\n0 1 0\n0 0 1\n3 0 1 2\n3 0 2 3\n\nproperty float z\n"
+        "property er\n0 0 0 255 0 0\n1 0 0 0 255 0\n0 1 0 0 0 255\n0 0 1 9 9 9\n3 0 1 2\n3 \np2 3";
+    write_text(dir + "/loop.ply", ply);
+    setenv("JESS_MESH_TIMEOUT", "1", 1);
+    const auto start = std::chrono::steady_clock::now();
+    expect_load_error(dir + "/loop.ply", "did not finish within 1 s");
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
+    unsetenv("JESS_MESH_TIMEOUT");
+    // The same file's meshes still load afterwards (the stuck child was killed, not the process).
+    write_text(dir + "/after.obj", kCubeObj);
+    EXPECT_EQ(jess::render::load_mesh(dir + "/after.obj", {}).triangles(), 12u);
   }
 
   const Mesh tet = hand_made_tetrahedron();

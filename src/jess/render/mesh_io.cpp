@@ -1,5 +1,8 @@
 #include "jess/render/mesh_io.h"
 
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,7 +13,11 @@
 #include <assimp/postprocess.h>
 #include <assimp/scene.h>
 #include <cctype>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -246,13 +253,10 @@ void check_savable(const Mesh& mesh, const std::string& path) {
 
 }  // namespace
 
-Mesh load_mesh(const std::string& path, const Material& fallback) {
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (!fs::exists(status)) throw MeshError("mesh file " + quoted(path) + " does not exist");
-  if (fs::is_directory(status)) throw MeshError("mesh file " + quoted(path) + " is a directory");
-  if (fs::file_size(path, ec) == 0) throw MeshError("mesh file " + quoted(path) + " is empty");
+namespace {
 
+// assimp's import and jess's conversion, in whichever process calls it.
+Mesh import_mesh(const std::string& path, const Material& fallback) {
   Assimp::Importer importer;
   importer.SetPropertyFloat(AI_CONFIG_PP_GSN_MAX_SMOOTHING_ANGLE, 60.0f);
   // Import and check first, post-process second: Debian's assimp keeps its internal assertions, and a
@@ -281,6 +285,109 @@ Mesh load_mesh(const std::string& path, const Material& fallback) {
                     " meshes of points or lines only, or none)");
   repair_normals(mesh);
   return mesh;
+}
+
+bool write_all(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    const ssize_t w = ::write(fd, data, size);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    data += w;
+    size -= size_t(w);
+  }
+  return true;
+}
+
+// The import runs in a child process: Debian's assimp 5.2 loops forever or crashes on some malformed
+// files (found by fuzz/fuzz_mesh: an endless loop in the PLY header parser within seconds), and a user's
+// folder of meshes must not take jess down with it. The child sends the mesh back through a pipe ('M',
+// the counts, the raw vertices and indices) or the error ('E', the message); the parent gives up after
+// JESS_MESH_TIMEOUT seconds (default 120). A fork costs milliseconds; meshes are read once per object.
+Mesh import_mesh_isolated(const std::string& path, const Material& fallback) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw MeshError("cannot read mesh file " + quoted(path) + ": pipe: " + std::strerror(errno));
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    throw MeshError("cannot read mesh file " + quoted(path) + ": fork: " + std::strerror(errno));
+  }
+  if (pid == 0) {  // the child: import, report, leave without running the parent's exit handlers
+    ::close(fds[0]);
+    std::string out;
+    try {
+      const Mesh m = import_mesh(path, fallback);
+      const uint64_t counts[2] = {m.vertices.size(), m.indices.size()};
+      out.assign("M");
+      out.append(reinterpret_cast<const char*>(counts), sizeof counts);
+      out.append(reinterpret_cast<const char*>(m.vertices.data()), m.vertices.size() * sizeof(Vertex));
+      out.append(reinterpret_cast<const char*>(m.indices.data()), m.indices.size() * sizeof(uint32_t));
+    } catch (const std::exception& e) {
+      out = std::string("E") + e.what();
+    } catch (...) {
+      out = "Ecannot read mesh file " + quoted(path) + ": unknown error";
+    }
+    _exit(write_all(fds[1], out.data(), out.size()) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  double timeout = 120;
+  if (const char* env = std::getenv("JESS_MESH_TIMEOUT")) timeout = std::max(0.1, std::atof(env));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
+  std::string in;
+  char buf[1 << 16];
+  bool timed_out = false;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    const int ready = ::poll(&p, 1, int(std::min<int64_t>(left.count(), 1000)));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) continue;
+    const ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // the child closed its end: done (or died)
+    in.append(buf, size_t(n));
+  }
+  ::close(fds[0]);
+  if (timed_out) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out)
+    throw MeshError("reading mesh file " + quoted(path) + " did not finish within " + std::to_string(int(timeout)) +
+                    " s (JESS_MESH_TIMEOUT): assimp is stuck on a malformed or unsupported file");
+  if (WIFSIGNALED(status))
+    throw MeshError("assimp crashed reading mesh file " + quoted(path) + " (signal " + std::to_string(WTERMSIG(status)) +
+                    ", " + strsignal(WTERMSIG(status)) + "): the file is malformed or unsupported");
+  if (in.size() >= 1 && in[0] == 'E') throw MeshError(in.substr(1));
+  uint64_t counts[2] = {0, 0};
+  if (in.size() < 1 + sizeof counts || in[0] != 'M')
+    throw MeshError("reading mesh file " + quoted(path) + " failed: the importer process ended without a result");
+  std::memcpy(counts, in.data() + 1, sizeof counts);
+  const size_t expected = 1 + sizeof counts + counts[0] * sizeof(Vertex) + counts[1] * sizeof(uint32_t);
+  if (in.size() != expected)
+    throw MeshError("reading mesh file " + quoted(path) + " failed: the importer process sent an incomplete mesh");
+  Mesh mesh;
+  mesh.vertices.resize(counts[0]);
+  mesh.indices.resize(counts[1]);
+  std::memcpy(mesh.vertices.data(), in.data() + 1 + sizeof counts, counts[0] * sizeof(Vertex));
+  std::memcpy(mesh.indices.data(), in.data() + 1 + sizeof counts + counts[0] * sizeof(Vertex),
+              counts[1] * sizeof(uint32_t));
+  return mesh;
+}
+
+}  // namespace
+
+Mesh load_mesh(const std::string& path, const Material& fallback) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (!fs::exists(status)) throw MeshError("mesh file " + quoted(path) + " does not exist");
+  if (fs::is_directory(status)) throw MeshError("mesh file " + quoted(path) + " is a directory");
+  if (fs::file_size(path, ec) == 0) throw MeshError("mesh file " + quoted(path) + " is empty");
+  return import_mesh_isolated(path, fallback);
 }
 
 void save_mesh(const std::string& path, const Mesh& mesh) {
