@@ -57,39 +57,54 @@ for f in $factors; do
 done
 wait
 echo "done: $factors" >&2
-/usr/bin/python3 - "$out" "$varied" <<'PY'
+/usr/bin/python3 - "$out" "$varied" "$(dirname "$0")" <<'PY'
 import json, sys, math, pathlib, statistics as st
 out, varied = pathlib.Path(sys.argv[1]), [int(c) for c in sys.argv[2].split(",")]
+sys.path.insert(0, sys.argv[3])
+from svgplot import bar_plot, line_plot
+T = {2: 12.71, 3: 4.30, 4: 3.18, 5: 2.78}
+def half(v): return T.get(len(v), 2.0) * st.stdev(v) / math.sqrt(len(v)) if len(v) > 1 else 0.0
 def ci(v):
     if len(v) < 2: return f"{v[0]:.1f}" if v else "n/a"
-    t = {2: 12.71, 3: 4.30, 4: 3.18, 5: 2.78}.get(len(v), 2.0)
-    return f"{st.mean(v):.1f} ± {t * st.stdev(v) / math.sqrt(len(v)):.1f}"
+    return f"{st.mean(v):.1f} ± {half(v):.1f}"
+def load(d): return [json.load(open(x))[0] for x in sorted(d.glob("seed*/robustness.json"))]
 def varied_top1(r):  # mean top-1 over the factor's levels
     rows = [x for x in r["rows"] if x["factor"] != "canonical"]
     return 100 * sum(x["top1"] for x in rows) / len(rows)
+names = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+similar, dissimilar = [6], [1, 5, 7, 8, 9]
+def group(rs, cs):  # per seed: mean over the factor's levels of the mean top-1 over classes cs
+    return [100 * st.mean(st.mean(x["class_top1"][c] for c in cs) for x in r["rows"] if x["factor"] != "canonical") for r in rs]
 for f in sorted(p.name for p in (out / "fraction").iterdir()):
     print(f"\n### {f}: top-1 % under the factor (mean over its levels; canonical in brackets), 95 % interval over seeds\n")
     methods = sorted(p.name for p in (out / "fraction" / f).iterdir())
-    fr = sorted({int(p.name[1:]) for m in methods for p in (out / "fraction" / f / m).iterdir()})
+    fr = sorted({int(p.name[1:]) for m in methods for p in (out / "fraction" / f / m).iterdir() if p.is_dir()})
     print("| method | " + " | ".join(f"p = {p} %" for p in fr) + " |\n|---|" + "---|" * len(fr))
+    series = {}
     for m in methods:
-        cells = []
-        for p in fr:
-            rs = [json.load(open(x))[0] for x in sorted((out / "fraction" / f / m / f"p{p}").glob("seed*/robustness.json"))]
-            cells.append(f"{ci([varied_top1(r) for r in rs])} [{ci([100 * r['rows'][0]['top1'] for r in rs])}]")
+        cells, pts = [], []
+        for i, p in enumerate(fr):
+            rs = load(out / "fraction" / f / m / f"p{p}")
+            v = [varied_top1(r) for r in rs]
+            cells.append(f"{ci(v)} [{ci([100 * r['rows'][0]['top1'] for r in rs])}]")
+            if v: pts.append((i, st.mean(v), half(v)))
         print(f"| {m} | " + " | ".join(cells) + " |")
-names = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-similar, dissimilar = [6], [1, 5, 7, 8, 9]
-print(f"\n### classes: the factor shown for {', '.join(names[c] for c in varied)} only; top-1 % under it per group of classes\n")
-print("| factor | method | varied classes | similar unseen (Shirt) | dissimilar unseen |\n|---|---|---|---|---|")
+        series[m] = pts
+    line_plot(out / f"fraction_{f}.svg", f"Fashion-MNIST under {f}: training with p % of the instances varied",
+              "p: % of training instances shown varied", f"top-1 % under {f} (mean over levels)", series,
+              [f"{p} %" for p in fr], hline=(10, "chance"))
+print(f"\n### classes: the factor shown for {', '.join(names[c] for c in varied)} only; top-1 % under it per group of classes"
+      " (no variation: the p = 0 runs, for comparison)\n")
+print("| factor | method | training | varied classes | similar unseen (Shirt) | dissimilar unseen |\n|---|---|---|---|---|---|")
 for f in sorted(p.name for p in (out / "classes").iterdir()):
-    for m in sorted(p.name for p in (out / "classes" / f).iterdir()):
-        rs = [json.load(open(x))[0] for x in sorted((out / "classes" / f / m).glob("seed*/robustness.json"))]
-        def group(cs):
-            vals = []
-            for r in rs:
-                rows = [x for x in r["rows"] if x["factor"] != "canonical"]
-                vals.append(100 * st.mean(st.mean(x["class_top1"][c] for c in cs) for x in rows))
-            return ci(vals)
-        print(f"| {f} | {m} | {group(varied)} | {group(similar)} | {group(dissimilar)} |")
+    bars = {}
+    for m in sorted(p.name for p in (out / "classes" / f).iterdir() if p.is_dir()):
+        for label, d in [("no variation", out / "fraction" / f / m / "p0"), ("varied classes only", out / "classes" / f / m)]:
+            rs = load(d)
+            if not rs: continue
+            g = [group(rs, varied), group(rs, similar), group(rs, dissimilar)]
+            print(f"| {f} | {m} | {label} | " + " | ".join(ci(v) for v in g) + " |")
+            bars[f"{m}: " + ("no variation" if label == "no variation" else "varied classes only")] = [(st.mean(v), half(v)) for v in g]
+    bar_plot(out / f"classes_{f}.svg", f"{f} shown for {', '.join(names[c] for c in varied)} only: top-1 % under {f}",
+             f"top-1 % under {f}", ["varied classes", "similar unseen (Shirt)", "dissimilar unseen"], bars)
 PY

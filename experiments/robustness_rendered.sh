@@ -48,13 +48,16 @@ for p in $fractions; do
   done
 done
 wait
-/usr/bin/python3 - "$out" <<'PY'
+/usr/bin/python3 - "$out" "$(dirname "$0")" <<'PY'
 import json, math, pathlib, statistics as st, sys
 out = pathlib.Path(sys.argv[1])
+sys.path.insert(0, sys.argv[2])
+from svgplot import bar_plot, line_plot
+T = {2: 12.71, 3: 4.30, 4: 3.18, 5: 2.78}
+def half(v): return T.get(len(v), 2.0) * st.stdev(v) / math.sqrt(len(v)) if len(v) > 1 else 0.0
 def ci(v):
     if len(v) < 2: return f"{v[0]:.1f}" if v else "n/a"
-    t = {2: 12.71, 3: 4.30, 4: 3.18, 5: 2.78}.get(len(v), 2.0)
-    return f"{st.mean(v):.1f} ± {t * st.stdev(v) / math.sqrt(len(v)):.1f}"
+    return f"{st.mean(v):.1f} ± {half(v):.1f}"
 def load(d): return [json.load(open(x))[0] for x in sorted(d.glob("seed*/robustness.json"))]
 print("### Out of the box (trained on canonical images only): top-1 % per factor, mean over its levels\n")
 rows = {}
@@ -67,11 +70,22 @@ factors = list(rows[next(iter(rows))][0]) if rows else []
 print("| method (seeds) | " + " | ".join(factors) + " |\n|---|" + "---|" * len(factors))
 for m, rs in rows.items():
     print(f"| {m} ({len(rs)}) | " + " | ".join(ci([r[f] for r in rs]) for f in factors) + " |")
+bar_plot(out / "out_of_the_box.svg", "Rendered objects, trained on canonical images: top-1 % per factor (chance 7 %)",
+         "top-1 % (mean over the factor's levels)", factors,
+         {f"{m} ({len(rs)} seed{'s' if len(rs) > 1 else ''})": [(st.mean(r[f] for r in rs), half([r[f] for r in rs])) for f in factors]
+          for m, rs in rows.items()})
 print("\n### Training with pose_z shown for p % of the objects (supervised): top-1 % under pose_z\n")
 print("| p | pose_z, mean over 15-180° | canonical |\n|---|---|---|")
-for d in sorted((out / "supervised").iterdir(), key=lambda p: int(p.name[1:])):
+pts, can_pts, ticks = [], [], []
+for i, d in enumerate(sorted((out / "supervised").iterdir(), key=lambda p: int(p.name[1:]))):
     rs = load(d)
     pz = [st.mean(100 * x["top1"] for x in r["rows"] if x["factor"] == "pose_z") for r in rs]
     can = [100 * r["rows"][0]["top1"] for r in rs]
     print(f"| {d.name[1:]} % | {ci(pz)} | {ci(can)} |")
+    ticks.append(f"{d.name[1:]} %")
+    if pz: pts.append((i, st.mean(pz), half(pz)))
+    if can: can_pts.append((i, st.mean(can), half(can)))
+line_plot(out / "fraction_pose_z.svg", "Rendered objects: supervised, pose_z shown for p % of the training objects",
+          "p: % of training objects shown rotated about the vertical axis", "top-1 %",
+          {"under pose_z (15-180°)": pts, "canonical": can_pts}, ticks, hline=(100 / 14, "chance"))
 PY
