@@ -75,13 +75,13 @@ bar_plot(out / "out_of_the_box.svg", "Rendered objects, trained on canonical ima
          {f"{m} ({len(rs)} seed{'s' if len(rs) > 1 else ''})": [(st.mean(r[f] for r in rs), half([r[f] for r in rs])) for f in factors]
           for m, rs in rows.items()})
 print("\n### Training with pose_z shown for p % of the objects (supervised): top-1 % under pose_z\n")
-print("| p | pose_z, mean over 15-180° | canonical |\n|---|---|---|")
+print("| p | pose_z, mean over 15-180° | canonical | drop (canonical - pose_z, per seed) |\n|---|---|---|---|")
 pts, can_pts, ticks = [], [], []
 for i, d in enumerate(sorted((out / "supervised").iterdir(), key=lambda p: int(p.name[1:]))):
     rs = load(d)
     pz = [st.mean(100 * x["top1"] for x in r["rows"] if x["factor"] == "pose_z") for r in rs]
     can = [100 * r["rows"][0]["top1"] for r in rs]
-    print(f"| {d.name[1:]} % | {ci(pz)} | {ci(can)} |")
+    print(f"| {d.name[1:]} % | {ci(pz)} | {ci(can)} | {ci([c - z for c, z in zip(can, pz)])} |")
     ticks.append(f"{d.name[1:]} %")
     if pz: pts.append((i, st.mean(pz), half(pz)))
     if can: can_pts.append((i, st.mean(can), half(can)))
