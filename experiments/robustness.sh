@@ -86,7 +86,7 @@ for f in sorted(p.name for p in (out / "fraction").iterdir()):
         for i, p in enumerate(fr):
             rs = load(out / "fraction" / f / m / f"p{p}")
             v = [varied_top1(r) for r in rs]
-            cells.append(f"{ci(v)} [{ci([100 * r['rows'][0]['top1'] for r in rs])}]")
+            cells.append(f"{ci(v)} [{ci([100 * r['rows'][0]['top1'] for r in rs])}]" if rs else "—")
             if v: pts.append((i, st.mean(v), half(v)))
         print(f"| {m} | " + " | ".join(cells) + " |")
         series[m] = pts
