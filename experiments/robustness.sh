@@ -62,12 +62,7 @@ import json, sys, math, pathlib, statistics as st
 out, varied = pathlib.Path(sys.argv[1]), [int(c) for c in sys.argv[2].split(",")]
 sys.path.insert(0, sys.argv[3])
 from svgplot import bar_plot, line_plot
-T = {2: 12.71, 3: 4.30, 4: 3.18, 5: 2.78}
-def half(v): return T.get(len(v), 2.0) * st.stdev(v) / math.sqrt(len(v)) if len(v) > 1 else 0.0
-def ci(v):
-    if len(v) < 2: return f"{v[0]:.1f}" if v else "n/a"
-    return f"{st.mean(v):.1f} ± {half(v):.1f}"
-def load(d): return [json.load(open(x))[0] for x in sorted(d.glob("seed*/robustness.json"))]
+from robustness_stats import ci, half, load
 def varied_top1(r):  # mean top-1 over the factor's levels
     rows = [x for x in r["rows"] if x["factor"] != "canonical"]
     return 100 * sum(x["top1"] for x in rows) / len(rows)

@@ -53,12 +53,7 @@ import json, math, pathlib, statistics as st, sys
 out = pathlib.Path(sys.argv[1])
 sys.path.insert(0, sys.argv[2])
 from svgplot import bar_plot, line_plot
-T = {2: 12.71, 3: 4.30, 4: 3.18, 5: 2.78}
-def half(v): return T.get(len(v), 2.0) * st.stdev(v) / math.sqrt(len(v)) if len(v) > 1 else 0.0
-def ci(v):
-    if len(v) < 2: return f"{v[0]:.1f}" if v else "n/a"
-    return f"{st.mean(v):.1f} ± {half(v):.1f}"
-def load(d): return [json.load(open(x))[0] for x in sorted(d.glob("seed*/robustness.json"))]
+from robustness_stats import ci, half, load
 print("### Out of the box (trained on canonical images only): top-1 % per factor, mean over its levels\n")
 rows = {}
 for m in sorted(p.name for p in out.iterdir() if (p / "p0").is_dir()):
