@@ -53,7 +53,7 @@ void write_file_atomic(const std::string& path, const char* data, size_t size) {
     }
     done += size_t(w);
   }
-  const bool synced = ::fsync(fd) == 0;
+  const bool synced = ::fsync(fd) == 0 || errno == EINVAL || errno == ENOTSUP;  // file systems without fsync
   if (::close(fd) != 0 || !synced) {
     ::unlink(tmp.c_str());
     throw std::runtime_error("writing '" + path + "' failed (disk full?); the previous file, if any, is unchanged");
