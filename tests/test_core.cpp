@@ -1,5 +1,6 @@
 // Core utilities: configuration, .npy and HDF5 I/O, plots, random numbers.
 #include <gtest/gtest.h>
+#include <iterator>
 #include <unistd.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 
 #include "jess/core/config.h"
 #include "jess/core/hdf5_file.h"
+#include "jess/core/image_io.h"
 #include "jess/core/npy.h"
 #include "jess/core/plot.h"
 #include "jess/core/rng.h"
@@ -176,6 +178,26 @@ TEST(Hdf5, CorruptFilesFoundByFuzzingAreClearErrors) {
   EXPECT_EQ(ok.read_strings("/set_names")[0], "canonical");
   EXPECT_EQ(ok.read_u8("/images").size(), 2u * 8 * 8 * 3);
   EXPECT_EQ(ok.read_f64("/factors").size(), 2u * 14);
+}
+
+TEST(Readers, DeclaredSizesBeyondTheFileAreRefusedBeforeAllocating) {
+  // Found by 10-minute campaigns of fuzz/fuzz_npy and fuzz/fuzz_image: a header declaring terabytes
+  // (NPY) or a 2 GB image in 109 bytes (JPEG) was allocated before anything was checked.
+  const std::string corpus = std::string(JESS_SOURCE_DIR) + "/fuzz/corpus/";
+  try {
+    (void)jess::read_npy(corpus + "npy/regression_declares_terabytes.npy");
+    ADD_FAILURE() << "read";
+  } catch (const jess::NpyError& e) {
+    EXPECT_NE(std::string(e.what()).find("its header declares"), std::string::npos) << e.what();
+  }
+  std::ifstream f(corpus + "image/regression_jpeg_claims_2gb.jpg", std::ios::binary);
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  try {
+    (void)jess::decode_image(bytes);
+    ADD_FAILURE() << "decoded";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("more than"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Npy, RoundTripAndForeignLayouts) {

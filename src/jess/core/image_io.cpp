@@ -225,6 +225,16 @@ bool jpeg_decode_guarded(const uint8_t* data, size_t size, JpegErrorManager* err
     jpeg_destroy_decompress(&cinfo);
     return false;
   }
+  // Output against input (found by fuzz/fuzz_image: a 109-byte file declaring a 2 GB image was allocated
+  // and "decoded" from nothing): at most 64 MiB, or 4096 bytes per byte of file.
+  const uint64_t plausible = std::max<uint64_t>(uint64_t(64) << 20, uint64_t(4096) * uint64_t(size));
+  if (uint64_t(cinfo.output_width) * cinfo.output_height * uint64_t(channels) > plausible) {
+    std::snprintf(err->message, sizeof err->message,
+                  "header claims a %ux%u image, more than %lu bytes of JPEG data can hold (corrupt or truncated)",
+                  cinfo.output_width, cinfo.output_height, static_cast<unsigned long>(size));
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
   if (uint64_t(cinfo.output_width) * cinfo.output_height * uint64_t(channels) > kMaxImageBytes) {
     std::snprintf(err->message, sizeof err->message, "image is too large (%ux%u)", cinfo.output_width,
                   cinfo.output_height);
