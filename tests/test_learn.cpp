@@ -1,5 +1,6 @@
 // Core learning components: encoders/projector, the VICReg criterion (hand values, finite-difference
 // gradients), the learning-rate schedule, and the trainer's checkpoint, exact-resume and NaN guards.
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -423,6 +424,15 @@ TEST(Trainer, DamagedCheckpointsAreClearErrors) {
   v = torch::pickle_load(good).toGenericDict();
   (void)v.erase("config");
   EXPECT_NE(message(torch::pickle_save(c10::IValue(v))).find("no 'config'"), std::string::npos);
+  // A string whose declared length (the BINUNICODE opcode's) is 2 GB in a small file: LibTorch's
+  // unpickler reserved that much before reading (fuzz/fuzz_checkpoint, an out-of-memory in CI); jess
+  // checks every declared length against the bytes left first.
+  const std::string key = std::string("X\x06\0\0\0", 5) + "config";
+  std::vector<char> huge = good;
+  auto at = std::search(huge.begin(), huge.end(), key.begin(), key.end());
+  ASSERT_NE(at, huge.end());
+  at[1] = '\xf0', at[2] = '\xff', at[3] = '\xff', at[4] = '\x7f';
+  EXPECT_NE(message(huge).find("declares a 2147483632-byte value"), std::string::npos) << message(huge);
 }
 
 TEST(Trainer, ASecondWriterOfTheSameRunDirectoryIsRefused) {

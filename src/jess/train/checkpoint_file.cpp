@@ -69,8 +69,62 @@ class BoundedBytes : public caffe2::serialize::ReadAdapterInterface {
   const std::vector<char>& bytes_;
 };
 
+// LibTorch 1.13's unpickler reserves a string of the length an opcode declares before reading it, so a
+// damaged length (up to 2^64) allocated gigabytes for a 1-KB file (found by fuzz/fuzz_checkpoint). This
+// walks the pickle's opcodes (the protocol-0..5 argument formats of Python's pickletools) and refuses any
+// length-prefixed argument that claims more bytes than the archive has left; the unpickler then parses
+// what passed. Unknown opcodes end the walk: the unpickler refuses them itself.
+void check_pickle_lengths(const char* data, size_t size) {
+  size_t pos = 0;
+  auto le = [&](size_t width) -> uint64_t {
+    if (size - pos < width) throw std::invalid_argument("the pickle ends inside an opcode's argument");
+    uint64_t v = 0;
+    for (size_t i = 0; i < width; ++i) v |= uint64_t(static_cast<unsigned char>(data[pos + i])) << (8 * i);
+    pos += width;
+    return v;
+  };
+  auto skip = [&](uint64_t n) {
+    if (n > size - pos)
+      throw std::invalid_argument("the pickle declares a " + std::to_string(n) + "-byte value with only " +
+                                  std::to_string(size - pos) + " bytes left");
+    pos += static_cast<size_t>(n);
+  };
+  auto line = [&] {
+    const void* nl = std::memchr(data + pos, '\n', size - pos);
+    if (!nl) throw std::invalid_argument("the pickle ends inside a text argument");
+    pos = static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
+  };
+  while (pos < size) {
+    const unsigned char op = static_cast<unsigned char>(data[pos++]);
+    switch (op) {
+      case '.': return;  // STOP
+      // fixed-width arguments
+      case 'K': case 'h': case 'q': case 0x80: case 0x82: le(1); break;
+      case 'M': case 0x83: le(2); break;
+      case 'J': case 'j': case 'r': case 0x84: le(4); break;
+      case 'G': case 0x95: le(8); break;
+      // length-prefixed arguments
+      case 'U': case 'C': case 0x8c: case 0x8a: skip(le(1)); break;
+      case 'T': case 'X': case 'B': case 0x8b: skip(le(4)); break;
+      case 0x8d: case 0x8e: case 0x96: skip(le(8)); break;
+      // newline-terminated arguments
+      case 'I': case 'L': case 'F': case 'S': case 'V': case 'g': case 'p': case 'P': line(); break;
+      case 'c': case 'i': line(); line(); break;
+      // no argument
+      case '(': case '0': case '1': case '2': case 'N': case 0x88: case 0x89: case ']': case 'a': case 'e':
+      case 'l': case ')': case 't': case 0x85: case 0x86: case 0x87: case '}': case 'd': case 's': case 'u':
+      case 'R': case 'b': case 0x81: case 'Q': case 'o': case 0x8f: case 0x90: case 0x91: case 0x92: case 0x93:
+      case 0x94: case 0x97: case 0x98: break;
+      default: return;
+    }
+  }
+}
+
 c10::IValue unpickle_archive(const std::vector<char>& bytes) {
   caffe2::serialize::PyTorchStreamReader reader(std::make_shared<BoundedBytes>(bytes));
+  if (!reader.hasRecord("data.pkl")) throw std::invalid_argument("no data.pkl in the archive");
+  const auto [pickle, pickle_size] = reader.getRecord("data.pkl");
+  check_pickle_lengths(static_cast<const char*>(pickle.get()), pickle_size);
   return torch::jit::readArchiveAndTensors("data", /*pickle_prefix=*/"", /*tensor_prefix=*/"", c10::nullopt,
                                            c10::nullopt, c10::nullopt, reader);
 }
