@@ -10,6 +10,7 @@ PKGS=(
   libhdf5-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev libcairo2-dev fonts-dejavu-core libfftw3-dev
   libgtest-dev libbenchmark-dev libboost-graph-dev
   libosmesa6-dev libassimp-dev libjpeg-dev
+  pybind11-dev python3-pytest
   python3-torch python3-torchvision python3-numpy python3-scipy python3-h5py python3-sklearn python3-pil umap-learn
   dataset-fashion-mnist
 )
