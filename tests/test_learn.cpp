@@ -433,6 +433,15 @@ TEST(Trainer, DamagedCheckpointsAreClearErrors) {
   ASSERT_NE(at, huge.end());
   at[1] = '\xf0', at[2] = '\xff', at[3] = '\xff', at[4] = '\x7f';
   EXPECT_NE(message(huge).find("declares a 2147483632-byte value"), std::string::npos) << message(huge);
+  // The memo: the unpickler resized its table to a PUT's index (64 GB for a 4-byte one) and a GET may
+  // name an entry never stored. Here the key's BINPUT becomes a BINGET of entry 255, not yet stored.
+  std::vector<char> memo = good;
+  at = std::search(memo.begin(), memo.end(), key.begin(), key.end());
+  ASSERT_EQ(at[int(key.size())], 'q');
+  at[int(key.size())] = 'h', at[int(key.size()) + 1] = '\xff';
+  EXPECT_NE(message(memo).find("reads memo entry 255 of"), std::string::npos) << message(memo);
+  at[int(key.size())] = 'r';  // a LONG_BINPUT: 4 bytes of index from here
+  EXPECT_NE(message(memo).find("stores memo entry"), std::string::npos) << message(memo);
 }
 
 TEST(Trainer, ASecondWriterOfTheSameRunDirectoryIsRefused) {

@@ -73,7 +73,10 @@ class BoundedBytes : public caffe2::serialize::ReadAdapterInterface {
 // damaged length (up to 2^64) allocated gigabytes for a 1-KB file (found by fuzz/fuzz_checkpoint). This
 // walks the pickle's opcodes (the protocol-0..5 argument formats of Python's pickletools) and refuses any
 // length-prefixed argument that claims more bytes than the archive has left; the unpickler then parses
-// what passed. Unknown opcodes end the walk: the unpickler refuses them itself.
+// what passed. Unknown opcodes end the walk: the unpickler refuses them itself. The memo is simulated
+// too: the unpickler resizes its memo table to a PUT's index (a 4-byte index reserved 64 GB, found by
+// the same fuzzer), and a GET must name an entry that exists, so a PUT may only append (as every
+// pickler writes them) and a GET's index must be below the memo's size.
 void check_pickle_lengths(const char* data, size_t size) {
   size_t pos = 0;
   auto le = [&](size_t width) -> uint64_t {
@@ -94,14 +97,30 @@ void check_pickle_lengths(const char* data, size_t size) {
     if (!nl) throw std::invalid_argument("the pickle ends inside a text argument");
     pos = static_cast<size_t>(static_cast<const char*>(nl) - data) + 1;
   };
+  uint64_t memo = 0;  // entries in the unpickler's memo table
+  auto put = [&](uint64_t index) {
+    if (index > memo)
+      throw std::invalid_argument("the pickle stores memo entry " + std::to_string(index) + " of " + std::to_string(memo));
+    if (index == memo) ++memo;
+  };
+  auto get = [&](uint64_t index) {
+    if (index >= memo)
+      throw std::invalid_argument("the pickle reads memo entry " + std::to_string(index) + " of " + std::to_string(memo));
+  };
   while (pos < size) {
     const unsigned char op = static_cast<unsigned char>(data[pos++]);
     switch (op) {
       case '.': return;  // STOP
+      // the memo
+      case 'q': put(le(1)); break;  // BINPUT
+      case 'r': put(le(4)); break;  // LONG_BINPUT
+      case 'h': get(le(1)); break;  // BINGET
+      case 'j': get(le(4)); break;  // LONG_BINGET
+      case 0x94: ++memo; break;     // MEMOIZE
       // fixed-width arguments
-      case 'K': case 'h': case 'q': case 0x80: case 0x82: le(1); break;
+      case 'K': case 0x80: case 0x82: le(1); break;
       case 'M': case 0x83: le(2); break;
-      case 'J': case 'j': case 'r': case 0x84: le(4); break;
+      case 'J': case 0x84: le(4); break;
       case 'G': case 0x95: le(8); break;
       // length-prefixed arguments
       case 'U': case 'C': case 0x8c: case 0x8a: skip(le(1)); break;
@@ -114,7 +133,7 @@ void check_pickle_lengths(const char* data, size_t size) {
       case '(': case '0': case '1': case '2': case 'N': case 0x88: case 0x89: case ']': case 'a': case 'e':
       case 'l': case ')': case 't': case 0x85: case 0x86: case 0x87: case '}': case 'd': case 's': case 'u':
       case 'R': case 'b': case 0x81: case 'Q': case 'o': case 0x8f: case 0x90: case 0x91: case 0x92: case 0x93:
-      case 0x94: case 0x97: case 0x98: break;
+      case 0x97: case 0x98: break;
       default: return;
     }
   }
