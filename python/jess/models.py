@@ -1,5 +1,5 @@
-"""jess encoders as plain ``torch.nn.Module``s: load a jess checkpoint, call it, fine-tune it, save it
-with torch, or write it back as a jess checkpoint that ``jess pde regress`` / ``jess pde embed`` read.
+"""jess encoders as plain ``torch.nn.Module``s: load a jess checkpoint (PDE pretraining or image SSL), call
+it, fine-tune it, save it with torch, or write it back as a jess checkpoint that the CLI reads.
 
 The networks are written here in PyTorch with jess's parameter names (torchvision's for ResNet-18), so
 a jess state dict loads with ``load_state_dict(strict=True)``; tests check that they give the same
@@ -221,35 +221,92 @@ class PdeEncoder(nn.Module):
 
 
 def _jess_state(module: nn.Module) -> Dict[str, torch.Tensor]:
-    """The module's parameters and buffers under jess's names (BN's num_batches_tracked kept)."""
-    return {k: v for k, v in module.state_dict().items() if k != "input_stats"}
+    """The module's parameters and buffers under jess's names (BN's num_batches_tracked kept), with the
+    checkpoint's parts it carries unchanged."""
+    state = {k: v for k, v in module.state_dict().items() if k != "input_stats"}
+    state.update(getattr(module, "carried", {}))
+    return state
 
 
-def load(checkpoint: str) -> PdeEncoder:
-    """A jess PDE pretraining checkpoint (``jess pde pretrain``'s checkpoint.pt) as a ``PdeEncoder``
-    in evaluation mode. Raises ValueError for a checkpoint of another kind."""
+class ImageEncoder(nn.Module):
+    """A ``jess train`` (image SSL or supervised) model: ``forward(images)`` takes (B, C, H, W) floats in
+    [0, 1], standardises them with the run's statistics and returns the backbone's (B, D) features, as
+    ``jess vision eval`` and ``jess robustness eval`` see them. ``.backbone``, ``.projector`` and
+    ``.probe`` (the online linear probe; a supervised model's own head) are the bare networks;
+    ``classify(images)`` gives the probe's classes. Other trained parts of the checkpoint (a BYOL
+    teacher, a predictor) are kept as tensors in ``.carried`` and written back by ``save``.
+    """
+
+    def __init__(self, config: Dict[str, str], state: Dict[str, torch.Tensor], input_stats: torch.Tensor) -> None:
+        super().__init__()
+        self.config = dict(config)
+        self.method = config["method"]
+        arch = config["backbone"]
+        first = state.get("backbone.conv1.weight", state.get("backbone.stage1.0.weight"))
+        if first is None:
+            raise ValueError(f"unsupported image backbone '{arch}' in the checkpoint")
+        channels = int(first.shape[1])
+        self.backbone = _encoder(arch, channels, int(config["width"]), 1)
+        self.projector = Projector(self.backbone.output_dim, _layer_sizes(config["projector"]))
+        probe = state["probe.weight"]
+        self.probe = nn.Linear(int(probe.shape[1]), int(probe.shape[0]))
+        self.register_buffer("input_stats", input_stats.detach().to(torch.float64).reshape(2).clone())
+        self.carried = {k: v.clone() for k, v in state.items() if k.split(".")[0] not in ("backbone", "projector", "probe")}
+        self.channels = channels
+
+    @property
+    def output_dim(self) -> int:
+        return self.backbone.output_dim
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.dim() != 4 or images.shape[1] != self.channels:
+            raise ValueError(f"images must be (B, {self.channels}, H, W) floats in [0, 1]")
+        mean, sd = (float(v) for v in self.input_stats)
+        return self.backbone((images.to(self.input_stats.device, torch.float32) - mean) / sd)
+
+    def classify(self, images: torch.Tensor) -> torch.Tensor:
+        return self.probe(self(images)).argmax(1)
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """``forward`` in evaluation mode without gradients (the frozen features)."""
+        was = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                return self(images)
+        finally:
+            self.train(was)
+
+
+def load(checkpoint: str) -> nn.Module:
+    """A jess checkpoint as a ``torch.nn.Module`` in evaluation mode: ``PdeEncoder`` for ``jess pde
+    pretrain`` runs, ``ImageEncoder`` for ``jess train`` runs. Raises ValueError for other files."""
     c = _jess.read_checkpoint(checkpoint)
     stats = c["extra"].get("input_stats")
     if stats is None:
-        raise ValueError(f"{checkpoint}: no input_stats in the checkpoint (not a `jess pde pretrain` run; "
-                         "image and equivariance checkpoints are not loadable from Python yet)")
-    config = _jess.pde_pretrain_config(c["config"], checkpoint)
-    model = PdeEncoder(config, stats)
-    missing = set(_jess_state(model)) - set(c["model"])
-    unexpected = set(c["model"]) - set(_jess_state(model))
+        raise ValueError(f"{checkpoint}: no input_stats in the checkpoint (not a `jess pde pretrain` or `jess train` "
+                         "run; equivariance and time-stepping checkpoints are not loadable from Python yet)")
+    if any(k.startswith("backbone.") for k in c["model"]):
+        model = ImageEncoder(_jess.vision_config(c["config"], checkpoint), c["model"], stats)
+    else:
+        model = PdeEncoder(_jess.pde_pretrain_config(c["config"], checkpoint), stats)
+    expected = set(_jess_state(model))
+    missing = expected - set(c["model"])
+    unexpected = set(c["model"]) - expected
     if missing or unexpected:
         raise ValueError(f"{checkpoint}: the checkpoint does not match its configuration's network "
                          f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
-    state = dict(c["model"], input_stats=model.input_stats)
-    model.load_state_dict(state, strict=True)
+    own = {k: v for k, v in c["model"].items() if k in model.state_dict()}
+    model.load_state_dict(dict(own, input_stats=model.input_stats), strict=True)
     model._stored_config = c["config"]  # written back by save()
     return model.eval()
 
 
-def save(model: PdeEncoder, path: str) -> None:
-    """Writes ``model`` as a jess checkpoint (atomically) with the configuration it was loaded with, so
-    ``jess pde regress`` / ``jess pde embed`` / time-stepping conditioning read the Python-trained
-    weights. The file has no optimiser state: it evaluates, it does not resume training."""
+def save(model: nn.Module, path: str) -> None:
+    """Writes ``model`` (from ``load``, then trained or changed in Python) as a jess checkpoint, atomically,
+    with the configuration it was loaded with, so the CLI (``jess pde regress | embed``, ``jess vision
+    eval``, ``jess robustness eval``) reads the Python-trained weights. The file has no optimiser state:
+    it evaluates, it does not resume training."""
     stored = getattr(model, "_stored_config", None)
     if stored is None:
         raise ValueError("save() writes models that came from jess.models.load (their configuration travels with them)")

@@ -9,7 +9,7 @@
 #include "jess/core/hdf5_file.h"
 
 PYBIND11_MODULE(_jess, m) {
-  m.doc() = "jess's C++ library (use the jess package: jess.pde, jess.ssl, jess.eval, jess.models, jess.cells)";
+  m.doc() = "jess's C++ library (use the jess package: jess.pde, jess.ssl, jess.eval, jess.models, jess.cells, jess.render)";
   pybind11::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -23,4 +23,5 @@ PYBIND11_MODULE(_jess, m) {
   });
   jess::python::bind_learn(m);
   jess::python::bind_data(m);
+  jess::python::bind_images(m);
 }

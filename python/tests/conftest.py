@@ -44,3 +44,22 @@ def pretrained(workdir, burgers_file):
     run_cli("pde", "pretrain", burgers_file, "--out", out, "batch=8", "augment.crop_t=16", "augment.crop_x=32",
             "encoder.width=4", "projector=16-16", "train.epochs=1", "monitor=8")
     return os.path.join(out, "checkpoint.pt")
+
+
+@pytest.fixture(scope="session")
+def image_run(workdir):
+    """A tiny `jess train` (BYOL: a teacher and a predictor travel with the checkpoint) on Fashion-MNIST."""
+    if not os.path.isdir("/usr/share/datasets/fashion-mnist") and not os.environ.get("JESS_FMNIST"):
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    out = str(workdir / "vision")
+    run_cli("train", "method=byol", "n_train=128", "batch=32", "width=2", "projector=16-16", "predictor=8",
+            "n_bank=128", "n_monitor=64", "train.epochs=1", "train.warmup_epochs=0", "--out", out)
+    return os.path.join(out, "checkpoint.pt")
+
+
+@pytest.fixture(scope="session")
+def rendered(workdir):
+    out = str(workdir / "rendered")
+    run_cli("render", "dataset", "--out", out, "classes=chair,car", "objects_per_class=2", "views_per_object=3",
+            "image_size=32", "val_fraction=0.5", "layout=packed", "seed=4")
+    return out
