@@ -22,6 +22,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEER_KEYS = ["encoder.arch=resnet1d", "encoder.width=32", "augment.crop_t=128", "augment.crop_x=128", "projector=512-512-512",
+             "train.optimizer=adamw", "train.lr=3e-4", "train.weight_decay=1e-6", "train.schedule=constant"]
 
 
 class Block(nn.Module):
@@ -154,8 +156,11 @@ def peer(path, epochs, batch, threads):
 
 def jess(path, epochs, batch, threads):
     out = tempfile.mkdtemp(prefix="jess_train_bench_")
+    # The peer's model and optimiser, pinned (jess's defaults moved to a 2-D CNN on half-size crops and
+    # Adam 2.5e-3 after this benchmark was written): ResNet1d-32 on 128 x 128 views, AdamW 3e-4 / 1e-6.
     cmd = [os.path.join(ROOT, "build", "jess"), "--threads", str(threads), "pde", "pretrain", path, "--out", out,
-           "--restart", f"train.epochs={epochs}", f"batch={batch}", "monitor=0", "train.plots=false", "train.log_every=4"]
+           "--restart", f"train.epochs={epochs}", f"batch={batch}", "monitor=0", "train.plots=false", "train.log_every=4",
+           *PEER_KEYS]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, JESS_PROGRESS="0"))
     rows = [r.split(",") for r in open(os.path.join(out, "steps.csv")).read().split("\n")[1:] if r]
     head = open(os.path.join(out, "steps.csv")).readline().strip().split(",")

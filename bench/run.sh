@@ -4,6 +4,7 @@
 #         options: see `bench/run.sh pde --help`
 #   views the Lie-symmetry view maker vs per-sample and batched Python PyTorch peers
 #   train VICReg pretraining samples/s: jess vs the same model in Python PyTorch (data pipeline included)
+#   python the jess Python package: a PyTorch loop on jess's views vs on Python views vs jess pde pretrain; call overhead
 #   vision VICReg/SimCLR image SSL images/s on Fashion-MNIST: jess vs Python PyTorch + torchvision (augmentation included)
 #   eval  RankMe vs NumPy's SVD and the Z^T Z floor; k-NN vs the matrix-product floor
 #   pde-accuracy  PDE SSL accuracy floor: jess's defaults vs a minimal PyTorch peer, same data and budget
@@ -68,6 +69,11 @@ case "$cmd" in
     shift
     build_jess
     exec "$PY" bench/pde_train_bench.py "$@"
+    ;;
+  python)
+    shift
+    build_jess
+    exec "$PY" bench/python_bench.py "$@"
     ;;
   dist)
     shift

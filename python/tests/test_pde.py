@@ -71,6 +71,11 @@ def test_view_dataset_batches_equal_the_view_maker(burgers_file):
     i = batches[2]["index"]
     v = maker(data["u"][i], data["dx"][i], data["dt"][i], data["nu"][i], stream=0 * 1000003 + 2)
     assert torch.equal(v["view1"], batches[2]["view1"]) and torch.equal(v["view2"], batches[2]["view2"])
+    # Shared, not copied, on the way to Python: jess makes both views in one tensor and hands out two
+    # slices of it; they arrive as views of the same storage, one after the other.
+    b0 = batches[0]
+    assert b0["view1"].storage().data_ptr() == b0["view2"].storage().data_ptr()
+    assert b0["view2"].data_ptr() == b0["view1"].data_ptr() + b0["view1"].numel() * b0["view1"].element_size()
     # A data-parallel rank's shard is its rows of the same global batch.
     half = jess.pde.ViewDataset(burgers_file, batch_size=8, seed=7, epochs=1, shard_begin=4, shard_size=4,
                                 crop_t=20, crop_x=32)

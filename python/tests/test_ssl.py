@@ -56,6 +56,10 @@ def test_value_and_gradient_equal_torch(name, reference, keys):
     for a, b in zip(g, e):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
     assert isinstance(parts, dict) and parts
+    # The C++ loss saw the caller's tensors themselves (no copies): backward fills their .grad.
+    value2, _ = jess.ssl.loss(name, **keys)(z1, z2)
+    value2.backward()
+    torch.testing.assert_close(z1.grad, g[0]) and torch.testing.assert_close(z2.grad, g[1])
 
 
 def test_vicreg_parts_are_the_unweighted_terms():

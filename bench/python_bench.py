@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""jess from Python (the `jess` package, issue 21): a plain PyTorch VICReg loop on jess's symmetry views
+against the same loop on the Python PyTorch view pipeline of `bench/run.sh train`, and `jess pde
+pretrain` itself; then the cost of one call into the extension.
+
+All three training rows run the same model, loss, optimiser, batch and thread count (ResNet1d-32 on
+128 x 128 KdV views as 130 channels, projector 512-512-512, VICReg 25/25/1 in PyTorch, AdamW 3e-4 /
+1e-6); only the views' source differs:
+  jess pde pretrain            C++ loop, views in jess's background thread
+  Python loop + jess views     jess.pde.ViewDataset (the same background loader) feeding a Python loop
+  Python loop + Python views   bench/pde_train_bench.py's Dataset + DataLoader (torch ops per sample)
+
+Usage: bench/run.sh python [--n 1024] [--epochs 3] [--batch 64] [--threads 2]
+"""
+import argparse, os, statistics, subprocess, sys, tempfile, time, timeit
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "build", "python"))
+import jess  # noqa: E402
+from pde_train_bench import PEER_KEYS, ResNet1d, jess as jess_pretrain, peer, projector, vicreg  # noqa: E402
+
+
+def python_loop_on_jess_views(path, epochs, batch, threads):
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    data = jess.pde.load_split(path, "train")
+    mean, std = data["u"].mean().item(), data["u"].std().item()
+    ldx, ldt = data["dx"].log().mean().item(), data["dt"].log().mean().item()
+    views = jess.pde.ViewDataset(path, batch_size=batch, seed=0, epochs=epochs, crop_t=128, crop_x=128)
+
+    def encoder_input(v, dx, dt):  # the peer's layout: standardised view rows + (log dx, log dt) rows
+        b, _, cx = v.shape
+        c = torch.stack([(dx.log() - ldx) / 0.05, (dt.log() - ldt) / 0.05], 1).float()
+        return torch.cat([(v - mean) / std, c[:, :, None].expand(b, 2, cx)], 1)
+
+    enc, proj = ResNet1d(128 + 2), projector(128)
+    params = list(enc.parameters()) + list(proj.parameters())
+    opt = torch.optim.AdamW([{"params": [p for p in params if p.dim() > 1], "weight_decay": 1e-6},
+                             {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0}], lr=3e-4)
+    rates, shares = [], []
+    it = iter(views)
+    for epoch in range(epochs):
+        t_data = t_all = 0.0
+        n = 0
+        for _ in range(views.steps_per_epoch):
+            a = time.perf_counter()
+            bt = next(it)
+            b = time.perf_counter()
+            loss = vicreg(proj(enc(encoder_input(bt["view1"], bt["dx1"], bt["dt1"]))),
+                          proj(enc(encoder_input(bt["view2"], bt["dx2"], bt["dt2"]))))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            c = time.perf_counter()
+            t_data += b - a
+            t_all += c - a
+            n += batch
+        if epoch > 0 or epochs == 1:
+            rates.append(n / t_all)
+            shares.append(t_data / t_all)
+    return statistics.median(rates), statistics.median(shares)
+
+
+def call_overhead():
+    """Microseconds per call: a binding that does almost nothing, and a C++ criterion on a tiny batch
+    against the same formula in PyTorch (their difference is what crossing into C++ costs)."""
+    z1, z2 = torch.randn(8, 4), torch.randn(8, 4)
+    criterion = jess.ssl.loss("vicreg")
+    raw = jess._jess.Criterion("vicreg", [])
+    rows = []
+    for name, fn in [("jess._jess.loss_names() (10 strings back)", jess._jess.loss_names),
+                     ("jess._jess.Criterion('vicreg') on 8 x 4", lambda: raw(z1, z2)),
+                     ("jess.ssl.loss('vicreg') on 8 x 4 (Python wrapper)", lambda: criterion(z1, z2)),
+                     ("the same VICReg in PyTorch on 8 x 4", lambda: vicreg(z1, z2))]:
+        n = 2000
+        best = min(timeit.repeat(fn, number=n, repeat=5)) / n * 1e6
+        rows.append((name, best))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=1024)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "jess_train_bench_kdv.h5"))
+    a = ap.parse_args()
+    if not os.path.exists(a.data):
+        subprocess.run([os.path.join(ROOT, "build", "jess"), "pde", "generate", "--config", os.path.join(ROOT, "configs/pde/kdv.yaml"),
+                        "--out", a.data, f"n_train={a.n}", "n_valid=16", "n_test=16"], check=True, stdout=subprocess.DEVNULL)
+    jr, js = jess_pretrain(a.data, a.epochs, a.batch, a.threads)
+    lr, ls = python_loop_on_jess_views(a.data, a.epochs, a.batch, a.threads)
+    pr, ps = peer(a.data, a.epochs, a.batch, a.threads)
+    core = os.environ.get("OPENBLAS_CORETYPE", "(unset)")
+    print(f"VICReg on KdV views, batch {a.batch} (two 128x128 views each), ResNet1d-32 + 512-512-512, AdamW 3e-4; "
+          f"{a.threads} threads, OPENBLAS_CORETYPE={core}, torch {torch.__version__}\n")
+    print("| training loop | samples/s | data share of a step | vs Python views | vs jess pde pretrain |")
+    print("|---|---|---|---|---|")
+    print(f"| jess pde pretrain ({' '.join(PEER_KEYS[:1])} ...) | {jr:.0f} | {100 * js:.1f} % (overlapped) | {jr / pr:.2f}x | 1.00x |")
+    print(f"| Python loop + jess.pde.ViewDataset | {lr:.0f} | {100 * ls:.1f} % (waiting) | {lr / pr:.2f}x | {lr / jr:.2f}x |")
+    print(f"| Python loop + Python views (Dataset + DataLoader) | {pr:.0f} | {100 * ps:.1f} % | 1.00x | {pr / jr:.2f}x |")
+    print("\n| call | microseconds per call (best of 5 x 2000) |")
+    print("|---|---|")
+    for name, us in call_overhead():
+        print(f"| {name} | {us:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
