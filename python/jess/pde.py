@@ -29,14 +29,18 @@ def solve(u0: torch.Tensor, equation: str, L: Number, T: Number, nu: Number = 0.
     return _jess.pde_solve(u0, equation, as_t(L), as_t(T), as_t(nu), nt, nt_keep, method, substeps, tolerance)
 
 
-def generate(equation: str = "kdv", path: Optional[str] = None, seed: int = 0, **keys) -> Dict[str, Dict[str, torch.Tensor]]:
-    """Generates a dataset as ``jess pde generate`` does (same bytes for the same keys).
+def generate(equation: str = "kdv", n: Optional[int] = None, seed: int = 0, path: Optional[str] = None,
+             **keys) -> Dict[str, Dict[str, torch.Tensor]]:
+    """Generates a dataset as ``jess pde generate`` does (same bytes for the same keys); ``n``: training
+    trajectories (n_train; n_valid and n_test keep their defaults unless given).
 
     With ``path`` the HDF5 file is written there (atomically) and also returned as tensors; without,
     the data only come back as {split: {name: tensor}} (trajectories under ``pde_{nt}-{nx}``).
     Keys: n_train, n_valid, n_test, nx, nt, L, T, amplitude, nu_min, nu_max, ... (``generate_keys()``).
     """
     keys = dict(keys, equation=equation, seed=seed)
+    if n is not None:
+        keys["n_train"] = n
     if path is not None:
         _jess.pde_generate(path, overrides(keys))
         return read(path)
@@ -136,6 +140,9 @@ class ViewDataset(torch.utils.data.IterableDataset):
         return self.epochs * self.steps_per_epoch - self.start_step
 
     def __iter__(self) -> Iterator[Dict[str, torch.Tensor]]:
+        if torch.utils.data.get_worker_info() is not None:
+            raise RuntimeError("ViewDataset makes its views in jess's own background thread: iterate it in the main "
+                               "process (DataLoader(ds, batch_size=None, num_workers=0) or no DataLoader)")
         loader, self._opened = (self._opened or self._loader()), None
         remaining = None if self.epochs is None else len(self)
         while remaining is None or remaining > 0:

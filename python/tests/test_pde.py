@@ -41,8 +41,9 @@ def test_generate_gives_the_cli_bytes(tmp_path, burgers_file):
         for name in ours[split]:
             assert torch.equal(ours[split][name], theirs[split][name]), (split, name)
     assert ours["train"]["pde_40-64"].shape == (48, 40, 64)
-    # In memory (no path) the same data.
-    again = jess.pde.generate(seed=1, **GEN_KEYS)
+    # In memory (no path) the same data; n is n_train.
+    keys = {k: v for k, v in GEN_KEYS.items() if k != "n_train"}
+    again = jess.pde.generate(n=48, seed=1, **keys)
     assert torch.equal(again["test"]["pde_40-64"], theirs["test"]["pde_40-64"])
 
 
@@ -81,6 +82,9 @@ def test_view_dataset_batches_equal_the_view_maker(burgers_file):
                                 crop_t=20, crop_x=32)
     first = next(iter(half))
     assert torch.equal(first["view1"], batches[0]["view1"][4:]) and torch.equal(first["index"], batches[0]["index"][4:])
+    # jess's loader thread does not survive a fork: DataLoader workers are refused with a clear message.
+    with pytest.raises(RuntimeError, match="background thread"):
+        list(torch.utils.data.DataLoader(half, batch_size=None, num_workers=1))
 
 
 def test_heat_views_keep_solving_the_heat_equation():
