@@ -442,6 +442,26 @@ TEST(Trainer, DamagedCheckpointsAreClearErrors) {
   EXPECT_NE(message(memo).find("reads memo entry 255 of"), std::string::npos) << message(memo);
   at[int(key.size())] = 'r';  // a LONG_BINPUT: 4 bytes of index from here
   EXPECT_NE(message(memo).find("stores memo entry"), std::string::npos) << message(memo);
+  // The zip directory: LibTorch allocated (and the reader zero-filled) a record's declared size before
+  // extracting it. The first directory entry declares 2 GB, then a compressed record.
+  // (The optimiser's state is itself a torch archive inside the checkpoint: the outer directory is found
+  // from the end-of-directory record at the end of the file.)
+  const std::string end_sig("PK\x05\x06", 4);
+  std::vector<char> zip = good;
+  const auto eocd = std::find_end(zip.begin(), zip.end(), end_sig.begin(), end_sig.end());
+  ASSERT_NE(eocd, zip.end());
+  uint32_t dir = 0;
+  for (int i = 0; i < 4; ++i) dir |= uint32_t(static_cast<unsigned char>(eocd[16 + i])) << (8 * i);
+  auto entry = zip.begin() + dir;
+  ASSERT_EQ(std::string(entry, entry + 4), std::string("PK\x01\x02", 4));
+  entry[24] = '\xf0', entry[25] = '\xff', entry[26] = '\xff', entry[27] = '\x7f';
+  EXPECT_NE(message(zip).find("two different sizes"), std::string::npos) << message(zip);
+  entry[20] = '\xf0', entry[21] = '\xff', entry[22] = '\xff', entry[23] = '\x7f';
+  EXPECT_NE(message(zip).find("larger than the file"), std::string::npos) << message(zip);
+  zip = good;
+  entry = zip.begin() + dir;
+  entry[10] = 8;  // deflate
+  EXPECT_NE(message(zip).find("compressed zip entry"), std::string::npos) << message(zip);
 }
 
 TEST(Trainer, ASecondWriterOfTheSameRunDirectoryIsRefused) {

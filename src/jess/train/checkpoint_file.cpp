@@ -58,16 +58,84 @@ class BoundedBytes : public caffe2::serialize::ReadAdapterInterface {
  public:
   explicit BoundedBytes(const std::vector<char>& bytes) : bytes_(bytes) {}
   size_t size() const override { return bytes_.size(); }
+  // A short count makes miniz fail the read (nothing is zero-filled: a damaged size made that a memset of
+  // gigabytes).
   size_t read(uint64_t pos, void* buf, size_t n, const char* /*what*/) const override {
     const size_t available = pos < bytes_.size() ? std::min<uint64_t>(n, bytes_.size() - pos) : 0;
     if (available > 0) std::memcpy(buf, bytes_.data() + pos, available);
-    if (available < n) std::memset(static_cast<char*>(buf) + available, 0, n - available);
     return available;
   }
 
  private:
   const std::vector<char>& bytes_;
 };
+
+// The zip directory, checked before LibTorch reads it: LibTorch allocates each record's declared size
+// before extracting it, and miniz checks the sizes only for some entries (not for compressed or zip64
+// ones), so a damaged directory allocated and zero-filled gigabytes for a small file (found by
+// fuzz/fuzz_checkpoint). torch.save and jess write every record stored (uncompressed), so each entry
+// must be stored, its two sizes equal, and its bytes inside the file.
+void check_zip_directory(const std::vector<char>& b) {
+  const uint64_t n = b.size();
+  auto le = [&](uint64_t at, int width) -> uint64_t {
+    if (at > n || uint64_t(width) > n - at) throw std::invalid_argument("the zip directory points outside the file");
+    uint64_t v = 0;
+    for (int i = 0; i < width; ++i) v |= uint64_t(static_cast<unsigned char>(b[size_t(at) + i])) << (8 * i);
+    return v;
+  };
+  if (n < 22) throw std::invalid_argument("too short for a zip archive");
+  uint64_t eocd = n;  // the end-of-directory record: the last one, within the comment's reach of the end
+  for (uint64_t at = n - 22;; --at) {
+    if (le(at, 4) == 0x06054b50) {
+      eocd = at;
+      break;
+    }
+    if (at == 0 || n - at > 22 + 65535) break;
+  }
+  if (eocd == n) throw std::invalid_argument("no zip directory (not a torch.save archive)");
+  uint64_t entries = le(eocd + 10, 2), dir_size = le(eocd + 12, 4), dir_offset = le(eocd + 16, 4);
+  if (entries == 0xFFFF || dir_size == 0xFFFFFFFF || dir_offset == 0xFFFFFFFF) {  // zip64
+    if (eocd < 20 || le(eocd - 20, 4) != 0x07064b50) throw std::invalid_argument("a damaged zip64 directory");
+    const uint64_t z = le(eocd - 20 + 8, 8);
+    if (le(z, 4) != 0x06064b50) throw std::invalid_argument("a damaged zip64 directory");
+    entries = le(z + 32, 8), dir_size = le(z + 40, 8), dir_offset = le(z + 48, 8);
+  }
+  if (dir_offset > n || dir_size > n - dir_offset) throw std::invalid_argument("the zip directory lies outside the file");
+  const uint64_t end = dir_offset + dir_size;
+  uint64_t at = dir_offset;
+  for (uint64_t e = 0; e < entries; ++e) {
+    if (at > end || end - at < 46 || le(at, 4) != 0x02014b50) throw std::invalid_argument("a damaged zip directory entry");
+    const uint64_t method = le(at + 10, 2), name = le(at + 28, 2), extra = le(at + 30, 2), comment = le(at + 32, 2);
+    uint64_t packed = le(at + 20, 4), size = le(at + 24, 4), offset = le(at + 42, 4);
+    const uint64_t next = at + 46 + name + extra + comment;
+    if (next > end) throw std::invalid_argument("a damaged zip directory entry");
+    if (size == 0xFFFFFFFF || packed == 0xFFFFFFFF || offset == 0xFFFFFFFF) {  // the zip64 extra field holds them
+      uint64_t x = at + 46 + name;
+      const uint64_t x_end = x + extra;
+      bool found = false;
+      while (!found && x + 4 <= x_end) {
+        const uint64_t id = le(x, 2), len = le(x + 2, 2);
+        if (x + 4 + len > x_end) break;
+        if (id == 1) {
+          uint64_t f = x + 4;
+          auto take = [&](uint64_t& v) {
+            if (v != 0xFFFFFFFF) return;
+            if (f + 8 > x + 4 + len) throw std::invalid_argument("a damaged zip64 entry");
+            v = le(f, 8), f += 8;
+          };
+          take(size), take(packed), take(offset);
+          found = true;
+        }
+        x += 4 + len;
+      }
+      if (!found) throw std::invalid_argument("a damaged zip64 entry");
+    }
+    if (method != 0) throw std::invalid_argument("a compressed zip entry (torch.save and jess store them uncompressed)");
+    if (packed != size) throw std::invalid_argument("a zip entry with two different sizes");
+    if (offset > n || size > n - offset) throw std::invalid_argument("a zip entry larger than the file");
+    at = next;
+  }
+}
 
 // LibTorch 1.13's unpickler reserves a string of the length an opcode declares before reading it, so a
 // damaged length (up to 2^64) allocated gigabytes for a 1-KB file (found by fuzz/fuzz_checkpoint). This
@@ -140,6 +208,7 @@ void check_pickle_lengths(const char* data, size_t size) {
 }
 
 c10::IValue unpickle_archive(const std::vector<char>& bytes) {
+  check_zip_directory(bytes);
   caffe2::serialize::PyTorchStreamReader reader(std::make_shared<BoundedBytes>(bytes));
   if (!reader.hasRecord("data.pkl")) throw std::invalid_argument("no data.pkl in the archive");
   const auto [pickle, pickle_size] = reader.getRecord("data.pkl");

@@ -81,6 +81,9 @@ void VisionSslOptions::describe(ConfigSchema& s) {
   s.add("ema_start", ema_start, "byol: teacher momentum at the first step", check::in_range(0, 1));
   s.add("ema_end", ema_end, "byol: teacher momentum at the last step (cosine schedule)", check::in_range(0, 1));
   s.add("batch", batch, "images per batch (two views each)", check::int_at_least(2));
+  s.add("joint_views", joint_views,
+        "views of one size go through the network as one batch (SimCLR's original; BatchNorm statistics then "
+        "span both views; fewer, larger operations and half the SyncBatchNorm meetings)");
   s.add("base_lr", base_lr, "learning rate per 256 images: lr = base_lr * batch / 256", check::positive());
   s.add("seed", seed, "seed of the initialisation, the data order and the augmentations", check::int_at_least(0));
   s.add("device", device, "auto (CUDA when available) | cpu | cuda", check::one_of({"auto", "cpu", "cuda"}));
@@ -215,10 +218,19 @@ class VisionSslTask : public train::TrainTask {
     auto views = make_image_views(x, o_.augment, uint64_t(o_.seed), g, shard.begin);
     const double augment_ms = 1e3 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::vector<at::Tensor> inputs, feats, z, targets(views.size());
-    for (auto& v : views) {
-      inputs.push_back(((v - mean_) / std_).to(device_));
-      feats.push_back(model_->backbone->forward(inputs.back()));
-      z.push_back(model_->projector->forward(feats.back()));
+    for (auto& v : views) inputs.push_back(((v - mean_) / std_).to(device_));
+    bool joint = o_.joint_views && views.size() > 1;
+    for (const auto& in : inputs) joint = joint && in.sizes() == inputs[0].sizes();
+    if (joint) {  // one pass over the views stacked along the batch, then split back per view
+      auto f = model_->backbone->forward(at::cat(inputs, 0));
+      auto p = model_->projector->forward(f);
+      feats = f.chunk(int64_t(views.size()), 0);
+      z = p.chunk(int64_t(views.size()), 0);
+    } else {
+      for (const auto& in : inputs) {
+        feats.push_back(model_->backbone->forward(in));
+        z.push_back(model_->projector->forward(feats.back()));
+      }
     }
     auto teacher = [&](size_t k) -> const at::Tensor& {  // BYOL target of view k, computed once
       if (!targets[k].defined()) {
