@@ -68,11 +68,12 @@ def python_loop_on_jess_views(path, epochs, batch, threads):
 def call_overhead():
     """Microseconds per call: a binding that does almost nothing, and a C++ criterion on a tiny batch
     against the same formula in PyTorch (their difference is what crossing into C++ costs)."""
-    z1, z2 = torch.randn(8, 4), torch.randn(8, 4)
+    z1, z2, eye = torch.randn(8, 4), torch.randn(8, 4), torch.eye(2)
     criterion = jess.ssl.loss("vicreg")
     raw = jess._jess.Criterion("vicreg", [])
     rows = []
-    for name, fn in [("jess._jess.loss_names() (10 strings back)", jess._jess.loss_names),
+    for name, fn in [("jess._jess.loss_names() (a list of the registry's names back)", jess._jess.loss_names),
+                     ("jess._jess.numerical_rank(torch.eye(2)) (tensor in, checks, LAPACK)", lambda: jess._jess.numerical_rank(eye)),
                      ("jess._jess.Criterion('vicreg') on 8 x 4", lambda: raw(z1, z2)),
                      ("jess.ssl.loss('vicreg') on 8 x 4 (Python wrapper)", lambda: criterion(z1, z2)),
                      ("the same VICReg in PyTorch on 8 x 4", lambda: vicreg(z1, z2))]:

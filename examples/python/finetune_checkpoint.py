@@ -2,7 +2,7 @@
 
     jess pde pretrain burgers.h5 --out runs/b0
     PYTHONPATH=build/python /usr/bin/python3 examples/python/finetune_checkpoint.py runs/b0/checkpoint.pt burgers.h5
-    jess pde regress runs/b0/finetuned.pt burgers.h5      # the CLI evaluates the Python-tuned weights
+    jess pde regress burgers.h5 -c runs/b0/finetuned.pt   # the CLI evaluates the Python-tuned weights
 """
 import os
 import sys
@@ -26,4 +26,4 @@ for batch in views:
 print(f"last loss {loss.item():.3f}")
 out = os.path.join(os.path.dirname(checkpoint), "finetuned.pt")
 jess.models.save(model.eval(), out)
-print(f"wrote {out}: `jess pde regress {out} {data}` evaluates it")
+print(f"wrote {out}: `jess pde regress {data} -c {out}` evaluates it")

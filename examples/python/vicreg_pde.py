@@ -13,18 +13,21 @@ import jess
 path = sys.argv[1] if len(sys.argv) > 1 else "burgers.h5"
 torch.manual_seed(0)
 views = jess.pde.ViewDataset(path, batch_size=32, seed=0, epochs=5, crop_t=64, crop_x=64)
+train = jess.pde.load_split(path, "train")
+u_mean, u_std = train["u"].mean().item(), train["u"].std().item()
+ldx, ldt = train["dx"].log().mean().item(), train["dt"].log().mean().item()
 
 
-def encode_input(u, dx, dt):  # the view plus its grid spacing, as channels of a 2-D image
+def encode_input(u, dx, dt):  # the standardised view plus its (log) grid spacing, as channels of an image
     b, t, x = u.shape
-    grid = torch.stack([dx.log(), dt.log()], 1).float().view(b, 2, 1, 1).expand(b, 2, t, x)
-    return torch.cat([u.unsqueeze(1), grid], 1)
+    grid = torch.stack([dx.log() - ldx, dt.log() - ldt], 1).float().view(b, 2, 1, 1).expand(b, 2, t, x)
+    return torch.cat([((u - u_mean) / u_std).unsqueeze(1), grid], 1)
 
 
 encoder = jess.models.ConvNet2d(in_channels=3, width=16)
-projector = jess.models.Projector(encoder.output_dim, [256, 256])
+projector = jess.models.Projector(encoder.output_dim, [512, 512, 512])
 params = list(encoder.parameters()) + list(projector.parameters())
-opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-4)
+opt = torch.optim.Adam(params, lr=2.5e-3)  # jess pde pretrain's defaults
 criterion = jess.ssl.loss("vicreg")  # the C++ loss, differentiable in this graph
 
 for step, batch in enumerate(views):
