@@ -23,6 +23,7 @@ def idx(name, offset):
 n = 2000
 images = torch.from_numpy(idx("train-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28)[:n].copy()).float() / 255
 labels = torch.from_numpy(idx("train-labels-idx1-ubyte.gz", 8)[:n].astype(np.int64))
+torch.manual_seed(0)
 model = torchvision.models.resnet18(num_classes=10)
 model.fc = torch.nn.Identity()
 model.eval()
