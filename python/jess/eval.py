@@ -27,7 +27,9 @@ def numerical_rank(z: torch.Tensor, rtol: float = 0.0) -> int:
 def knn(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
         ks: Sequence[int] = (20, 200), temperature: float = 0.07) -> Dict[int, Dict[str, float]]:
     """Weighted cosine k-NN (votes exp(s / T)); returns {k: {"top1", "top5"}} as fractions."""
-    ks = [k for k in ks if k <= train_x.shape[0]] or [train_x.shape[0]]
+    if not ks:
+        raise ValueError("ks: give at least one k")
+    ks = [k for k in ks if k <= train_x.shape[0]] or [train_x.shape[0]]  # k beyond the bank: the whole bank
     return _jess.knn(train_x, train_y, test_x, test_y, list(ks), temperature)
 
 

@@ -64,6 +64,7 @@ pde::GridBatch grid_batch(const at::Tensor& u, const at::Tensor& dx, const at::T
   if (!u.defined() || u.dim() != 3 || !at::isFloatingType(u.scalar_type()))
     throw std::invalid_argument("u must be a floating-point (B, nt, nx) tensor of trajectories");
   const int64_t B = u.size(0);
+  if (B < 1 || u.size(1) < 1 || u.size(2) < 1) throw std::invalid_argument("u must hold at least one trajectory");
   auto per_row = [&](const at::Tensor& t, const char* name, double fill) {
     if (!t.defined()) return at::full({B}, fill, at::kDouble);
     auto d = t.detach().to(at::kCPU, at::kDouble).reshape({-1});
@@ -130,6 +131,8 @@ void bind_data(py::module_& m) {
          double tolerance) {
         if (!u0.defined() || u0.dim() != 2 || !at::isFloatingType(u0.scalar_type()))
           throw std::invalid_argument("u0 must be a floating-point (B, nx) tensor");
+        if (u0.size(0) < 1 || u0.size(1) < 8 || u0.size(1) % 2 != 0)
+          throw std::invalid_argument("u0 must hold at least one trajectory on an even grid of at least 8 points");
         if (nt < 2) throw std::invalid_argument("nt (output times, t = 0 included) must be at least 2");
         if (nt_keep < 0 || nt_keep > nt) throw std::invalid_argument("nt_keep must be in [0, nt] (0: all)");
         pde::SolveSpec s;
@@ -143,6 +146,12 @@ void bind_data(py::module_& m) {
           return d;
         };
         s.L = per_row(L, "L"), s.T = per_row(T, "T"), s.nu = per_row(nu, "nu");
+        if (!(s.L > 0).all().item<bool>() || !(s.T > 0).all().item<bool>() || !at::isfinite(s.L).all().item<bool>() ||
+            !at::isfinite(s.T).all().item<bool>())
+          throw std::invalid_argument("L and T must be finite and positive");
+        if (!(s.nu >= 0).all().item<bool>() || !at::isfinite(s.nu).all().item<bool>())
+          throw std::invalid_argument("nu must be finite and non-negative");
+        if (!at::isfinite(s.u0).all().item<bool>()) throw std::invalid_argument("u0 holds NaN or infinite values");
         s.nt_total = nt;
         s.nt_keep = nt_keep == 0 ? nt : nt_keep;
         s.method = method;

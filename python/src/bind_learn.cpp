@@ -155,6 +155,8 @@ void bind_learn(py::module_& m) {
         check_labelled(test_x, test_y, "test_x", "test_y");
         if (train_x.size(1) != test_x.size(1)) throw std::invalid_argument("train_x and test_x have different widths");
         if (hidden < 0 || max_iterations < 1 || epochs < 1) throw std::invalid_argument("hidden >= 0, iterations and epochs >= 1");
+        if (train_x.size(0) < 2 || test_x.size(0) < 1)
+          throw std::invalid_argument("the probe needs at least 2 training rows and 1 test row");
         eval::ClassifierOptions o;
         o.hidden = hidden;
         if (!weight_decays.empty()) o.weight_decays = std::move(weight_decays);
@@ -230,8 +232,19 @@ void bind_learn(py::module_& m) {
         d.insert("jess_version", std::string(JESS_VERSION));
         d.insert("format", train::kCheckpointFormat);
         d.insert("extra", dict(extra));
-        py::gil_scoped_release release;
-        train::write_file_atomic(path, torch::pickle_save(c10::IValue(d)));
+        std::string failure;
+        {
+          py::gil_scoped_release release;
+          try {
+            train::write_file_atomic(path, torch::pickle_save(c10::IValue(d)));
+          } catch (const std::runtime_error& e) {  // the file system's refusal: OSError, as Python's own writes
+            failure = e.what();
+          }
+        }
+        if (!failure.empty()) {
+          PyErr_SetString(PyExc_OSError, failure.c_str());
+          throw py::error_already_set();
+        }
       },
       py::arg("path"), py::arg("model"), py::arg("config"), py::arg("extra"), py::arg("epoch") = 0,
       py::arg("step") = 0, py::arg("global_step") = 0);

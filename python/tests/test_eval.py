@@ -75,3 +75,7 @@ def test_bad_input_is_a_value_error():
         jess.eval.knn(x, y[:5], x, y)
     with pytest.raises(ValueError, match="integer class"):
         jess.eval.linear_probe(x, y.float(), x, y)
+    with pytest.raises(ValueError, match="at least 2 training rows"):
+        jess.eval.linear_probe(x[:0], y[:0], x, y)
+    with pytest.raises(ValueError, match="at least one k"):
+        jess.eval.knn(x, y, x, y, ks=())

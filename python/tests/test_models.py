@@ -67,8 +67,10 @@ def test_fine_tuned_in_python_then_read_by_the_cli(tmp_path, pretrained, burgers
     assert os.path.exists(path) and not [f for f in os.listdir(tmp_path) if ".tmp" in f]
 
 
-def test_a_file_that_is_not_a_checkpoint_is_a_value_error(tmp_path):
+def test_a_file_that_is_not_a_checkpoint_is_a_value_error(tmp_path, pretrained):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(ValueError, match="not a readable jess checkpoint"):
         jess.models.load(str(bad))
+    with pytest.raises(OSError, match="cannot write"):
+        jess.models.save(jess.models.load(pretrained), str(tmp_path / "missing" / "x.pt"))

@@ -104,9 +104,25 @@ def test_heat_views_keep_solving_the_heat_equation():
         assert r.abs()[8:-8, 8:-8].max().item() < 1e-5 * v["view1"][k].abs().max().item() / dt
 
 
+def jess_file_for_errors(tmp_path):
+    path = str(tmp_path / "small.h5")
+    jess.pde.generate("heat", n=4, path=path, n_valid=0, n_test=0, nx=32, nt=8, nt_total=10)
+    return path
+
+
 def test_bad_input_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="equation"):
         jess.pde.solve(torch.zeros(1, 8), "navier", L=1, T=1)
+    with pytest.raises(ValueError, match="even grid"):
+        jess.pde.solve(torch.zeros(0, 8), "heat", L=1, T=1)
+    with pytest.raises(ValueError, match="finite and positive"):
+        jess.pde.solve(torch.zeros(1, 8), "heat", L=-1, T=1, nu=0.1)
+    with pytest.raises(ValueError, match="one value or one per trajectory"):
+        jess.pde.solve(torch.zeros(2, 8), "heat", L=torch.ones(3), T=1, nu=0.1)
+    with pytest.raises(ValueError, match="NaN"):
+        jess.pde.ViewMaker("kdv")(torch.full((2, 16, 16), float("nan")), 1.0, 1.0)
+    with pytest.raises(ValueError, match="batch size"):
+        jess.pde.ViewDataset(jess_file_for_errors(tmp_path), batch_size=0)
     with pytest.raises(ValueError, match="nxx"):
         jess.pde.generate(path=str(tmp_path / "x.h5"), nxx=3)
     with pytest.raises(ValueError, match="galilean"):
