@@ -59,7 +59,7 @@ for t in $targets; do
   extra="flags_${t}[@]"
   if ASAN_OPTIONS=${!asan:-} LSAN_OPTIONS=${!lsan:-} "$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 ${!extra+"${!extra}"} -print_final_stats=1 \
       -artifact_prefix="$out/crash-$t-" "$out/corpus/$t" "fuzz/corpus/$t" > "$log" 2>&1; then
-    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo '?')
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
     echo "fuzz $t: ${execs} inputs in ${secs} s ($(( ${execs:-0} / secs )) /s), coverage ${cov} edges, no crash"
   else

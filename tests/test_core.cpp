@@ -190,6 +190,27 @@ TEST(Readers, DeclaredSizesBeyondTheFileAreRefusedBeforeAllocating) {
   } catch (const jess::NpyError& e) {
     EXPECT_NE(std::string(e.what()).find("its header declares"), std::string::npos) << e.what();
   }
+  // A shape whose product overflows int64 (UndefinedBehaviorSanitizer in the fuzzer), and one entry
+  // beyond int64 itself: clear errors, not a wrapped size.
+  const auto npy_error = [](const std::string& path) {
+    try {
+      (void)jess::read_npy(path);
+    } catch (const jess::NpyError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(read)");
+  };
+  EXPECT_NE(npy_error(corpus + "npy/regression_shape_product_overflows.npy").find("is not a dimension"), std::string::npos);
+  {
+    const std::string path = ::testing::TempDir() + "/overflow.npy";
+    std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4), }";
+    header.resize(117, ' ');  // 10 + 118 bytes: a multiple of 64, as NumPy pads
+    header += '\n';
+    std::ofstream out(path, std::ios::binary);
+    out << "\x93NUMPY" << char(1) << char(0) << char(header.size() & 0xff) << char(header.size() >> 8) << header;
+    out.close();
+    EXPECT_NE(npy_error(path).find("more values than any file can hold"), std::string::npos) << npy_error(path);
+  }
   std::ifstream f(corpus + "image/regression_jpeg_claims_2gb.jpg", std::ios::binary);
   const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   try {

@@ -792,6 +792,13 @@ TEST(MeshIo, ErrorsNameTheFile) {
     expect_load_error(dir + "/loop.ply", "did not finish within 1 s");
     EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
     unsetenv("JESS_MESH_TIMEOUT");
+    // A PLY on which assimp reads unmapped memory (found by a 10-minute fuzz/fuzz_mesh campaign): the child
+    // died (under ASan); here assimp refuses it. Either way a clear error naming it, this process unharmed.
+    const std::string segv("\x01ply\nformat ascii 1.\x03OFF\n4 2 0\n0 0 0\n1 0 0\n001 0\n0 0 \x03OFF\n4 2 01\n3 0 1 2\n0 0 0\n1"
+                           "\n3 0 2 3\noa\n0 0 0\n1\n3 0 2 3\noat z\0\0\0\0\0\0\0", 120);
+    write_text(dir + "/segv.ply", segv);
+    const std::string msg = error_of<MeshError>([&] { jess::render::load_mesh(dir + "/segv.ply", {}); });
+    EXPECT_NE(msg.find("segv.ply"), std::string::npos) << msg;
     // The same file's meshes still load afterwards (the stuck child was killed, not the process).
     write_text(dir + "/after.obj", kCubeObj);
     EXPECT_EQ(jess::render::load_mesh(dir + "/after.obj", {}).triangles(), 12u);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -131,10 +132,19 @@ NpyHeader read_header(std::ifstream& f, const std::string& path) {
       tok.erase(0, tok.find_first_not_of(" \t"));
       tok.erase(tok.find_last_not_of(" \tL") + 1);
       if (tok.empty()) continue;
-      long long d = std::atoll(tok.c_str());
+      errno = 0;
+      char* end = nullptr;
+      const long long d = std::strtoll(tok.c_str(), &end, 10);
+      if (end == tok.c_str() || *end != '\0' || errno == ERANGE)
+        throw NpyError("'" + path + "': shape entry '" + tok.substr(0, 40) + "' is not a dimension");
       if (d < 0) throw NpyError("'" + path + "': negative dimension in shape");
       h.shape.push_back(d);
     }
+    // The product of the dimensions must be representable (found by fuzz/fuzz_npy: it overflowed).
+    int64_t total = 1;
+    for (int64_t d : h.shape)
+      if (__builtin_mul_overflow(total, d, &total))
+        throw NpyError("'" + path + "': the shape declares more values than any file can hold");
   }
   const std::string& dt = h.dtype;
   if (dt.size() < 2) throw NpyError("'" + path + "': unsupported dtype '" + dt + "'");

@@ -314,6 +314,9 @@ Mesh import_mesh_isolated(const std::string& path, const Material& fallback) {
   }
   if (pid == 0) {  // the child: import, report, leave without running the parent's exit handlers
     ::close(fds[0]);
+    // A crash in assimp ends the child with its signal, which the parent reports; the parent's own crash
+    // handlers (a sanitizer's, Python's faulthandler) would describe the parent's process instead.
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP}) ::signal(sig, SIG_DFL);
     std::string out;
     try {
       const Mesh m = import_mesh(path, fallback);
