@@ -462,6 +462,14 @@ TEST(Trainer, DamagedCheckpointsAreClearErrors) {
   entry = zip.begin() + dir;
   entry[10] = 8;  // deflate
   EXPECT_NE(message(zip).find("compressed zip entry"), std::string::npos) << message(zip);
+  // Inputs found by 10-minute campaigns of fuzz/fuzz_checkpoint (kept in its corpus): a tensor over an empty
+  // storage record (reading it crashed) and a record declaring gigabytes.
+  const std::string corpus = std::string(JESS_SOURCE_DIR) + "/fuzz/corpus/checkpoint/";
+  const auto file_message = [&](const std::string& name) { return message(train::read_checkpoint_bytes(corpus + name)); };
+  EXPECT_NE(file_message("regression_tensor_outside_storage.pt").find("lies outside its storage"), std::string::npos)
+      << file_message("regression_tensor_outside_storage.pt");
+  EXPECT_NE(file_message("regression_record_size_gigabytes.pt").find("zip64"), std::string::npos)
+      << file_message("regression_record_size_gigabytes.pt");
 }
 
 TEST(Trainer, ASecondWriterOfTheSameRunDirectoryIsRefused) {

@@ -31,11 +31,33 @@ int64_t int_field(const c10::impl::GenericDict& d, const char* key, const std::s
   return v.toInt();
 }
 
+// LibTorch's unpickler builds each tensor from the sizes, strides and offset the pickle states over the
+// storage record it names without checking that they fit (a tensor over an empty record crashed on first
+// use: found by fuzz/fuzz_checkpoint); every tensor is checked here before anything reads it.
+void check_fits_storage(const at::Tensor& t, const std::string& name, const std::string& path) {
+  if (!t.defined()) throw bad(path, "tensor '" + name + "' is undefined");
+  if (t.numel() == 0) return;
+  if (t.storage_offset() < 0) throw bad(path, "tensor '" + name + "' has a negative storage offset");
+  uint64_t last = uint64_t(t.storage_offset());
+  for (int64_t i = 0; i < t.dim(); ++i) {
+    if (t.stride(i) < 0) throw bad(path, "tensor '" + name + "' has a negative stride");
+    uint64_t step = 0;
+    if (__builtin_mul_overflow(uint64_t(t.size(i) - 1), uint64_t(t.stride(i)), &step) ||
+        __builtin_add_overflow(last, step, &last))
+      throw bad(path, "tensor '" + name + "' has impossible sizes");
+  }
+  uint64_t needed = 0;
+  if (__builtin_mul_overflow(last + 1, uint64_t(t.element_size()), &needed) || !t.storage().data() ||
+      needed > uint64_t(t.storage().nbytes()))
+    throw bad(path, "tensor '" + name + "' lies outside its storage (" + std::to_string(t.storage().nbytes()) + " bytes)");
+}
+
 at::Tensor bytes_field(const c10::impl::GenericDict& d, const char* key, const std::string& path) {
   if (!d.contains(c10::IValue(std::string(key)))) return at::Tensor();
   const c10::IValue& v = field(d, key, path);
   if (!v.isTensor() || v.toTensor().scalar_type() != at::kByte || v.toTensor().dim() != 1)
     throw bad(path, std::string("'") + key + "' is not a byte tensor");
+  check_fits_storage(v.toTensor(), key, path);
   return v.toTensor().contiguous();
 }
 
@@ -46,6 +68,7 @@ std::map<std::string, at::Tensor> tensor_map(const c10::impl::GenericDict& d, co
   for (const auto& kv : v.toGenericDict()) {
     if (!kv.key().isString() || !kv.value().isTensor())
       throw bad(path, std::string("'") + key + "' holds something other than named tensors");
+    check_fits_storage(kv.value().toTensor(), kv.key().toStringRef(), path);
     out[kv.key().toStringRef()] = kv.value().toTensor();
   }
   return out;
