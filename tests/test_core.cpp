@@ -201,6 +201,12 @@ TEST(Readers, DeclaredSizesBeyondTheFileAreRefusedBeforeAllocating) {
     return std::string("(read)");
   };
   EXPECT_NE(npy_error(corpus + "npy/regression_shape_product_overflows.npy").find("is not a dimension"), std::string::npos);
+  try {  // 6e11 zero-width strings declared in 200 bytes
+    (void)jess::read_npy_strings(corpus + "npy/regression_zero_width_strings.npy");
+    ADD_FAILURE() << "read";
+  } catch (const jess::NpyError& e) {
+    EXPECT_NE(std::string(e.what()).find("zero-width strings"), std::string::npos) << e.what();
+  }
   {
     const std::string path = ::testing::TempDir() + "/overflow.npy";
     std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4), }";

@@ -293,16 +293,19 @@ std::vector<std::string> read_npy_strings(const std::string& path) {
     throw NpyError("'" + path + "' holds dtype '" + h.dtype + "', not strings: use read_npy");
   const bool unicode = h.kind[0] == 'U';
   const size_t length = string_item_length(h.kind, path, h.dtype);
+  // NumPy never writes zero-width strings (its narrowest is '<U1'); n of them would cost n std::strings
+  // and no file bytes (a 200-byte file asked for 6e11: fuzz/fuzz_npy).
+  if (length == 0) throw NpyError("'" + path + "': zero-width strings (dtype '" + h.dtype + "') hold nothing");
   const size_t itemsize = unicode ? 4 * length : length;
   int64_t n = 1;
-  for (auto d : h.shape) n *= d;
+  for (auto d : h.shape) n *= d;  // representable: read_header checked the product
   // Compare with the bytes present before allocating, so a corrupt shape cannot ask for gigabytes.
   const std::streamoff data_start = f.tellg();
   f.seekg(0, std::ios::end);
   const std::streamoff available = f.tellg() - data_start;
   f.seekg(data_start);
-  const uint64_t expected = uint64_t(n) * itemsize;
-  if (uint64_t(available) < expected)
+  uint64_t expected = 0;
+  if (__builtin_mul_overflow(uint64_t(n), uint64_t(itemsize), &expected) || uint64_t(available) < expected)
     throw NpyError("'" + path + "' is truncated: expected " + std::to_string(expected) + " data bytes, found " +
                    std::to_string(available));
   std::vector<char> raw(expected);
