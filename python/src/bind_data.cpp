@@ -112,14 +112,6 @@ class ViewLoader {
   int64_t trajectories_ = 0;
 };
 
-// A cells x features matrix handed to Python without a copy: the tensor owns the vector.
-at::Tensor matrix_tensor(cells::Matrix&& m) {
-  auto owner = std::make_shared<std::vector<double>>(std::move(m.data));
-  if (owner->empty()) return at::zeros({m.rows, m.cols}, at::kDouble);
-  void* p = owner->data();
-  return at::from_blob(p, {m.rows, m.cols}, [owner](void*) mutable { owner.reset(); }, at::kDouble);
-}
-
 }  // namespace
 
 void bind_data(py::module_& m) {
@@ -323,8 +315,9 @@ void bind_data(py::module_& m) {
           else
             ann[py::str(a.name)] = a.values;
         }
-        return py::dict(py::arg("x") = matrix_tensor(std::move(d.x)), py::arg("cells") = d.cells,
-                        py::arg("features") = d.features, py::arg("annotations") = ann);
+        const int64_t rows = d.x.rows, cols = d.x.cols;
+        return py::dict(py::arg("x") = owned_tensor(std::move(d.x.data), {rows, cols}, at::kDouble),
+                        py::arg("cells") = d.cells, py::arg("features") = d.features, py::arg("annotations") = ann);
       },
       py::arg("path"), py::arg("cells_as_rows") = std::nullopt, py::arg("header") = std::nullopt,
       py::arg("row_names") = std::nullopt, py::arg("annotations") = "");

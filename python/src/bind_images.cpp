@@ -22,14 +22,6 @@ namespace py = pybind11;
 namespace jess::python {
 namespace {
 
-// Bytes handed to Python without a copy: the tensor owns the vector.
-template <typename T>
-at::Tensor owned_tensor(std::vector<T>&& v, std::vector<int64_t> sizes, at::ScalarType type) {
-  auto owner = std::make_shared<std::vector<T>>(std::move(v));
-  if (owner->empty()) return at::zeros(sizes, type);
-  return at::from_blob(owner->data(), sizes, [owner](void*) mutable { owner.reset(); }, type);
-}
-
 py::dict summary(const render::RenderSummary& s) {
   return py::dict(py::arg("out") = s.out, py::arg("objects") = s.objects, py::arg("images") = s.images,
                   py::arg("seconds") = s.seconds, py::arg("gl") = s.gl);
