@@ -17,6 +17,11 @@ Number = Union[float, torch.Tensor]
 _HALF_CROPS = {"crop_t": 0, "crop_x": 0}
 
 
+def _as_tensor(v: Number) -> torch.Tensor:
+    """One value, or one per trajectory, as the bindings take them."""
+    return v if isinstance(v, torch.Tensor) else torch.tensor([float(v)], dtype=torch.float64)
+
+
 def solve(u0: torch.Tensor, equation: str, L: Number, T: Number, nu: Number = 0.0, nt: int = 101,
           nt_keep: int = 0, method: str = "auto", substeps: int = 0, tolerance: float = 1e-8) -> torch.Tensor:
     """Integrates initial conditions ``u0`` (B, nx) sampled at x_j = j L / nx to times j T / (nt - 1).
@@ -25,8 +30,8 @@ def solve(u0: torch.Tensor, equation: str, L: Number, T: Number, nu: Number = 0.
     burgers, exact Fourier for heat) | etdrk4 | cole_hopf | exact. substeps 0 chooses the ETDRK4 step
     for ``tolerance``. Returns (B, nt_keep or nt, nx) float64.
     """
-    as_t = lambda v: v if isinstance(v, torch.Tensor) else torch.tensor([float(v)], dtype=torch.float64)  # noqa: E731
-    return _jess.pde_solve(u0, equation, as_t(L), as_t(T), as_t(nu), nt, nt_keep, method, substeps, tolerance)
+    return _jess.pde_solve(u0, equation, _as_tensor(L), _as_tensor(T), _as_tensor(nu), nt, nt_keep, method, substeps,
+                           tolerance)
 
 
 def generate(equation: str = "kdv", n: Optional[int] = None, seed: int = 0, path: Optional[str] = None,
@@ -99,11 +104,10 @@ class ViewMaker:
         if stream is None:
             stream = self._next_stream
             self._next_stream += 1
-        as_t = lambda v: v if isinstance(v, torch.Tensor) else torch.tensor([float(v)], dtype=torch.float64)  # noqa: E731
-        nu_t = torch.zeros(1, dtype=torch.float64) if nu is None else as_t(nu)
+        nu_t = torch.zeros(1, dtype=torch.float64) if nu is None else _as_tensor(nu)
         scale = self.velocity_scale if self.velocity_scale is not None else 0.0
-        return _jess.pde_make_views(self.equation, u, as_t(dx), as_t(dt), nu_t, self._overrides, scale, self.seed,
-                                    stream, single_view)
+        return _jess.pde_make_views(self.equation, u, _as_tensor(dx), _as_tensor(dt), nu_t, self._overrides, scale,
+                                    self.seed, stream, single_view)
 
 
 class ViewDataset(torch.utils.data.IterableDataset):
