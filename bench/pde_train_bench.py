@@ -171,6 +171,13 @@ def jess(path, epochs, batch, threads):
     return rate, (view_ms / 1000) / (batch / rate)
 
 
+def ensure_data(path, n):
+    """The benchmark's KdV trajectories (configs/pde/kdv.yaml, n training), generated once."""
+    if not os.path.exists(path):
+        subprocess.run([os.path.join(ROOT, "build", "jess"), "pde", "generate", "--config", os.path.join(ROOT, "configs/pde/kdv.yaml"),
+                        "--out", path, f"n_train={n}", "n_valid=16", "n_test=16"], check=True, stdout=subprocess.DEVNULL)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1024)
@@ -179,9 +186,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "jess_train_bench_kdv.h5"))
     a = ap.parse_args()
-    if not os.path.exists(a.data):
-        subprocess.run([os.path.join(ROOT, "build", "jess"), "pde", "generate", "--config", os.path.join(ROOT, "configs/pde/kdv.yaml"),
-                        "--out", a.data, f"n_train={a.n}", "n_valid=16", "n_test=16"], check=True, stdout=subprocess.DEVNULL)
+    ensure_data(a.data, a.n)
     jr, js = jess(a.data, a.epochs, a.batch, a.threads)
     pr, ps = peer(a.data, a.epochs, a.batch, a.threads)
     core = os.environ.get("OPENBLAS_CORETYPE", "(unset)")

@@ -41,16 +41,21 @@ py::dict view_dict(const pde::ViewBatch& v) {
   return d;
 }
 
-// Augmentation options from key=value overrides, resolved for the equation; crops of 0 become half the
-// trajectory's extent (the pretraining default).
-pde::AugmentOptions augment_options(const std::string& equation, const std::vector<std::string>& overrides, int64_t nt,
-                                    int64_t nx, double velocity_scale) {
+// Augmentation options from key=value overrides, checked and resolved for the equation.
+pde::AugmentOptions resolved_augment(const std::string& equation, const std::vector<std::string>& overrides) {
   pde::AugmentOptions o;
   ConfigSchema s;
   o.describe(s);
   s.apply_overrides(overrides);
   o.equation = equation;
   o.resolve();
+  return o;
+}
+
+// The same for trajectories of nt x nx: crops of 0 become half their extent (the pretraining default).
+pde::AugmentOptions augment_options(const std::string& equation, const std::vector<std::string>& overrides, int64_t nt,
+                                    int64_t nx, double velocity_scale) {
+  pde::AugmentOptions o = resolved_augment(equation, overrides);
   if (o.crop_t == 0) o.crop_t = std::max<int64_t>(1, nt / 2);
   if (o.crop_x == 0) o.crop_x = std::max<int64_t>(1, nx / 2);
   if (o.crop_t > nt || o.crop_x > nx)
@@ -182,12 +187,7 @@ void bind_data(py::module_& m) {
     return s.describe();
   });
   m.def("pde_augment_check", [](const std::string& equation, const std::vector<std::string>& overrides) {
-    pde::AugmentOptions o;
-    ConfigSchema s;
-    o.describe(s);
-    s.apply_overrides(overrides);
-    o.equation = equation;
-    o.resolve();
+    (void)resolved_augment(equation, overrides);
   });
   m.def("pde_augment_keys", [] {
     pde::AugmentOptions o;

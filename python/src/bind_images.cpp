@@ -144,15 +144,7 @@ void bind_images(py::module_& m) {
   });
 
   // ---- image checkpoints -------------------------------------------------------------------------
-  m.def("vision_config", [](const std::string& stored_yaml, const std::string& origin) {
-    vision::VisionSslOptions o;
-    ConfigSchema s;
-    o.describe(s);
-    s.load_stored_yaml(stored_yaml, origin + " (stored configuration)");
-    py::dict d;
-    for (const auto& k : s.keys()) d[py::str(k)] = s.value_string(k);
-    return d;
-  });
+  m.def("vision_config", &stored_config<vision::VisionSslOptions>);
   m.def(
       "vision_features",
       [](const std::string& checkpoint, const at::Tensor& images) {

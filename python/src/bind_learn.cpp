@@ -250,15 +250,7 @@ void bind_learn(py::module_& m) {
       py::arg("step") = 0, py::arg("global_step") = 0);
   // A PDE pretraining configuration as stored in a checkpoint, resolved with today's defaults: what the
   // Python encoder needs to rebuild the network.
-  m.def("pde_pretrain_config", [](const std::string& stored_yaml, const std::string& origin) {
-    pde::PretrainOptions o;
-    ConfigSchema s;
-    o.describe(s);
-    s.load_stored_yaml(stored_yaml, origin + " (stored configuration)");
-    py::dict d;
-    for (const auto& k : s.keys()) d[py::str(k)] = s.value_string(k);
-    return d;
-  });
+  m.def("pde_pretrain_config", &stored_config<pde::PretrainOptions>);
 }
 
 }  // namespace jess::python
