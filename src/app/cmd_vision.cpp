@@ -40,7 +40,7 @@ vision::VisionEvalReport read_eval_report(const std::string& path) {
 }  // namespace
 
 void add_vision_commands(CLI::App& app, GlobalOptions& global) {
-  auto* vision = app.add_subcommand("vision", "Image datasets and augmentations (Fashion-MNIST; SSL methods follow)");
+  auto* vision = app.add_subcommand("vision", "Image datasets, augmentations and offline evaluation (Fashion-MNIST, rendered sets; training: jess train)");
   vision->require_subcommand(1);
   struct AugmentArgs {
     std::string dir = vision::default_fashion_mnist_dir(), split = "train", out = "augment.png";

@@ -54,7 +54,8 @@ int main(int argc_in, char** argv_in) {
       "jess " JESS_VERSION " - joint-embedding self-supervised learning in C++.\n"
       "PDE data from fast batched spectral solvers, Lie point symmetry views of it, VICReg pretraining and\n"
       "coefficient regression from frozen features (jess pde), and label-free and probe evaluation of\n"
-      "embeddings (jess eval). Start with `jess quickstart`.\n"
+      "embeddings (jess eval); image SSL (jess train), single cells (jess cells), rendered 3-D objects, equivariance\n"
+      "and robustness. Start with `jess quickstart`. From Python: `import jess` (docs/python.md).\n"
       "Run `jess COMMAND --help` for each command."};
   app.set_version_flag("--version", "jess " JESS_VERSION);
   jess::app::GlobalOptions global;
