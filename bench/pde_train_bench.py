@@ -178,8 +178,9 @@ def ensure_data(path, n):
                         "--out", path, f"n_train={n}", "n_valid=16", "n_test=16"], check=True, stdout=subprocess.DEVNULL)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(doc):
+    """The training benchmarks' options (this one and bench/python_bench.py), with their data generated."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1024)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch", type=int, default=64)
@@ -187,6 +188,11 @@ def main():
     ap.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "jess_train_bench_kdv.h5"))
     a = ap.parse_args()
     ensure_data(a.data, a.n)
+    return a
+
+
+def main():
+    a = parse_args(__doc__)
     jr, js = jess(a.data, a.epochs, a.batch, a.threads)
     pr, ps = peer(a.data, a.epochs, a.batch, a.threads)
     core = os.environ.get("OPENBLAS_CORETYPE", "(unset)")

@@ -12,7 +12,7 @@ All three training rows run the same model, loss, optimiser, batch and thread co
 
 Usage: bench/run.sh python [--n 1024] [--epochs 3] [--batch 64] [--threads 2]
 """
-import argparse, os, statistics, sys, tempfile, time, timeit
+import os, statistics, sys, time, timeit
 
 import torch
 
@@ -21,7 +21,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "build", "python"))
 import jess  # noqa: E402
-from pde_train_bench import PEER_KEYS, ResNet1d, ensure_data, jess as jess_pretrain, peer, projector, vicreg  # noqa: E402
+from pde_train_bench import PEER_KEYS, ResNet1d, jess as jess_pretrain, parse_args, peer, projector, vicreg  # noqa: E402
 
 
 def python_loop_on_jess_views(path, epochs, batch, threads):
@@ -84,14 +84,7 @@ def call_overhead():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=1024)
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "jess_train_bench_kdv.h5"))
-    a = ap.parse_args()
-    ensure_data(a.data, a.n)
+    a = parse_args(__doc__)
     jr, js = jess_pretrain(a.data, a.epochs, a.batch, a.threads)
     lr, ls = python_loop_on_jess_views(a.data, a.epochs, a.batch, a.threads)
     pr, ps = peer(a.data, a.epochs, a.batch, a.threads)
