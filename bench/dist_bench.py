@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Data-parallel training throughput on this machine (docs/distributed.md): jess as 2 processes x 1 thread
 (`jess --nproc 2`, c10d/Gloo on loopback) against 1 process x 2 threads, for PDE VICReg pretraining
-(KdV) and Fashion-MNIST SimCLR (configs/fmnist/simclr.yaml); the communication share of a step (time
+(KdV) and Fashion-MNIST SimCLR (configs/fmnist/equal_budget/simclr.yaml); the communication share of a step (time
 waiting in collectives, from jess's comm_ms/comm_mb step metrics) beside what a Gloo all-reduce on the
 loopback link takes per MB; and a Python PyTorch DDP peer of the same SimCLR model and global batch
 (torch.distributed + Gloo, DistributedDataParallel, the gathered NT-Xent of the reference code's
@@ -209,7 +209,7 @@ def main():
 def vision(a, tmp, rows):
     # Fashion-MNIST SimCLR.
     c = vb.effective_config(argparse.Namespace(epochs=a.epochs, n=a.n, batch=a.batch, width=a.width, log_every=a.log_every), "simclr")
-    vis = ["train", "--config", os.path.join(ROOT, "configs", "fmnist", "simclr.yaml"), "--restart"] + \
+    vis = ["train", "--config", os.path.join(ROOT, "configs", "fmnist", "equal_budget", "simclr.yaml"), "--restart"] + \
         vb.jess_overrides(argparse.Namespace(epochs=a.epochs, n=a.n, batch=a.batch, width=a.width, log_every=a.log_every), "simclr")
     v1 = run_jess(["--threads", "2"] + vis, os.path.join(tmp, "v1"))
     v2 = run_jess(["--nproc", "2"] + vis, os.path.join(tmp, "v2"))
@@ -226,7 +226,7 @@ def vision(a, tmp, rows):
     core = os.environ.get("OPENBLAS_CORETYPE", "(unset)")
     print(f"Data-parallel throughput on {os.cpu_count()} cores (OPENBLAS_CORETYPE={core}, torch {torch.__version__}): "
           f"PDE VICReg on {a.pde_n} KdV trajectories (jess's defaults, {a.pde_epochs} epochs); SimCLR on {a.n} Fashion-MNIST "
-          f"images (configs/fmnist/simclr.yaml, width {a.width}, batch {a.batch}, {a.epochs} epochs). Rates are medians "
+          f"images (configs/fmnist/equal_budget/simclr.yaml, width {a.width}, batch {a.batch}, {a.epochs} epochs). Rates are medians "
           "over logging windows after the first epoch; communication is the time a rank waits in collectives per step.\n")
     print("| workload | run | samples/s | efficiency vs 1 x 2 threads | comm share of a step | MB per step | comm ms per MB |")
     print("|---|---|---|---|---|---|---|")

@@ -6,6 +6,7 @@
 #   train VICReg pretraining samples/s: jess vs the same model in Python PyTorch (data pipeline included)
 #   python the jess Python package: a PyTorch loop on jess's views vs on Python views vs jess pde pretrain; call overhead
 #   vision VICReg/SimCLR image SSL images/s on Fashion-MNIST: jess vs Python PyTorch + torchvision (augmentation included)
+#   recipe-peer  the accuracy floor of the Fashion-MNIST recipes: a minimal PyTorch VICReg/SimCLR (full data), judged by jess's probe
 #   eval  RankMe vs NumPy's SVD and the Z^T Z floor; k-NN vs the matrix-product floor
 #   pde-accuracy  PDE SSL accuracy floor: jess's defaults vs a minimal PyTorch peer, same data and budget
 #   cells DTAE end to end on the 10,000-cell synthetic tree: jess vs a Python PyTorch + NumPy/SciPy peer
@@ -88,6 +89,12 @@ case "$cmd" in
     export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456
     export OMP_NUM_THREADS=2
     exec "$PY" bench/vision_train_bench.py "$@"
+    ;;
+  recipe-peer)
+    shift
+    build_jess
+    export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456
+    exec "$PY" bench/fmnist_recipe_peer.py "$@"
     ;;
   pde)
     shift

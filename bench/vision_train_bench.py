@@ -18,7 +18,7 @@ The peer is the standard Python recipe: a map-style Dataset over the uint8 Fashi
 __getitem__ turns one image into a PIL image and applies torchvision.transforms (v1) twice, collated
 by a DataLoader. jess makes the same views batched (one grid_sample for crop/flip/resize).
 
-Usage: bench/run.sh vision [--methods vicreg,simclr] [--n 2560] [--epochs 3] [--batch 256] [--width 8]
+Usage: bench/run.sh vision [--methods vicreg,simclr] [--n 2560] [--epochs 3] [--batch 256] [--width W]
                            [--threads T] [--workers 0[,1]] [--log-every 4]
 Prints one Markdown table: images/s (median over logging windows after the first epoch; each epoch's
 first window is left out on both sides because jess's holds its end-of-epoch evaluation and
@@ -47,7 +47,7 @@ BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 # ------------------------------------------------------------------ configuration (from jess itself)
 
 def jess_overrides(a, method):
-    return [f"train.epochs={a.epochs}", f"n_train={a.n}", f"batch={a.batch}", f"width={a.width}",
+    return [f"train.epochs={a.epochs}", f"n_train={a.n}", f"batch={a.batch}"] + ([f"width={a.width}"] if a.width else []) + [
             "train.plots=false", f"train.log_every={a.log_every}", f"n_bank={min(256, a.n)}", "n_monitor=256"]
 
 
@@ -58,8 +58,8 @@ def effective_config(a, method):
     c = yaml.safe_load(out.stdout)
     t = c["train"]
     # The peer implements exactly this recipe; refuse silently different ones.
-    assert c["backbone"] == "resnet18_cifar", c["backbone"]
-    assert t["optimizer"] == "lars" and t["schedule"] == "warmup_cosine", (t["optimizer"], t["schedule"])
+    assert c["backbone"] in ("resnet18_cifar", "resnet_small"), c["backbone"]
+    assert t["optimizer"] in ("lars", "adam", "adamw") and t["schedule"] == "warmup_cosine", (t["optimizer"], t["schedule"])
     assert float(t["clip_grad_norm"]) == 0, "the peer does not clip gradients"
     assert int(c["augment"]["local_crops"]) == 0, "the peer makes two views only"
     for v in ("view1", "view2"):
@@ -97,7 +97,10 @@ def view_transform(v, mean, std):
     if k >= 3:
         steps.append(T.RandomApply([T.GaussianBlur(k, sigma=(v["sigma_min"], v["sigma_max"]))], p=v["blur"]))
     steps += [T.RandomSolarize(128, p=v["solarize"]),  # jess: x >= 0.5 -> 1 - x, i.e. pixels >= 128 on uint8
-              T.ToTensor(), T.Normalize((mean,), (std,))]
+              T.ToTensor()]
+    if float(v.get("noise", 0)) > 0:  # jess: additive Gaussian pixel noise, clipped to [0, 1]
+        steps.append(T.Lambda(lambda x, s=float(v["noise"]): (x + s * torch.randn_like(x)).clamp(0, 1)))
+    steps.append(T.Normalize((mean,), (std,)))
     return T.Compose(steps)
 
 
@@ -140,20 +143,26 @@ class BasicBlock(nn.Module):
         return F.relu(y + (x if self.down_conv is None else self.down_bn(self.down_conv(x))))
 
 
-class ResNet18Cifar(nn.Module):
-    def __init__(self, cin, w):
+class ResNetCifar(nn.Module):
+    """resnet18_cifar (4 stages of 2 BasicBlocks) or resnet_small (3 stages of 1)."""
+
+    def __init__(self, cin, w, stages=4, blocks=2):
         super().__init__()
         self.conv1 = kaiming(nn.Conv2d(cin, w, 3, 1, 1, bias=False))  # CIFAR stem: 3x3 stride 1, no max-pool
         self.bn1 = nn.BatchNorm2d(w)
         cin = w
-        for s, width in enumerate((w, 2 * w, 4 * w, 8 * w)):
-            setattr(self, f"layer{s + 1}", nn.Sequential(BasicBlock(cin, width, 1 if s == 0 else 2), BasicBlock(width, width, 1)))
+        self.layers = []
+        for s, width in enumerate((w, 2 * w, 4 * w, 8 * w)[:stages]):
+            layer = [BasicBlock(cin, width, 1 if s == 0 else 2)] + [BasicBlock(width, width, 1) for _ in range(blocks - 1)]
+            setattr(self, f"layer{s + 1}", nn.Sequential(*layer))
+            self.layers.append(getattr(self, f"layer{s + 1}"))
             cin = width
         self.output_dim = cin
 
     def forward(self, x):
         h = F.relu(self.bn1(self.conv1(x)))
-        h = self.layer4(self.layer3(self.layer2(self.layer1(h))))
+        for layer in self.layers:
+            h = layer(h)
         return h.mean((-2, -1))
 
 
@@ -174,9 +183,9 @@ class Projector(nn.Module):
 
 
 class SslModel(nn.Module):
-    def __init__(self, width, projector, classes=10):
+    def __init__(self, width, projector, backbone="resnet18_cifar", classes=10):
         super().__init__()
-        self.backbone = ResNet18Cifar(1, width)
+        self.backbone = ResNetCifar(1, width, *((3, 1) if backbone == "resnet_small" else (4, 2)))
         self.projector = Projector(self.backbone.output_dim, [int(s) for s in projector.split("-")])
         self.probe = nn.Linear(self.backbone.output_dim, classes)
 
@@ -255,14 +264,19 @@ def peer(c, method, images, labels, threads, workers, log_every):
     # num_workers=0: DataLoader worker processes would compete with the training threads for the same
     # cores (2 on the reference VM); the num_workers=1 row shows what overlapping buys there.
     loader = torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True, drop_last=True, num_workers=workers)
-    model = SslModel(int(c["width"]), str(c["projector"]))
+    model = SslModel(int(c["width"]), str(c["projector"]), str(c["backbone"]))
     t = c["train"]
     adapted, plain = [], []
     for name, p in model.named_parameters():  # jess: plain = dim <= 1 (biases, norms) or the probe
         (plain if p.dim() <= 1 or name.startswith("probe.") else adapted).append(p)
     lr = float(c["base_lr"]) * batch / 256
-    opt = LARS([dict(params=adapted, weight_decay=float(t["weight_decay"]), adapt=True),
-                dict(params=plain, weight_decay=0.0, adapt=False)], lr=lr, momentum=float(t["momentum"]), eta=float(t["lars_eta"]))
+    wd = float(t["weight_decay"])
+    if t["optimizer"] == "lars":
+        opt = LARS([dict(params=adapted, weight_decay=wd, adapt=True), dict(params=plain, weight_decay=0.0, adapt=False)],
+                   lr=lr, momentum=float(t["momentum"]), eta=float(t["lars_eta"]))
+    else:  # jess: adam | adamw, decay on the adapted group only
+        kind = torch.optim.AdamW if t["optimizer"] == "adamw" else torch.optim.Adam
+        opt = kind([dict(params=adapted, weight_decay=wd), dict(params=plain, weight_decay=0.0)], lr=lr)
     criterion = (lambda a, b: vicreg(a, b, **c["loss_options"])) if method == "vicreg" else (lambda a, b: nt_xent(a, b, **c["loss_options"]))
     params = list(model.parameters())
     spe = len(ds) // batch
@@ -342,7 +356,7 @@ def main():
     ap.add_argument("--n", type=int, default=2560, help="training images (the first N of Fashion-MNIST)")
     ap.add_argument("--epochs", type=int, default=3, help="at least 2 (one warm-up epoch, then measured ones)")
     ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--width", type=int, default=8, help="ResNet-18 first-stage channels")
+    ap.add_argument("--width", type=int, default=0, help="first-stage channels (0: the recipe's)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--workers", default="0", help="peer DataLoader num_workers, comma-separated rows (e.g. 0,1)")
     ap.add_argument("--log-every", type=int, default=4, help="steps per logging window (both sides)")
@@ -381,8 +395,8 @@ def main():
     same = all(v[2] for v in params.values())
     pc = "; ".join(f"jess {j:,}, peer {p:,}" for j, p in pj)
     print(f"Image SSL training on Fashion-MNIST (first {a.n} images, {a.epochs} epochs, batch {a.batch}, two 28x28 views each, "
-          f"augmentation included): ResNet-18 CIFAR stem width {a.width} ({8 * a.width}-d) + projector "
-          f"{c['projector']} + online linear probe, LARS, warm-up + cosine; {a.threads} threads, "
+          f"augmentation included): {c['backbone']} width {c['width']} + projector "
+          f"{c['projector']} + online linear probe, {c['train']['optimizer']}, warm-up + cosine; {a.threads} threads, "
           f"OPENBLAS_CORETYPE={core}, GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(unset)')}, "
           f"torch {torch.__version__}, torchvision {torchvision.__version__}; parameters: {pc} "
           f"(state_dict names and shapes {'identical' if same else 'DIFFERENT'})\n")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The duality paper's embedding-dimension sweep (Garrido et al. 2023, "On the duality between
 # contrastive and non-contrastive SSL"): VICReg (non-contrastive, dimension-contrastive), VICReg-ctr
-# (its sample-contrastive twin) and SimCLR with projectors D-D-D for several D, at the configs/fmnist
+# (its sample-contrastive twin) and SimCLR with projectors D-D-D for several D, at the configs/fmnist/equal_budget
 # budget. The paper: with the right projector and hyperparameters the contrastive / non-contrastive gap
 # shrinks; non-contrastive methods need a wide embedding. Writes OUT/table.md.
 #   experiments/fmnist_duality.sh OUT_DIR [SEED]    (env DIMS, default "64 256 1024")
@@ -15,7 +15,7 @@ for m in $methods; do
   for d in $dims; do
     run="$out/${m}_$d"
     if [[ ! -f "$run/eval.json" ]]; then
-      "$jess" train --config "configs/fmnist/$m.yaml" --out "$run" --seed "$seed" "projector=$d-$d-$d" > "$run.log" 2>&1
+      "$jess" train --config "configs/fmnist/equal_budget/$m.yaml" --out "$run" --seed "$seed" "projector=$d-$d-$d" > "$run.log" 2>&1
       "$jess" vision eval "$run" --representation-only --n-train "${EVAL_TRAIN:-5000}" --n-test "${EVAL_TEST:-5000}" \
         --seed "$seed" >> "$run.log" 2>&1
     fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every image SSL method at the same CPU budget on Fashion-MNIST (configs/fmnist/*.yaml), each judged
+# Every image SSL method at the same CPU budget on Fashion-MNIST (configs/fmnist/equal_budget/*.yaml), each judged
 # offline by `jess vision eval` (linear probe and k-NN on the frozen representation, RankMe, and the
 # Guillotine sweep over every layer), against the untrained encoder. Writes OUT/table.md (Markdown),
 # OUT/curves.png (k-NN accuracy per epoch) and OUT/guillotine.png (accuracy against depth).
@@ -10,12 +10,12 @@ set -euo pipefail
 out=$1; seed=${2:-0}; shift 2 || shift $#
 jess=${JESS:-build/jess}
 ntr=${EVAL_TRAIN:-5000}; nte=${EVAL_TEST:-5000}
-methods=${METHODS:-$(ls configs/fmnist/*.yaml | xargs -n1 basename | sed 's/\.yaml$//' | tr '\n' ' ')}
+methods=${METHODS:-$(ls configs/fmnist/equal_budget/*.yaml | xargs -n1 basename | sed 's/\.yaml$//' | tr '\n' ' ')}
 mkdir -p "$out"
 for m in $methods; do
   if [[ ! -f "$out/$m/eval.json" ]]; then
     start=$(date +%s)
-    "$jess" train --config "configs/fmnist/$m.yaml" --out "$out/$m" --seed "$seed" "$@" > "$out/$m.log" 2>&1 ||
+    "$jess" train --config "configs/fmnist/equal_budget/$m.yaml" --out "$out/$m" --seed "$seed" "$@" > "$out/$m.log" 2>&1 ||
       { echo "$m failed (see $out/$m.log)"; continue; }
     echo $(( $(date +%s) - start )) > "$out/$m/train_seconds"
     "$jess" vision eval "$out/$m" --n-train "$ntr" --n-test "$nte" --seed "$seed" >> "$out/$m.log" 2>&1
@@ -23,7 +23,7 @@ for m in $methods; do
   echo "$m done: $(tail -1 "$out/$m.log")" >&2
 done
 [[ -f "$out/random_init.json" ]] ||
-  "$jess" vision eval --random-init configs/fmnist/vicreg.yaml --n-train "$ntr" --n-test "$nte" --seed "$seed" \
+  "$jess" vision eval --random-init configs/fmnist/equal_budget/vicreg.yaml --n-train "$ntr" --n-test "$nte" --seed "$seed" \
     --json "$out/random_init.json" > "$out/random_init.log" 2>&1
 
 rep='.layers[] | select(.representation)'
@@ -37,7 +37,7 @@ rep='.layers[] | select(.representation)'
     [[ -f "$out/$m/eval.json" ]] || continue
     online=$(tail -1 "$out/$m/epochs.csv" | awk -F, 'NR==1{print}' )
     head=$(head -1 "$out/$m/epochs.csv")
-    col=$(echo "$head" | tr ',' '\n' | grep -n '^probe_top1$' | cut -d: -f1)
+    col=$(echo "$head" | tr ',' '\n' | grep -n '^online_probe_top1$' | cut -d: -f1)
     probe=$(echo "$online" | cut -d, -f"$col" | awk '{printf "%.1f", 100*$1}')
     mins=$(awk '{printf "%.1f", $1/60}' "$out/$m/train_seconds" 2>/dev/null || echo "?")
     jq -r "($rep) as \$r | \"| $m | \\(\$r.linear_top1*1000|round/10) | \\(\$r.knn_top1*1000|round/10) | $probe | \\(\$r.rankme*10|round/10) | \\(.layers[-1].linear_top1*1000|round/10) | $mins |\"" "$out/$m/eval.json"

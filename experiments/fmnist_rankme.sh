@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # RankMe as a label-free model selector (Garrido et al. 2023): a sweep of VICReg's covariance weight
-# (nu; 7 values around the default 1) on Fashion-MNIST at the configs/fmnist budget; each run is judged
+# (nu; 7 values around the default 1) on Fashion-MNIST at the configs/fmnist/equal_budget budget; each run is judged
 # by `jess vision eval --representation-only` and `jess eval select` reports the Spearman correlation
 # between RankMe and probe accuracy and the accuracy lost by choosing the run with the highest RankMe
 # instead of the best one by labels.  experiments/fmnist_rankme.sh OUT_DIR [SEED]
@@ -13,7 +13,7 @@ runs=()
 for nu in $values; do
   run="$out/cov_$nu"
   if [[ ! -f "$run/eval.json" ]]; then
-    "$jess" train --config configs/fmnist/vicreg.yaml --out "$run" --seed "$seed" "loss=covariance=$nu" > "$run.log" 2>&1
+    "$jess" train --config configs/fmnist/equal_budget/vicreg.yaml --out "$run" --seed "$seed" "loss=covariance=$nu" > "$run.log" 2>&1
     "$jess" vision eval "$run" --representation-only --n-train "${EVAL_TRAIN:-5000}" --n-test "${EVAL_TEST:-5000}" \
       --seed "$seed" >> "$run.log" 2>&1
   fi

@@ -10,7 +10,8 @@
 # Environment: METHODS (default "supervised vicreg simclr"), FACTORS (default "rotation scale background"),
 # FRACTIONS (default "0 1 5 10 25 50 100"), VARIED (default "0,2,4"), TRAIN (default keys below),
 # SUPERVISED (the supervised baseline's recipe keys, default below), JOBS (runs in parallel, default 1;
-# give each JESS_THREADS=1 on a 2-core machine).
+# give each JESS_THREADS=1 on a 2-core machine), MERGE (OUT/fraction_F.json-style results of earlier runs
+# that fill the table's and figure's missing methods and fractions; docs/data/ holds the published ones).
 # The supervised baseline trains with its own measured recipe (AdamW, lr 1e-3, crops of 50-100 % + flip
 # + colour jitter, no blur/solarisation): at this budget its canonical top-1 was 67.7 % with the SSL
 # recipe (LARS, blur, solarisation), 73.5 % with AdamW alone, 74.3 % with the light views alone, 77.0 %
@@ -57,7 +58,7 @@ for f in $factors; do
 done
 wait
 echo "done: $factors" >&2
-/usr/bin/python3 - "$out" "$varied" "$(dirname "$0")" <<'PY'
+/usr/bin/python3 - "$out" "$varied" "$(dirname "$0")" "${MERGE:-}" <<'PY'
 import json, sys, math, pathlib, statistics as st
 out, varied = pathlib.Path(sys.argv[1]), [int(c) for c in sys.argv[2].split(",")]
 sys.path.insert(0, sys.argv[3])
@@ -70,28 +71,35 @@ names = ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "
 similar, dissimilar = [6], [1, 5, 7, 8, 9]
 def group(rs, cs):  # per seed: mean over the factor's levels of the mean top-1 over classes cs
     return [100 * st.mean(st.mean(x["class_top1"][c] for c in cs) for x in r["rows"] if x["factor"] != "canonical") for r in rs]
-for f in sorted(p.name for p in (out / "fraction").iterdir()):
+# Per factor, method and p: [mean, 95 % half-width] of top-1 under the factor and of canonical top-1 over
+# seeds, written to OUT/fraction_F.json; MERGE (a file of that form, e.g. an earlier session's) fills the
+# methods and fractions that OUT lacks, so one table and figure can span runs made at different times.
+merge = json.load(open(sys.argv[4])) if len(sys.argv) > 4 and sys.argv[4] else {}
+factors = sorted(set(p.name for p in (out / "fraction").iterdir()) | set(merge)) if (out / "fraction").is_dir() else sorted(merge)
+for f in factors:
+    cells = {m: {int(p): v for p, v in ps.items()} for m, ps in merge.get(f, {}).items()}
+    for d in sorted((out / "fraction" / f).glob("*/p*")) if (out / "fraction" / f).is_dir() else []:
+        rs = load(d)
+        if rs:
+            v, c = [varied_top1(r) for r in rs], [100 * r["rows"][0]["top1"] for r in rs]
+            cells.setdefault(d.parent.name, {})[int(d.name[1:])] = [st.mean(v), half(v), st.mean(c), half(c), len(rs)]
+    json.dump({f: {m: {str(p): v for p, v in sorted(ps.items())} for m, ps in sorted(cells.items())}},
+              open(out / f"fraction_{f}.json", "w"), indent=1)
+    fr = sorted({p for ps in cells.values() for p in ps})
     print(f"\n### {f}: top-1 % under the factor (mean over its levels; canonical in brackets), 95 % interval over seeds\n")
-    methods = sorted(p.name for p in (out / "fraction" / f).iterdir())
-    fr = sorted({int(p.name[1:]) for m in methods for p in (out / "fraction" / f / m).iterdir() if p.is_dir()})
     print("| method | " + " | ".join(f"p = {p} %" for p in fr) + " |\n|---|" + "---|" * len(fr))
     series = {}
-    for m in methods:
-        cells, pts = [], []
-        for i, p in enumerate(fr):
-            rs = load(out / "fraction" / f / m / f"p{p}")
-            v = [varied_top1(r) for r in rs]
-            cells.append(f"{ci(v)} [{ci([100 * r['rows'][0]['top1'] for r in rs])}]" if rs else "—")
-            if v: pts.append((i, st.mean(v), half(v)))
-        print(f"| {m} | " + " | ".join(cells) + " |")
-        series[m] = pts
+    for m in sorted(cells):
+        row = [cells[m].get(p) for p in fr]
+        print(f"| {m} | " + " | ".join(f"{c[0]:.1f} ± {c[1]:.1f} [{c[2]:.1f} ± {c[3]:.1f}]" if c else "—" for c in row) + " |")
+        series[m] = [(i, c[0], c[1]) for i, c in enumerate(row) if c]
     line_plot(out / f"fraction_{f}.svg", f"Fashion-MNIST under {f}: training with p % of the instances varied",
               "p: % of training instances shown varied", f"top-1 % under {f} (mean over levels)", series,
               [f"{p} %" for p in fr], hline=(10, "chance"))
 print(f"\n### classes: the factor shown for {', '.join(names[c] for c in varied)} only; top-1 % under it per group of classes"
       " (no variation: the p = 0 runs, for comparison)\n")
 print("| factor | method | training | varied classes | similar unseen (Shirt) | dissimilar unseen |\n|---|---|---|---|---|---|")
-for f in sorted(p.name for p in (out / "classes").iterdir()):
+for f in sorted(p.name for p in (out / "classes").iterdir()) if (out / "classes").is_dir() else []:
     bars = {}
     for m in sorted(p.name for p in (out / "classes" / f).iterdir() if p.is_dir()):
         for label, d in [("no variation", out / "fraction" / f / m / "p0"), ("varied classes only", out / "classes" / f / m)]:

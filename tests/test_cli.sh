@@ -216,7 +216,7 @@ expect_error "vision augment names a bad augmentation key" 2 "view1.flip" "$JESS
 
 VTINY="n_train=128 batch=32 width=2 projector=16-16 predictor=8 n_bank=128 n_monitor=64 train.epochs=1 train.warmup_epochs=0"
 check "jess train (image SSL) logs k-NN, probe and RankMe, and resumes" bash -c "
-  '$JESS' train method=simclr $VTINY --out '$DIR/v' > /dev/null 2>&1 && grep -q 'knn_top1,probe_top1,rankme' '$DIR/v/epochs.csv' &&
+  '$JESS' train method=simclr $VTINY --out '$DIR/v' > /dev/null 2>&1 && grep -q 'knn_top1,probe_top1,online_probe_top1,rankme' '$DIR/v/epochs.csv' &&
   '$JESS' train method=simclr $VTINY --out '$DIR/v' | grep -q 'resumed.*k-NN top-1'"
 check "byol trains the student through its loss and keeps the EMA teacher in the checkpoint" bash -c "
   '$JESS' train method=byol $VTINY train.weight_decay=0 --out '$DIR/vb' > /dev/null 2>&1 &&
@@ -230,8 +230,14 @@ assert 'teacher_backbone.conv1.weight' in m and 'predictor.0.weight' in m and 'p
 t, s = m['teacher_backbone.conv1.weight'], m['backbone.conv1.weight']
 assert ((t - s).abs().max() / s.abs().max()).item() > 1e-6
 \""
-check "every configs/fmnist method config is valid" bash -c "
-  for f in '$ROOT'/configs/fmnist/*.yaml; do '$JESS' train --config \$f --print-config | grep -q \"method: \$(basename \$f .yaml)\" || exit 1; done"
+check "every configs/fmnist method config (recipes and equal-budget) is valid" bash -c "
+  for f in '$ROOT'/configs/fmnist/*.yaml '$ROOT'/configs/fmnist/equal_budget/*.yaml; do
+    '$JESS' train --config \$f --print-config | grep -q \"method: \$(basename \$f .yaml)\" || exit 1; done"
+check "jess train without --config trains each method with its built-in Fashion-MNIST recipe (equal to the file)" bash -c "
+  for f in '$ROOT'/configs/fmnist/*.yaml; do m=\$(basename \$f .yaml)
+    cmp <('$JESS' train --config \$f --print-config seed=3) <('$JESS' train --print-config method=\$m seed=3) || exit 1; done
+  '$JESS' train --print-config method=supervised | grep -q 'optimizer: lars' &&
+  '$JESS' train --print-config method=simclr data=/nonexistent/rendered | grep -q 'n_train: 0'"
 check "vision eval probes every layer, deterministically, and writes eval.json and a Guillotine plot" bash -c "
   '$JESS' vision eval '$DIR/v' --n-train 300 --n-test 200 --plot '$DIR/g.png' > '$DIR/e1.txt' &&
   cp '$DIR/v/eval.json' '$DIR/e1.json' && '$JESS' vision eval '$DIR/v' --n-train 300 --n-test 200 > /dev/null &&

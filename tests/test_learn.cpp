@@ -162,6 +162,26 @@ TEST(Modules, ProjectorAndEncodersHaveTheReferenceShapes) {
   for (const auto& t : r18->parameters()) params += t.numel();
   EXPECT_EQ(params, 11176512);  // torchvision resnet18 without fc: 11,689,512 - 513,000
 
+  // resnet_small, width 32, one channel: 3x3 stem 1->32, blocks 32->32 (two 3x3), 32->64 and 64->128 (two 3x3
+  // each plus a 1x1 stride-2 shortcut); BatchNorms (weight + bias) after each convolution.
+  eo.arch = "resnet_small";
+  eo.in_channels = 1;
+  eo.width = 32;
+  auto rs = nn::make_encoder(eo);
+  rs->eval();
+  params = 0;
+  for (const auto& t : rs->parameters()) params += t.numel();
+  const int64_t small_convs = 9 * (1 * 32 + 2 * 32 * 32 + 32 * 64 + 64 * 64 + 64 * 128 + 128 * 128) + 32 * 64 + 64 * 128;
+  const int64_t small_norms = 2 * (32 + 2 * 32 + 3 * 64 + 3 * 128);
+  EXPECT_EQ(params, small_convs + small_norms);
+  EXPECT_EQ(rs->output_dim(), 128);
+  auto xs = torch::randn({2, 1, 28, 28});
+  EXPECT_EQ(rs->forward(xs).sizes(), (std::vector<int64_t>{2, 128}));
+  auto bs = rs->forward_blocks(xs);
+  ASSERT_EQ(bs.size(), 4u);  // stem, layer1..3
+  EXPECT_EQ(bs[1].second.size(1), 32);
+  EXPECT_TRUE(torch::allclose(bs.back().second, rs->forward(xs)));
+
   // cnn2d, width 32, one input channel: 3x3 convs without bias 1->32, 2 x 32->32 (block), 32->64,
   // 2 x 64->64, 64->128, 2 x 128->128, and 9 BatchNorms (weight + bias) of 32, 32, 32, 64, ..., 128.
   eo.arch = "cnn2d";

@@ -197,6 +197,31 @@ TEST(Augment, JitterBlurAndErasingBehave) {
   }
 }
 
+TEST(Augment, NoiseIsGaussianPerImageAndLeavesTheOtherDrawsAlone) {
+  auto x = at::full({64, 1, 16, 16}, 0.5f);
+  auto o = nothing(16);
+  o.noise = 0.05;
+  auto v = augment_view(x, o, 11, 2);
+  auto d = (v - x).to(at::kDouble);
+  EXPECT_NEAR(d.mean().item<double>(), 0.0, 0.002);  // 16,384 draws: standard error 0.0004
+  EXPECT_NEAR(d.std().item<double>(), 0.05, 0.002);
+  EXPECT_GE(v.min().item<double>(), 0.0);  // clipped to [0, 1]
+  auto bright = augment_view(at::ones({4, 1, 16, 16}), o, 11, 2);
+  EXPECT_LE(bright.max().item<double>(), 1.0);
+  EXPECT_LT(bright.mean().item<double>(), 1.0);
+  // Seeded per image: the same image index gets the same noise in a smaller batch; images differ.
+  auto part = augment_view(x.narrow(0, 0, 3), o, 11, 2);
+  EXPECT_TRUE(at::equal(part, v.narrow(0, 0, 3)));
+  EXPECT_FALSE(at::equal(v[0], v[1]));
+  // Adding noise does not move the crops, flips or jitter drawn before it.
+  auto r = ramp(4, 1, 16, 16) * 0.5 + 0.25;
+  ViewAugment a = nothing(12);
+  a.scale_min = 0.3, a.flip = 0.5, a.jitter = 1;
+  ViewAugment b = a;
+  b.noise = 1e-4;
+  EXPECT_LT((augment_view(r, a, 5, 1) - augment_view(r, b, 5, 1)).abs().max().item<double>(), 1e-3);
+}
+
 TEST(Augment, ViewsAreSeededAndMultiCropAddsSmallViews) {
   auto x = ramp(4, 1, 28, 28);
   AugmentConfig c;

@@ -101,17 +101,21 @@ class ConvNet2d(nn.Module):
 
 
 class ResNet18(nn.Module):
-    """ResNet-18 in torchvision's layout (ImageNet stem, or the CIFAR 3x3 stem without max-pool)."""
+    """ResNet-18 in torchvision's layout (ImageNet stem, or the CIFAR 3x3 stem without max-pool); with
+    stages=3, blocks=1 jess's resnet_small (widths w, 2w, 4w, one BasicBlock each)."""
 
-    def __init__(self, in_channels: int = 3, width: int = 64, cifar_stem: bool = False) -> None:
+    def __init__(self, in_channels: int = 3, width: int = 64, cifar_stem: bool = False, stages: int = 4,
+                 blocks: int = 2) -> None:
         super().__init__()
         self.cifar_stem = cifar_stem
         self.conv1 = (nn.Conv2d(in_channels, width, 3, stride=1, padding=1, bias=False) if cifar_stem
                       else nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False))
         self.bn1 = nn.BatchNorm2d(width)
         cin = width
-        for s, w in enumerate([width, 2 * width, 4 * width, 8 * width]):
-            self.add_module(f"layer{s + 1}", nn.Sequential(BasicBlock2d(cin, w, 1 if s == 0 else 2), BasicBlock2d(w, w, 1)))
+        self.stages = stages
+        for s, w in enumerate([width, 2 * width, 4 * width, 8 * width][:stages]):
+            layer = [BasicBlock2d(cin, w, 1 if s == 0 else 2)] + [BasicBlock2d(w, w, 1) for _ in range(blocks - 1)]
+            self.add_module(f"layer{s + 1}", nn.Sequential(*layer))
             cin = w
         self.output_dim = cin
 
@@ -119,7 +123,7 @@ class ResNet18(nn.Module):
         h = torch.relu(self.bn1(self.conv1(x)))
         if not self.cifar_stem:
             h = nn.functional.max_pool2d(h, 3, stride=2, padding=1)
-        for s in range(4):
+        for s in range(self.stages):
             h = getattr(self, f"layer{s + 1}")(h)
         return h.mean((-2, -1))
 
@@ -160,7 +164,9 @@ def _encoder(arch: str, in_channels: int, width: int, blocks: int) -> nn.Module:
         return ResNet18(in_channels)
     if arch == "resnet18_cifar":
         return ResNet18(in_channels, width, cifar_stem=True)
-    raise ValueError(f"unknown encoder architecture '{arch}' (resnet1d, cnn2d, resnet18, resnet18_cifar)")
+    if arch == "resnet_small":
+        return ResNet18(in_channels, width, cifar_stem=True, stages=3, blocks=1)
+    raise ValueError(f"unknown encoder architecture '{arch}' (resnet1d, cnn2d, resnet18, resnet18_cifar, resnet_small)")
 
 
 class PdeEncoder(nn.Module):

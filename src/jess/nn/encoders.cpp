@@ -107,6 +107,7 @@ ResNet18Impl::ResNet18Impl(const ResNet18Options& o) {
   using namespace torch::nn;
   if (o.in_channels < 1) throw std::invalid_argument("ResNet18: in_channels must be positive");
   if (o.width < 1) throw std::invalid_argument("ResNet18: width must be positive");
+  if (o.stages < 1 || o.stages > 4 || o.blocks < 1) throw std::invalid_argument("ResNet18: 1-4 stages of at least one block");
   width_ = o.width;
   cifar_stem_ = o.cifar_stem;
   const int64_t w = o.width;
@@ -116,10 +117,10 @@ ResNet18Impl::ResNet18Impl(const ResNet18Options& o) {
   init_conv(conv1->weight);
   int64_t in = w;
   const int64_t widths[4] = {w, 2 * w, 4 * w, 8 * w};
-  for (int s = 0; s < 4; ++s) {
+  for (int s = 0; s < o.stages; ++s) {
     Sequential layer;
     layer->push_back(BasicBlock2d(in, widths[s], s == 0 ? 1 : 2));
-    layer->push_back(BasicBlock2d(widths[s], widths[s], 1));
+    for (int64_t b = 1; b < o.blocks; ++b) layer->push_back(BasicBlock2d(widths[s], widths[s], 1));
     in = widths[s];
     layers_.push_back(register_module("layer" + std::to_string(s + 1), layer));
   }
@@ -197,13 +198,15 @@ std::shared_ptr<EncoderBase> make_encoder(const EncoderOptions& o) {
     r.blocks_per_stage = o.blocks_per_stage;
     return ResNet1d(r).ptr();
   }
-  if (o.arch == "resnet18" || o.arch == "resnet18_cifar") {
+  if (o.arch == "resnet18" || o.arch == "resnet18_cifar" || o.arch == "resnet_small") {
     ResNet18Options r;
     r.in_channels = o.in_channels;
-    if (o.arch == "resnet18_cifar") r.cifar_stem = true, r.width = o.width;
+    if (o.arch != "resnet18") r.cifar_stem = true, r.width = o.width;
+    if (o.arch == "resnet_small") r.stages = 3, r.blocks = 1;
     return ResNet18(r).ptr();
   }
-  throw std::invalid_argument("unknown encoder architecture '" + o.arch + "' (resnet1d, cnn2d, resnet18, resnet18_cifar)");
+  throw std::invalid_argument("unknown encoder architecture '" + o.arch +
+                              "' (resnet1d, cnn2d, resnet18, resnet18_cifar, resnet_small)");
 }
 
 std::vector<int64_t> parse_layer_sizes(const std::string& text) {

@@ -78,6 +78,8 @@ struct ResNet18Options {
   int64_t in_channels = 3;
   bool cifar_stem = false;  // 3x3 stride-1 stem without max-pool (CIFAR / 28x28 images)
   int64_t width = 64;       // first stage; stages w, 2w, 4w, 8w (output 8w)
+  int64_t stages = 4;       // ResNet-18: 4 stages of 2 BasicBlocks; resnet_small: 3 stages of 1 (output 4w)
+  int64_t blocks = 2;       // BasicBlocks per stage
 };
 
 class BasicBlock2dImpl : public torch::nn::Module {
@@ -96,7 +98,7 @@ class ResNet18Impl : public EncoderBase {
   explicit ResNet18Impl(const ResNet18Options& options);
   at::Tensor forward(const at::Tensor& x) override;
   NamedOutputs forward_blocks(const at::Tensor& x) override;
-  int64_t output_dim() const override { return 8 * width_; }
+  int64_t output_dim() const override { return width_ << (layers_.size() - 1); }
 
  private:
   at::Tensor stem(const at::Tensor& x);
@@ -128,7 +130,8 @@ class ConvNet2dImpl : public EncoderBase {
 TORCH_MODULE(ConvNet2d);
 
 // "resnet1d", "cnn2d" (ConvNet2d, width from `width`), "resnet18" (ImageNet stem, width 64), "resnet18_cifar" (3x3 stem, no max-pool, width
-// from `width`); `in_channels` from the domain's input layout.
+// from `width`), "resnet_small" (the CIFAR stem and three stages of one BasicBlock: w, 2w, 4w); `in_channels` from the domain's input
+// layout.
 struct EncoderOptions {
   std::string arch = "resnet1d";
   int64_t in_channels = 1;

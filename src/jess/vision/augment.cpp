@@ -1,6 +1,7 @@
 #include "jess/vision/augment.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
 
@@ -25,6 +26,8 @@ void ViewAugment::describe(ConfigSchema& s, const std::string& p) {
   s.add(p + "sigma_max", sigma_max, "blur: largest sigma in pixels", check::positive());
   s.add(p + "solarize", solarize, "probability of solarisation", check::in_range(0, 1));
   s.add(p + "erase", erase, "probability of random erasing", check::in_range(0, 1));
+  s.add(p + "noise", noise, "standard deviation of additive Gaussian pixel noise (0: off; pixels in [0, 1])",
+        check::in_range(0, 1));
 }
 
 AugmentConfig::AugmentConfig() {
@@ -58,6 +61,7 @@ struct Draw {
   bool flip = false, jitter = false, blur = false, solarize = false, erase = false;
   double brightness = 1, contrast = 1, sigma = 1;
   double erase_top = 0, erase_left = 0, erase_h = 0, erase_w = 0;  // fractions of the output
+  uint64_t noise_seed = 0;
 };
 
 Draw draw_for(const ViewAugment& o, int64_t H, int64_t W, Rng& r) {
@@ -98,6 +102,7 @@ Draw draw_for(const ViewAugment& o, int64_t H, int64_t W, Rng& r) {
   const double ea = r.uniform(0.02, 0.33), er = std::exp(r.uniform(std::log(0.3), std::log(3.3)));
   d.erase_h = std::min(1.0, std::sqrt(ea / er)), d.erase_w = std::min(1.0, std::sqrt(ea * er));
   d.erase_top = r.uniform(0, 1 - d.erase_h), d.erase_left = r.uniform(0, 1 - d.erase_w);
+  d.noise_seed = r.next();  // drawn last: the draws above stay those of earlier versions
   return d;
 }
 
@@ -175,6 +180,14 @@ at::Tensor augment_view(const at::Tensor& images, const ViewAugment& o, uint64_t
     mask[i].narrow(1, t, std::min(h, S - t)).narrow(2, l, std::min(w, S - l)).zero_();
   }
   if (any_erase) x = x * mask.to(dev);
+  if (o.noise > 0) {  // per image from its own seed: independent of the batch it is drawn in
+    auto noise = at::empty({B, C, S, S}, at::kFloat);
+    for (int64_t i = 0; i < B; ++i) {
+      auto gen = at::make_generator<at::CPUGeneratorImpl>(draws[size_t(i)].noise_seed);
+      noise[i].normal_(0.0, o.noise, gen);
+    }
+    x = (x + noise.to(dev)).clamp(0, 1);
+  }
   return x;
 }
 

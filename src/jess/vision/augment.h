@@ -4,7 +4,8 @@
 // sampling: area fraction in [scale_min, scale_max], log-uniform aspect ratio, 10 tries then the
 // centre), horizontal flip, colour jitter (brightness then contrast, with probability `jitter`),
 // Gaussian blur (sigma in [sigma_min, sigma_max], kernel ~10 % of the image side, reflect padding),
-// solarisation (x >= 0.5 -> 1 - x), random erasing (a zeroed rectangle of 2-33 % of the area). Each
+// solarisation (x >= 0.5 -> 1 - x), random erasing (a zeroed rectangle of 2-33 % of the area), additive
+// Gaussian pixel noise (standard deviation `noise`, then clipped to [0, 1]; 0: off). Each
 // view has its own probabilities (VICReg/BYOL: blur 1.0 / 0.1, solarise 0.0 / 0.2); multi-crop adds
 // k small views. Every draw depends only on (seed, stream, image index): batches are reproducible
 // whatever the thread count. Crops, flips and resizing are one batched grid_sample.
@@ -29,6 +30,7 @@ struct ViewAugment {
   double blur = 1.0, sigma_min = 0.1, sigma_max = 2.0;
   double solarize = 0.0;
   double erase = 0.0;
+  double noise = 0.0;  // standard deviation of additive Gaussian noise in [0, 1] pixel units (0: off)
   void describe(ConfigSchema& schema, const std::string& prefix);
 };
 
