@@ -237,7 +237,8 @@ check "jess train without --config trains each method with its built-in Fashion-
   for f in '$ROOT'/configs/fmnist/*.yaml; do m=\$(basename \$f .yaml)
     cmp <('$JESS' train --config \$f --print-config seed=3) <('$JESS' train --print-config method=\$m seed=3) || exit 1; done
   '$JESS' train --print-config method=supervised | grep -q 'optimizer: lars' &&
-  '$JESS' train --print-config method=simclr data=/nonexistent/rendered | grep -q 'n_train: 0'"
+  '$JESS' train --print-config method=vicreg | grep -q 'backbone: resnet_small' &&
+  '$JESS' train --print-config method=vicreg data=/elsewhere/rendered | grep -q 'backbone: resnet18_cifar'"
 check "vision eval probes every layer, deterministically, and writes eval.json and a Guillotine plot" bash -c "
   '$JESS' vision eval '$DIR/v' --n-train 300 --n-test 200 --plot '$DIR/g.png' > '$DIR/e1.txt' &&
   cp '$DIR/v/eval.json' '$DIR/e1.json' && '$JESS' vision eval '$DIR/v' --n-train 300 --n-test 200 > /dev/null &&
@@ -246,9 +247,9 @@ check "vision eval probes every layer, deterministically, and writes eval.json a
 import json
 r = json.load(open('$DIR/v/eval.json'))
 names = [l['layer'] for l in r['layers']]
-assert names == ['stem', 'layer1', 'layer2', 'layer3', 'layer4', 'projector1', 'projector2'], names
+assert names == ['stem', 'layer1', 'layer2', 'layer3', 'projector1', 'projector2'], names  # SimCLR's recipe: resnet_small
 rep = [l for l in r['layers'] if l['representation']]
-assert len(rep) == 1 and rep[0]['layer'] == 'layer4' and rep[0]['dim'] == 16  # 8 x width 2
+assert len(rep) == 1 and rep[0]['layer'] == 'layer3' and rep[0]['dim'] == 8  # 4 x width 2
 assert r['n_train'] == 300 and r['n_test'] == 200
 for l in r['layers']:
     assert 0 <= l['linear_top1'] <= 1 and 0 <= l['knn_top1'] <= 1 and 1 <= l['rankme'] <= l['dim'] + 1e-6, l
