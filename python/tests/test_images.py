@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import jess
+from conftest import run_cli
 
 
 def test_a_rendered_view_equals_the_dataset_image(rendered):
@@ -62,3 +63,18 @@ def test_image_checkpoint_gives_jess_features_and_goes_back(tmp_path, image_run)
     jess.models.save(model, path)
     torch.testing.assert_close(jess._jess.vision_features(path, images), model.embed(images), rtol=1e-5, atol=1e-6)
     assert not torch.allclose(jess._jess.vision_features(path, images), theirs)
+
+
+def test_recipe_checkpoint_with_the_small_resnet_loads(workdir):
+    """`jess train` without --config trains VICReg's Fashion-MNIST recipe (resnet_small: three stages of one
+    block); Python rebuilds that network and gives jess's features."""
+    if not os.path.isdir("/usr/share/datasets/fashion-mnist") and not os.environ.get("JESS_FMNIST"):
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    out = str(workdir / "vision_small")
+    run_cli("train", "method=vicreg", "n_train=64", "batch=32", "width=2", "projector=16-16", "n_bank=64",
+            "n_monitor=32", "train.epochs=1", "train.warmup_epochs=0", "--out", out)
+    ckpt = os.path.join(out, "checkpoint.pt")
+    model = jess.models.load(ckpt)
+    assert model.backbone.output_dim == 8 and not hasattr(model.backbone, "layer4")  # 4 x width 2
+    images = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(model.embed(images), jess._jess.vision_features(ckpt, images), rtol=1e-5, atol=1e-6)
