@@ -5,14 +5,15 @@ thread count), in the same run.
 
 Both sides train VICReg or SimCLR on the first --n Fashion-MNIST training images with the settings of
 configs/fmnist/<method>.yaml (the peer reads them from `jess train --print-config`, so the two cannot
-drift apart): ResNet-18 with the CIFAR stem (3x3 stride-1 stem, no max-pool, widths w-2w-4w-8w, two
-BasicBlocks per stage, 1 input channel), projector Linear-BN-ReLU blocks then a Linear without bias,
-an online linear probe on the detached features of view 1 (cross-entropy), inputs normalised by the
-training images' mean/std; VICReg 25/25/1 (eps 1e-4) or SimCLR NT-Xent (temperature 0.15); LARS
-(momentum 0.9, trust coefficient 0.001; biases, norms and the probe in the plain group: no
-adaptation, no weight decay) with a per-step warm-up + cosine schedule, lr = base_lr * batch / 256.
-Augmentations per view: RandomResizedCrop(28, scale 0.2-1), horizontal flip, brightness/contrast
-jitter (p 0.8), Gaussian blur (3x3, sigma 0.1-2; p 1.0 / 0.1), solarisation (p 0 / 0.2).
+drift apart). The recipes (2026-12-07): resnet_small at width 32 (the CIFAR 3x3 stem, three stages of
+one BasicBlock, 32-64-128 channels; resnet18_cifar, two BasicBlocks in each of four stages, is also
+mirrored), projector Linear-BN-ReLU blocks then a Linear without bias, an online linear probe on the
+detached features of view 1 (cross-entropy), inputs normalised by the training images' mean/std;
+VICReg 25/25/1 (eps 1e-4) or SimCLR NT-Xent (temperature 0.2); Adam 1e-3 (AdamW and jess's LARS also
+mirrored; biases, norms and the probe without weight decay) with a per-step warm-up + cosine schedule,
+lr = base_lr * batch / 256. Augmentations per view: RandomResizedCrop(28, scale 0.3-1), horizontal flip,
+brightness/contrast jitter (p 0.8), Gaussian blur (3x3, sigma 0.1-2; p 1.0 / 0.1), solarisation
+(p 0 / 0.2), optional pixel noise.
 
 The peer is the standard Python recipe: a map-style Dataset over the uint8 Fashion-MNIST tensor whose
 __getitem__ turns one image into a PIL image and applies torchvision.transforms (v1) twice, collated
