@@ -20,6 +20,11 @@
 using namespace jess;
 
 namespace {
+int64_t parameter_count(const torch::nn::Module& m) {
+  int64_t n = 0;
+  for (const auto& t : m.parameters()) n += t.numel();
+  return n;
+}
 std::string temp_dir(const std::string& name) {
   std::string d = "/tmp/jess_test_learn_" + std::to_string(getpid()) + "_" + name;
   std::system(("rm -rf " + d).c_str());
@@ -158,9 +163,7 @@ TEST(Modules, ProjectorAndEncodersHaveTheReferenceShapes) {
   auto r18 = nn::make_encoder(eo);
   r18->eval();
   EXPECT_EQ(r18->forward(torch::randn({2, 3, 64, 64})).sizes(), (std::vector<int64_t>{2, 512}));
-  int64_t params = 0;
-  for (const auto& t : r18->parameters()) params += t.numel();
-  EXPECT_EQ(params, 11176512);  // torchvision resnet18 without fc: 11,689,512 - 513,000
+  EXPECT_EQ(parameter_count(*r18), 11176512);  // torchvision resnet18 without fc: 11,689,512 - 513,000
 
   // resnet_small, width 32, one channel: 3x3 stem 1->32, blocks 32->32 (two 3x3), 32->64 and 64->128 (two 3x3
   // each plus a 1x1 stride-2 shortcut); BatchNorms (weight + bias) after each convolution.
@@ -169,11 +172,9 @@ TEST(Modules, ProjectorAndEncodersHaveTheReferenceShapes) {
   eo.width = 32;
   auto rs = nn::make_encoder(eo);
   rs->eval();
-  params = 0;
-  for (const auto& t : rs->parameters()) params += t.numel();
   const int64_t small_convs = 9 * (1 * 32 + 2 * 32 * 32 + 32 * 64 + 64 * 64 + 64 * 128 + 128 * 128) + 32 * 64 + 64 * 128;
   const int64_t small_norms = 2 * (32 + 2 * 32 + 3 * 64 + 3 * 128);
-  EXPECT_EQ(params, small_convs + small_norms);
+  EXPECT_EQ(parameter_count(*rs), small_convs + small_norms);
   EXPECT_EQ(rs->output_dim(), 128);
   auto xs = torch::randn({2, 1, 28, 28});
   EXPECT_EQ(rs->forward(xs).sizes(), (std::vector<int64_t>{2, 128}));
@@ -189,10 +190,8 @@ TEST(Modules, ProjectorAndEncodersHaveTheReferenceShapes) {
   eo.width = 32;
   auto c2 = nn::make_encoder(eo);
   c2->eval();
-  params = 0;
-  for (const auto& t : c2->parameters()) params += t.numel();
   const int64_t convs = 9 * (1 * 32 + 2 * 32 * 32 + 32 * 64 + 2 * 64 * 64 + 64 * 128 + 2 * 128 * 128);
-  EXPECT_EQ(params, convs + 2 * 3 * (32 + 64 + 128));
+  EXPECT_EQ(parameter_count(*c2), convs + 2 * 3 * (32 + 64 + 128));
   EXPECT_EQ(c2->output_dim(), 128);
   // Fully convolutional with global pooling: any (t, x) size, including odd ones.
   for (auto shape : {std::vector<int64_t>{2, 1, 32, 128}, std::vector<int64_t>{2, 1, 32, 256}, std::vector<int64_t>{1, 1, 9, 17}}) {

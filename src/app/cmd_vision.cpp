@@ -179,16 +179,16 @@ void add_train_command(CLI::App& app, GlobalOptions& global) {
     if (a->config.empty()) {
       // No --config: on Fashion-MNIST the method's shipped recipe is the starting point (the overrides are
       // read once first to learn the method and the data).
-      vision::VisionSslOptions probe;
+      vision::VisionSslOptions given;
       ConfigSchema first;
-      probe.describe(first);
+      given.describe(first);
       configure(first, "", a->words);
-      const std::string recipe = vision::fmnist_recipe(probe.method);
-      if (!recipe.empty() && probe.data == vision::default_fashion_mnist_dir()) {
-        schema.load_yaml_string(recipe, "the built-in recipe configs/fmnist/" + probe.method + ".yaml");
+      const std::string recipe = vision::fmnist_recipe(given.method);
+      if (!recipe.empty() && given.data == vision::default_fashion_mnist_dir()) {
+        schema.load_yaml_string(recipe, "the built-in recipe configs/fmnist/" + given.method + ".yaml");
         if (!a->print_config)
           std::fprintf(stderr, "jess train: %s on Fashion-MNIST with its recipe (configs/fmnist/%s.yaml, built in; --config "
-                               "or key=value to change it)\n", probe.method.c_str(), probe.method.c_str());
+                               "or key=value to change it)\n", given.method.c_str(), given.method.c_str());
       }
     }
     configure(schema, a->config, a->words);
