@@ -186,6 +186,8 @@ def parse_args(doc):
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "jess_train_bench_kdv.h5"))
+    ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds (bench/python_bench.py)")
+    ap.add_argument("--row", default="", help=argparse.SUPPRESS)
     a = ap.parse_args()
     ensure_data(a.data, a.n)
     return a

@@ -10,9 +10,15 @@ All three training rows run the same model, loss, optimiser, batch and thread co
   Python loop + jess views     jess.pde.ViewDataset (the same background loader) feeding a Python loop
   Python loop + Python views   bench/pde_train_bench.py's Dataset + DataLoader (torch ops per sample)
 
-Usage: bench/run.sh python [--n 1024] [--epochs 3] [--batch 64] [--threads 2]
+Each row runs in a fresh interpreter, the rows interleaved --repeat times (median per row, and the
+median of the per-round ratios: this VM's run-to-run noise is +-15 %). The Python-views loop runs as a
+plain PyTorch user has it (jess not imported, glibc's default allocator) and, as a second row, with the
+glibc thresholds that `import jess` sets (so the table shows what the allocator buys and what the views
+buy).
+
+Usage: bench/run.sh python [--n 1024] [--epochs 3] [--batch 64] [--threads 2] [--repeat 3]
 """
-import os, statistics, sys, time, timeit
+import ctypes, json, os, statistics, subprocess, sys, time, timeit
 
 import torch
 
@@ -20,11 +26,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "build", "python"))
-import jess  # noqa: E402
 from pde_train_bench import PEER_KEYS, ResNet1d, jess as jess_pretrain, parse_args, peer, projector, vicreg  # noqa: E402
+
+ROWS = ["jess", "python_jess_views", "python_views", "python_views_tuned"]
 
 
 def python_loop_on_jess_views(path, epochs, batch, threads):
+    import jess
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     data = jess.pde.load_split(path, "train")
@@ -68,6 +76,7 @@ def python_loop_on_jess_views(path, epochs, batch, threads):
 def call_overhead():
     """Microseconds per call: a binding that does almost nothing, and a C++ criterion on a tiny batch
     against the same formula in PyTorch (their difference is what crossing into C++ costs)."""
+    import jess
     z1, z2, eye = torch.randn(8, 4), torch.randn(8, 4), torch.eye(2)
     criterion = jess.ssl.loss("vicreg")
     raw = jess._jess.Criterion("vicreg", [])
@@ -83,19 +92,53 @@ def call_overhead():
     return rows
 
 
+def run_row(row, a):
+    """One row in this (fresh) interpreter: (samples/s, data share)."""
+    if row == "jess":
+        return jess_pretrain(a.data, a.epochs, a.batch, a.threads)
+    if row == "python_jess_views":
+        return python_loop_on_jess_views(a.data, a.epochs, a.batch, a.threads)
+    if row == "python_views_tuned":  # the thresholds `import jess` sets (src/jess/core/runtime.cpp)
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 64 << 20)   # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD
+    assert "jess" not in sys.modules, "the Python-views rows run without the jess package"
+    return peer(a.data, a.epochs, a.batch, a.threads)
+
+
 def main():
     a = parse_args(__doc__)
-    jr, js = jess_pretrain(a.data, a.epochs, a.batch, a.threads)
-    lr, ls = python_loop_on_jess_views(a.data, a.epochs, a.batch, a.threads)
-    pr, ps = peer(a.data, a.epochs, a.batch, a.threads)
+    if a.row:
+        print(json.dumps(run_row(a.row, a)))
+        return
+    results = {r: [] for r in ROWS}
+    for k in range(a.repeat):
+        for r in ROWS:
+            cmd = [sys.executable, os.path.abspath(__file__), "--row", r, "--n", str(a.n), "--epochs", str(a.epochs),
+                   "--batch", str(a.batch), "--threads", str(a.threads), "--data", a.data]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            results[r].append(tuple(json.loads(out)))
+            print(f"[bench] round {k + 1}/{a.repeat} {r}: {results[r][-1][0]:.0f} samples/s", file=sys.stderr)
+    med = {r: statistics.median(x[0] for x in v) for r, v in results.items()}
+    share = {r: statistics.median(x[1] for x in v) for r, v in results.items()}
+
+    def ratio(r, base):  # median over rounds of the same round's ratio
+        return statistics.median(x[0] / y[0] for x, y in zip(results[r], results[base]))
+
     core = os.environ.get("OPENBLAS_CORETYPE", "(unset)")
     print(f"VICReg on KdV views, batch {a.batch} (two 128x128 views each), ResNet1d-32 + 512-512-512, AdamW 3e-4; "
-          f"{a.threads} threads, OPENBLAS_CORETYPE={core}, torch {torch.__version__}\n")
-    print("| training loop | samples/s | data share of a step | vs Python views | vs jess pde pretrain |")
-    print("|---|---|---|---|---|")
-    print(f"| jess pde pretrain ({' '.join(PEER_KEYS[:1])} ...) | {jr:.0f} | {100 * js:.1f} % (overlapped) | {jr / pr:.2f}x | 1.00x |")
-    print(f"| Python loop + jess.pde.ViewDataset | {lr:.0f} | {100 * ls:.1f} % (waiting) | {lr / pr:.2f}x | {lr / jr:.2f}x |")
-    print(f"| Python loop + Python views (Dataset + DataLoader) | {pr:.0f} | {100 * ps:.1f} % | 1.00x | {pr / jr:.2f}x |")
+          f"{a.threads} threads, OPENBLAS_CORETYPE={core}, torch {torch.__version__}; "
+          f"{a.repeat} interleaved rounds, each row in a fresh interpreter (medians)\n")
+    print("| training loop | samples/s | data share of a step | vs Python views | vs Python views + thresholds | vs jess pde pretrain |")
+    print("|---|---|---|---|---|---|")
+    names = {"jess": f"jess pde pretrain ({PEER_KEYS[0]} ...)",
+             "python_jess_views": "Python loop + jess.pde.ViewDataset (import jess: glibc thresholds)",
+             "python_views": "Python loop + Python views (Dataset + DataLoader), plain PyTorch",
+             "python_views_tuned": "the same Python-views loop + the glibc thresholds jess sets"}
+    what = {"jess": "(overlapped)", "python_jess_views": "(waiting)", "python_views": "", "python_views_tuned": ""}
+    for r in ROWS:
+        print(f"| {names[r]} | {med[r]:.0f} | {100 * share[r]:.1f} % {what[r]} | {ratio(r, 'python_views'):.2f}x | "
+              f"{ratio(r, 'python_views_tuned'):.2f}x | {ratio(r, 'jess'):.2f}x |")
     print("\n| call | microseconds per call (best of 5 x 2000) |")
     print("|---|---|")
     for name, us in call_overhead():

@@ -7,6 +7,7 @@
 #include "bindings.h"
 #include "jess/core/config.h"
 #include "jess/core/hdf5_file.h"
+#include "jess/core/runtime.h"
 
 PYBIND11_MODULE(_jess, m) {
   m.doc() = "jess's C++ library (use the jess package: jess.pde, jess.ssl, jess.eval, jess.models, jess.cells, jess.render)";
@@ -21,6 +22,9 @@ PYBIND11_MODULE(_jess, m) {
       PyErr_SetString(PyExc_RuntimeError, e.what_without_backtrace());
     }
   });
+  m.def("_tune_allocator", &jess::tune_allocator,
+        "Raise glibc's mmap/trim thresholds as the jess CLI does (run by `import jess`; JESS_MALLOC_TUNING=0 "
+        "keeps glibc's defaults). Returns what was set.");
   jess::python::bind_learn(m);
   jess::python::bind_data(m);
   jess::python::bind_images(m);

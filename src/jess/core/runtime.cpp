@@ -35,14 +35,19 @@ std::string resolve_link(const std::string& path) {
 }
 }  // namespace
 
-RuntimeInfo init_runtime(int threads, bool warn_on_slow_blas) {
-  RuntimeInfo& g_info = info_storage();
-  // Keep freed buffers inside the process: without this, C++ LibTorch spends ~40% of a training step
-  // in page faults (measured 2.3x slower). Allocations above 64 MiB still use mmap, so one very large
-  // tensor does not pin the heap.
+std::string tune_allocator() {
+  if (const char* env = std::getenv("JESS_MALLOC_TUNING"); env && std::string(env) == "0") return "glibc defaults";
+  // Keep freed buffers inside the process: without this, LibTorch spends ~40% of a training step in page
+  // faults (measured 2.3x slower in C++; 1.45x for a PyTorch training step in Python). Allocations above
+  // 64 MiB still use mmap, so one very large tensor does not pin the heap.
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
-  g_info.malloc_tuning = "mmap_threshold=64MiB trim_threshold=256MiB";
+  return "mmap_threshold=64MiB trim_threshold=256MiB";
+}
+
+RuntimeInfo init_runtime(int threads, bool warn_on_slow_blas) {
+  RuntimeInfo& g_info = info_storage();
+  g_info.malloc_tuning = tune_allocator();
   // A write past the file-size limit (`ulimit -f`) raises SIGXFSZ, whose default action kills the process
   // with no message and leaves the temporary file behind. Ignored, the write fails with EFBIG instead and
   // every writer reports it as a clear error, removes its temporary file and leaves the previous file intact.

@@ -17,6 +17,10 @@ struct RuntimeInfo {
   std::string malloc_tuning;
 };
 
+// glibc's mmap/trim thresholds raised (the allocator half of init_runtime; the Python package runs it when
+// imported). JESS_MALLOC_TUNING=0 keeps glibc's defaults. Returns what was set, for describe_runtime().
+std::string tune_allocator();
+
 // threads <= 0: the JESS_THREADS environment variable if set, else all hardware threads.
 RuntimeInfo init_runtime(int threads = 0, bool warn_on_slow_blas = true);
 const RuntimeInfo& runtime_info();
