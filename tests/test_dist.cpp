@@ -244,6 +244,16 @@ void worker(const std::string& name, const std::string& dir) {
     save(me + "running.npy", at::cat({bn->running_mean, bn->running_var}));
   } else if (name.rfind("train_", 0) == 0) {
     train_toy(name.substr(6), 16, dir + "/run" + std::to_string(r));
+  } else if (name == "broadcast") {
+    // Rank-dependent tensors of three dtypes, a 0-dim one (like num_batches_tracked) and a non-contiguous
+    // view; after the coalesced broadcast every rank holds rank 0's values.
+    auto f = fixed(3, 4, 31) + r, d = fixed(2, 5, 32).to(at::kDouble) * (r + 1);
+    auto n = at::full({}, 7 + r, at::kLong), i = at::arange(5, at::kLong) * (r + 2);
+    auto big = fixed(6, 6, 33) - r;
+    auto view = big.t();  // writes through to `big`
+    dist::broadcast_coalesced_({f, n, d, i, view});
+    save(me + "f.npy", f), save(me + "d.npy", d), save(me + "n.npy", n.to(at::kDouble).reshape({1}));
+    save(me + "i.npy", i.to(at::kDouble)), save(me + "big.npy", big);
   } else if (name == "mismatch") {
     dist::check_same_everywhere("configuration", r == 0 ? "a: 1\nb: 2\n" : "a: 1\nb: 3\n");
   }
@@ -295,6 +305,22 @@ TEST(Dist, GatheredGradientIsTheOneProcessGradient) {
     EXPECT_LT((g - z.grad().narrow(0, 4 * r, 4)).abs().max().item<double>(), 1e-12) << "rank " << r;
     EXPECT_NEAR(load(dir + "/rank" + std::to_string(r) + "_value.npy").item<double>(), f.item<double>(), 1e-12);
   }
+  fs::remove_all(dir);
+}
+
+TEST(Dist, CoalescedBroadcastGivesEveryRankRootsValues) {
+  const auto dir = temp_dir("broadcast");
+  ASSERT_EQ(run_ranks("broadcast", 2, dir), std::vector<int>({0, 0}));
+  const std::map<std::string, at::Tensor> root = {{"f", fixed(3, 4, 31)},
+                                                  {"d", fixed(2, 5, 32).to(at::kDouble)},
+                                                  {"n", at::full({1}, 7.0, at::kDouble)},
+                                                  {"i", (at::arange(5, at::kLong) * 2).to(at::kDouble)},
+                                                  {"big", fixed(6, 6, 33)}};
+  for (int r = 0; r < 2; ++r)
+    for (const auto& kv : root) {
+      auto got = load(dir + "/rank" + std::to_string(r) + "_" + kv.first + ".npy").to(at::kDouble);
+      EXPECT_TRUE(got.equal(kv.second.to(at::kDouble))) << "rank " << r << " " << kv.first;
+    }
   fs::remove_all(dir);
 }
 

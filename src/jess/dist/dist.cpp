@@ -8,6 +8,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -281,6 +282,25 @@ void broadcast_(at::Tensor& t, int root) {
   o.rootRank = root;
   add_atomic(g_comm_bytes, double(t.nbytes()));
   run("a broadcast", S().pg->broadcast(v, o));
+}
+
+void broadcast_coalesced_(const std::vector<at::Tensor>& tensors, int root) {
+  if (!active() || tensors.empty()) return;
+  std::vector<at::ScalarType> types;
+  for (const auto& t : tensors)
+    if (std::find(types.begin(), types.end(), t.scalar_type()) == types.end()) types.push_back(t.scalar_type());
+  for (const auto type : types) {
+    std::vector<at::Tensor> group, flat;
+    for (const auto& t : tensors)
+      if (t.scalar_type() == type) group.push_back(t), flat.push_back(t.reshape({-1}));
+    at::Tensor buffer = at::cat(flat);
+    broadcast_(buffer, root);
+    int64_t offset = 0;
+    for (const auto& t : group) {
+      t.copy_(buffer.narrow(0, offset, t.numel()).view(t.sizes()));
+      offset += t.numel();
+    }
+  }
 }
 
 at::Tensor all_gather(const at::Tensor& t) {

@@ -61,6 +61,9 @@ void check_same_everywhere(const std::string& what, const std::string& text);
 // Collectives on CPU (or, under NCCL, CUDA) tensors; identity in one process.
 void all_reduce_sum_(at::Tensor& t);
 void broadcast_(at::Tensor& t, int root = 0);
+// Every tensor takes root's values, in one broadcast per dtype instead of one per tensor (a model's
+// BatchNorm buffers are ~60 small tensors; DDP's broadcast_buffers coalesces them the same way).
+void broadcast_coalesced_(const std::vector<at::Tensor>& tensors, int root = 0);
 at::Tensor all_gather(const at::Tensor& t);  // (world * rows, ...), rank order; same shape everywhere
 void barrier();
 

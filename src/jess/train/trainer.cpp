@@ -444,17 +444,11 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
   std::vector<at::Tensor> buffers;
   if (parallel) {
     torch::NoGradGuard ng;
-    for (auto& p : model.parameters(true)) {
-      auto c = p.detach().contiguous();
-      dist::broadcast_(c);
-      if (!c.is_same(p)) p.detach().copy_(c);
-    }
+    std::vector<at::Tensor> params;
+    for (auto& p : model.parameters(true)) params.push_back(p.detach());
+    dist::broadcast_coalesced_(params);
     for (auto& b : model.buffers(true)) buffers.push_back(b);
-    for (auto& b : buffers) {
-      auto c = b.contiguous();
-      dist::broadcast_(c);
-      if (!c.is_same(b)) b.copy_(c);
-    }
+    dist::broadcast_coalesced_(buffers);
     sync = std::make_unique<dist::GradientSync>(all);
   }
   const char* kill_rank_env = std::getenv("JESS_TEST_KILL_RANK");  // tests: which rank dies (default: all)
@@ -507,7 +501,7 @@ TrainResult train(TrainTask& task, const TrainOptions& o, const std::string& out
       for (auto& group : opt->param_groups()) group.options().set_lr(lr);
       if (parallel && !nn::sync_batch_norm()) {
         torch::NoGradGuard ng;
-        for (auto& b : buffers) dist::broadcast_(b);
+        dist::broadcast_coalesced_(buffers);
       }
       const dist::CommStats comm0 = dist::comm_stats();
       StepOutput out = task.step(epoch, step);
