@@ -206,6 +206,49 @@ TEST(Modules, ProjectorAndEncodersHaveTheReferenceShapes) {
   EXPECT_THROW(nn::make_encoder(eo), std::invalid_argument);
 }
 
+TEST(Modules, ChannelsLastGivesTheSameForwardBackwardAndCheckpoint) {
+  // Two copies of resnet_small with the same weights, one converted to NHWC: in training mode (batch
+  // statistics) their outputs and every parameter's gradient agree to float rounding; the converted one
+  // really is NHWC; its state_dict is contiguous and equals the NCHW one's, so checkpoints do not change.
+  nn::EncoderOptions eo;
+  eo.arch = "resnet_small";
+  eo.in_channels = 1;
+  eo.width = 8;
+  torch::manual_seed(3);
+  auto a = nn::make_encoder(eo);
+  torch::manual_seed(3);
+  auto b = nn::make_encoder(eo);
+  nn::to_channels_last(*b);
+  int64_t converted = 0;
+  for (auto& p : b->parameters())
+    if (p.dim() == 4) {
+      EXPECT_TRUE(p.is_contiguous(at::MemoryFormat::ChannelsLast));
+      if (p.size(1) > 1 && p.size(2) > 1) EXPECT_FALSE(p.is_contiguous());  // (1-channel and 1x1 kernels are both)
+      EXPECT_TRUE(p.requires_grad());
+      ++converted;
+    }
+  EXPECT_EQ(converted, 9);  // stem, 3 blocks x 2, 2 shortcuts
+  auto x = torch::randn({6, 1, 28, 28});
+  auto ya = a->forward(x), yb = b->forward(x);
+  EXPECT_LT((ya - yb).abs().max().item<double>(), 1e-5 * (1 + ya.abs().max().item<double>()));
+  (ya * torch::arange(ya.numel()).view_as(ya)).sum().backward();
+  (yb * torch::arange(yb.numel()).view_as(yb)).sum().backward();
+  auto pa = a->named_parameters(), pb = b->named_parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    auto ga = pa[i].value().grad(), gb = pb[i].value().grad();
+    EXPECT_LT((ga - gb).abs().max().item<double>(), 1e-4 * (1 + ga.abs().max().item<double>())) << pa[i].key();
+  }
+  const auto sa = jess::train::state_dict(*a), sb = jess::train::state_dict(*b);
+  for (const auto& kv : sb) {
+    EXPECT_TRUE(kv.second.is_contiguous()) << kv.first;
+    // The same weights, exactly; running statistics of the same batch, to float rounding.
+    auto va = sa.at(kv.first).to(at::kDouble), vb = kv.second.to(at::kDouble);
+    EXPECT_LE((va - vb).abs().max().item<double>(), 1e-6 * (1 + va.abs().max().item<double>())) << kv.first;
+    if (kv.first.find("running") == std::string::npos) EXPECT_TRUE(kv.second.equal(sa.at(kv.first))) << kv.first;
+  }
+}
+
 TEST(Schedule, WarmupThenCosineToTheFloor) {
   train::TrainOptions o;
   o.epochs = 10;

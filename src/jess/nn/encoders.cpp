@@ -267,4 +267,10 @@ std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> split_decay_paramete
   return out;
 }
 
+void to_channels_last(torch::nn::Module& m) {
+  torch::NoGradGuard ng;
+  for (auto& p : m.parameters(true))
+    if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+}
+
 }  // namespace jess::nn

@@ -139,6 +139,12 @@ struct EncoderOptions {
 };
 std::shared_ptr<EncoderBase> make_encoder(const EncoderOptions& options);
 
+// Every 4-D parameter of `m` (2-D convolution weights) to the channels-last (NHWC) layout, in place. The
+// convolutions then produce and take NHWC activations, which oneDNN runs without reordering to its blocked
+// layout: the same results up to float rounding, measured 15-17 % faster per step for resnet_small and
+// ResNet-18 at width 32 on CPU (3 % at width 8).
+void to_channels_last(torch::nn::Module& m);
+
 struct ProjectorOptions {
   int64_t input_dim = 512;
   std::vector<int64_t> sizes = {512, 512, 512};  // hidden..., output; empty: identity

@@ -90,9 +90,11 @@ void write_file_atomic(const std::string& path, const std::vector<char>& bytes) 
 
 std::map<std::string, at::Tensor> state_dict(const torch::nn::Module& m) {
   std::map<std::string, at::Tensor> out;
-  // Host copies: checkpoints load anywhere (Python's torch.load without a GPU included).
-  for (const auto& kv : m.named_parameters(true)) out[kv.key()] = kv.value().detach().to(at::kCPU, false, true);
-  for (const auto& kv : m.named_buffers(true)) out[kv.key()] = kv.value().detach().to(at::kCPU, false, true);
+  // Host copies in the standard contiguous layout (a channels-last model saves what an NCHW one does):
+  // checkpoints load anywhere (Python's torch.load without a GPU included).
+  auto host = [](const at::Tensor& t) { return t.detach().to(at::kCPU, false, true).contiguous(); };
+  for (const auto& kv : m.named_parameters(true)) out[kv.key()] = host(kv.value());
+  for (const auto& kv : m.named_buffers(true)) out[kv.key()] = host(kv.value());
   return out;
 }
 

@@ -87,6 +87,9 @@ void VisionSslOptions::describe(ConfigSchema& s) {
   s.add("joint_views", joint_views,
         "views of one size go through the network as one batch (SimCLR's original; BatchNorm statistics then "
         "span both views; fewer, larger operations and half the SyncBatchNorm meetings)");
+  s.add("channels_last", channels_last,
+        "convolution weights and activations in the channels-last (NHWC) layout: the same results up to float "
+        "rounding, ~15 % faster steps on CPU at width 32");
   s.add("base_lr", base_lr, "learning rate per 256 images: lr = base_lr * batch / 256", check::positive());
   s.add("seed", seed, "seed of the initialisation, the data order and the augmentations", check::int_at_least(0));
   s.add("device", device, "auto (CUDA when available) | cpu | cuda", check::one_of({"auto", "cpu", "cuda"}));

@@ -39,6 +39,7 @@ struct VisionSslOptions {
   double ema_start = 0.996, ema_end = 1.0;
   int64_t batch = 256;
   bool joint_views = false;           // views of one size through the network as one batch (BN over both)
+  bool channels_last = true;          // convolution weights and activations in NHWC (nn::to_channels_last)
   double base_lr = 0.3;               // lr = base_lr * batch / 256
   int64_t seed = 0;
   std::string device = "auto";

@@ -55,6 +55,7 @@ class VisionSslModelImpl : public torch::nn::Module {
       for (auto& p : teacher_backbone->parameters()) p.set_requires_grad(false);
       for (auto& p : teacher_projector->parameters()) p.set_requires_grad(false);
     }
+    if (o.channels_last) nn::to_channels_last(*this);
   }
   // teacher <- m teacher + (1 - m) student (parameters and BN buffers; m = 1 - w for w = weight of the student)
   void copy_into_teacher(double student_weight) {
