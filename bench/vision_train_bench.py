@@ -20,7 +20,7 @@ __getitem__ turns one image into a PIL image and applies torchvision.transforms 
 by a DataLoader. jess makes the same views batched (one grid_sample for crop/flip/resize).
 
 Usage: bench/run.sh vision [--methods vicreg,simclr] [--n 2560] [--epochs 3] [--batch 256] [--width W]
-                           [--threads T] [--workers 0[,1]] [--log-every 4]
+                           [--threads T] [--workers 0[,1]] [--log-every 4] [--repeat 3]
 Prints one Markdown table: images/s (median over logging windows after the first epoch; each epoch's
 first window is left out on both sides because jess's holds its end-of-epoch evaluation and
 checkpoint) and the augmentation share of a step = (augmentation time of a batch) / (batch / rate).
@@ -361,6 +361,7 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--workers", default="0", help="peer DataLoader num_workers, comma-separated rows (e.g. 0,1)")
     ap.add_argument("--log-every", type=int, default=4, help="steps per logging window (both sides)")
+    ap.add_argument("--repeat", type=int, default=3, help="alternating rounds of jess and the peer")
     a = ap.parse_args()
     methods = [m for m in a.methods.split(",") if m]
     for m in methods:
@@ -373,16 +374,28 @@ def main():
     workers = [int(w) for w in a.workers.split(",")]
 
     results, params, notes = [], {}, []
+    ratios = {}
     for m in methods:
         c = effective_config(a, m)
         images, labels = load_fashion_mnist(c["data"], a.n)
-        jrows, jn, jshapes, jstats = jess(c, a, m)
-        jr, js, jk = summarise(jrows, a.batch)
-        peers = []
-        for w in workers:
-            prows, pn, pshapes, pstats = peer(c, m, images, labels, a.threads, w, a.log_every)
-            pr, ps, pk = summarise(prows, a.batch)
-            peers.append((w, pr, ps, pk))
+        # jess and the peer alternate --repeat times: this VM's rates drift by +-15 % between minutes, so the
+        # speed-up is the median of the rounds' own ratios and each rate the median over rounds.
+        rounds = []
+        for k in range(a.repeat):
+            jrows, jn, jshapes, jstats = jess(c, a, m)
+            jround = summarise(jrows, a.batch)
+            pround = []
+            for w in workers:
+                prows, pn, pshapes, pstats = peer(c, m, images, labels, a.threads, w, a.log_every)
+                pround.append(summarise(prows, a.batch))
+            rounds.append((jround, pround))
+            print(f"[bench] {m} round {k + 1}/{a.repeat}: jess {jround[0]:.0f}, peer {pround[0][0]:.0f} images/s",
+                  file=sys.stderr)
+        med = lambda xs: statistics.median(xs)  # noqa: E731
+        jr, js, jk = med(r[0][0] for r in rounds), med(r[0][1] for r in rounds), rounds[0][0][2]
+        peers = [(w, med(r[1][i][0] for r in rounds), med(r[1][i][1] for r in rounds), rounds[0][1][i][2])
+                 for i, w in enumerate(workers)]
+        ratios[m] = [r[0][0] / r[1][0][0] for r in rounds]
         params[m] = (jn, pn, jshapes == pshapes)
         if jshapes != pshapes:
             diff = sorted(set(jshapes.items()) ^ set(pshapes.items()))
@@ -397,7 +410,8 @@ def main():
     pc = "; ".join(f"jess {j:,}, peer {p:,}" for j, p in pj)
     print(f"Image SSL training on Fashion-MNIST (first {a.n} images, {a.epochs} epochs, batch {a.batch}, two 28x28 views each, "
           f"augmentation included): {c['backbone']} width {c['width']} + projector "
-          f"{c['projector']} + online linear probe, {c['train']['optimizer']}, warm-up + cosine; {a.threads} threads, "
+          f"{c['projector']} + online linear probe, {c['train']['optimizer']}, warm-up + cosine; jess channels_last="
+          f"{str(c.get('channels_last', False)).lower()} (the peer: PyTorch's default NCHW layout); {a.threads} threads, "
           f"OPENBLAS_CORETYPE={core}, GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '(unset)')}, "
           f"torch {torch.__version__}, torchvision {torchvision.__version__}; parameters: {pc} "
           f"(state_dict names and shapes {'identical' if same else 'DIFFERENT'})\n")
@@ -406,13 +420,15 @@ def main():
     for m, (jr, js, jk), peers in results:
         name = {"vicreg": "VICReg", "simclr": "SimCLR"}[m]
         share = "n/a (build/jess predates augment_ms)" if math.isnan(js) else f"{100 * js:.1f} %"
-        print(f"| {name} | jess (C++ LibTorch, batched augmentation) | {jr:.0f} | {share} | {jr / peers[0][1]:.2f}x |")
+        print(f"| {name} | jess (C++ LibTorch, batched augmentation) | {jr:.0f} | {share} | "
+              f"{statistics.median(ratios[m]):.2f}x |")
         for i, (w, pr, ps, pk) in enumerate(peers):
             sp = "1.00x" if i == 0 else f"jess: {jr / pr:.2f}x"
             print(f"| {name} | Python PyTorch peer (Dataset + torchvision.transforms, num_workers={w}) | {pr:.0f} | "
                   f"{100 * ps:.1f} % | {sp} |")
     print(f"\nMedians over {results[0][1][2]} logging windows of {a.log_every} steps per side (epochs 2-{a.epochs}, "
-          "each epoch's first window left out).")
+          f"each epoch's first window left out), then over {a.repeat} alternating rounds; the speed-up is the median of "
+          "the rounds' ratios (" + "; ".join(f"{m}: " + ", ".join(f"{x:.2f}" for x in r) for m, r in ratios.items()) + ").")
     for n in notes:
         print(f"- warning: {n}")
 
