@@ -55,7 +55,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JESS = os.path.join(ROOT, "build", "jess")
-TUNABLES = "glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456"
+from malloc_env import glibc_tunables  # noqa: E402 (this script's directory is on sys.path)
+TUNABLES = glibc_tunables()  # what jess sets for itself
 
 
 def parse_args(argv=None):

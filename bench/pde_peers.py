@@ -26,6 +26,7 @@ import os
 import sys
 import time
 
+from malloc_env import glibc_tunables  # noqa: E402 (bench/ is on sys.path: the scripts run from it)
 import numpy as np
 
 EQUATIONS = ("kdv", "ks", "burgers")
@@ -36,7 +37,7 @@ EQUATIONS = ("kdv", "ks", "burgers")
 PEER_ENV = {
     "OMP_NUM_THREADS": "2",
     "OPENBLAS_NUM_THREADS": "2",
-    "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456",
+    "GLIBC_TUNABLES": glibc_tunables(),
 }
 _REEXEC_MARK = "JESS_BENCH_REEXEC"
 

@@ -27,6 +27,9 @@ usage() {
   sed -n '2,/^set -euo/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'
 }
 
+# The glibc thresholds jess sets for itself, for the Python peers (bench/malloc_env.py).
+malloc_tunables() { "$PY" "$ROOT/bench/malloc_env.py"; }
+
 build_jess() {
   if [[ -d build ]]; then
     echo "[bench] cmake --build build" >&2
@@ -58,7 +61,7 @@ case "$cmd" in
   sie)
     shift
     build_jess
-    export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456
+    export GLIBC_TUNABLES="$(malloc_tunables)"
     exec "$PY" bench/sie_bench.py "$@"
     ;;
   sie-metrics)
@@ -79,21 +82,21 @@ case "$cmd" in
   dist)
     shift
     build_jess
-    export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456
+    export GLIBC_TUNABLES="$(malloc_tunables)"
     exec "$PY" bench/dist_bench.py "$@"
     ;;
   vision)
     shift
     build_jess
     # The Python peer gets the same allocator and thread settings jess applies to itself.
-    export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456
+    export GLIBC_TUNABLES="$(malloc_tunables)"
     export OMP_NUM_THREADS=2
     exec "$PY" bench/vision_train_bench.py "$@"
     ;;
   recipe-peer)
     shift
     build_jess
-    export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456
+    export GLIBC_TUNABLES="$(malloc_tunables)"
     exec "$PY" bench/fmnist_recipe_peer.py "$@"
     ;;
   pde)
@@ -109,7 +112,7 @@ case "$cmd" in
       build/jess pde generate --out "$data" --seed 0 equation=kdv n_train=256 n_valid=0 n_test=0 >&2
     fi
     # The Python peers get the same allocator and thread settings jess applies to itself.
-    export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456
+    export GLIBC_TUNABLES="$(malloc_tunables)"
     export OMP_NUM_THREADS=2
     exec "$PY" bench/pde_views_bench.py --data "$data" "$@"
     ;;
@@ -130,14 +133,14 @@ case "$cmd" in
       if [[ $arg == --threads=* ]]; then threads=${arg#--threads=}; fi
       prev=$arg
     done
-    export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456
+    export GLIBC_TUNABLES="$(malloc_tunables)"
     export OMP_NUM_THREADS=$threads
     exec "$PY" bench/cells_bench.py "$@"
     ;;
   pde-accuracy)
     shift
     if [[ " $* " != *" --help "* && " $* " != *" -h "* ]]; then build_jess; fi
-    export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=67108864:glibc.malloc.trim_threshold=268435456
+    export GLIBC_TUNABLES="$(malloc_tunables)"
     export OMP_NUM_THREADS=2
     exec "$PY" bench/pde_accuracy.py "$@"
     ;;

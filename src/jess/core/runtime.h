@@ -4,6 +4,7 @@
 // seeing one core on this VM (explicit thread count), and a reference BLAS selected by Debian's
 // alternatives (warned about, since it is 20x slower than OpenBLAS), and OpenBLAS falling back to its
 // SSE3 (Prescott) kernels on a CPU it does not recognise (warned about: ~5x slower matrix products).
+#include <cstddef>
 #include <string>
 
 namespace jess {
@@ -20,6 +21,9 @@ struct RuntimeInfo {
 // glibc's mmap/trim thresholds raised (the allocator half of init_runtime; the Python package runs it when
 // imported). JESS_MALLOC_TUNING=0 keeps glibc's defaults. Returns what was set, for describe_runtime().
 std::string tune_allocator();
+// The trim threshold tune_allocator sets (before mallopt's 2 GiB cap): an eighth of the physical memory,
+// at least 256 MiB, so a training step's freed working set stays in the process (runtime.cpp).
+std::size_t trim_threshold_for(std::size_t physical_bytes);
 
 // threads <= 0: the JESS_THREADS environment variable if set, else all hardware threads.
 RuntimeInfo init_runtime(int threads = 0, bool warn_on_slow_blas = true);
