@@ -100,13 +100,15 @@ TEST(Config, AStoredConfigurationFromAnOlderOrNewerSchemaLoads) {
 }
 
 TEST(Runtime, OpenMpWaitsPassivelyOnlyOnABusyMachineAndNeverAgainstTheEnvironment) {
-  EXPECT_FALSE(jess::wait_passively(0.1, 2, false));  // idle: libgomp's default (fastest there)
-  EXPECT_TRUE(jess::wait_passively(1.0, 2, false));   // half the cores busy
-  EXPECT_TRUE(jess::wait_passively(3.5, 2, false));
-  EXPECT_FALSE(jess::wait_passively(3.5, 2, true));   // OMP_WAIT_POLICY / GOMP_SPINCOUNT set: theirs
-  EXPECT_FALSE(jess::wait_passively(3.9, 8, false));
-  EXPECT_TRUE(jess::wait_passively(4.0, 8, false));
-  EXPECT_TRUE(jess::wait_passively(0.5, 0, false));   // unknown core count: treated as one
+  EXPECT_FALSE(jess::wait_passively(0.1, 0.1, 2, false));  // idle: libgomp's default (fastest there)
+  EXPECT_TRUE(jess::wait_passively(1.0, 1.0, 2, false));   // half the cores busy, now and over the minute
+  EXPECT_TRUE(jess::wait_passively(3.5, 2.0, 2, false));
+  EXPECT_FALSE(jess::wait_passively(3.5, 2.0, 2, true));   // OMP_WAIT_POLICY / GOMP_SPINCOUNT set: theirs
+  EXPECT_FALSE(jess::wait_passively(1.8, 0.1, 2, false));  // the last minute's run has ended: idle now
+  EXPECT_FALSE(jess::wait_passively(0.2, 2.0, 2, false));  // a moment's burst on a quiet minute
+  EXPECT_FALSE(jess::wait_passively(3.9, 4.0, 8, false));
+  EXPECT_TRUE(jess::wait_passively(4.0, 4.0, 8, false));
+  EXPECT_TRUE(jess::wait_passively(0.5, 0.5, 0, false));   // unknown core count: treated as one
 }
 
 // The trim threshold scales with the machine: a fixed 256 MiB let glibc return (and fault in again) the

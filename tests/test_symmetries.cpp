@@ -368,6 +368,26 @@ TEST(ViewLoader, DeterministicBackgroundBatchesOfTwoViews) {
     PdeViewLoader b(data, Equation::kdv, o);
     for (int i = 0; i < 3; ++i) second.push_back(b.next());
   }
+  // Made by next() (prefetch 0, as for a CPU model): the same batches, across the epoch boundary and when
+  // started mid-stream (resume at epoch 1, step 0).
+  o.prefetch = 0;
+  {
+    PdeViewLoader inline_loader(data, Equation::kdv, o);
+    for (int i = 0; i < 3; ++i) {
+      ViewBatch v = inline_loader.next();
+      EXPECT_TRUE(at::equal(v.view1, first[size_t(i)].view1) && at::equal(v.view2, first[size_t(i)].view2)) << i;
+      EXPECT_TRUE(at::equal(v.index, first[size_t(i)].index)) << i;
+      EXPECT_EQ(v.epoch, first[size_t(i)].epoch);
+      EXPECT_EQ(v.step, first[size_t(i)].step);
+    }
+    ViewLoaderOptions resumed = o;
+    resumed.start_epoch = 1;
+    PdeViewLoader later(data, Equation::kdv, resumed);
+    EXPECT_TRUE(at::equal(later.next().view1, first[2].view1));
+  }
+  o.prefetch = -1;
+  EXPECT_THROW(PdeViewLoader(data, Equation::kdv, o), std::invalid_argument);
+  o.prefetch = 2;
   EXPECT_EQ(first[0].view1.sizes(), (std::vector<int64_t>{2, 32, 64}));
   EXPECT_EQ(first[0].view1.dtype(), at::kFloat);
   EXPECT_EQ(first[2].epoch, 1);  // 4 trajectories, batch 2: the third batch starts epoch 1

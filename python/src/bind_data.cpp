@@ -88,7 +88,8 @@ class ViewLoader {
  public:
   ViewLoader(const std::string& path, const std::string& split, int64_t batch, uint64_t seed,
              const std::vector<std::string>& overrides, int64_t start_epoch, int64_t start_step, bool single_view,
-             int64_t shard_begin, int64_t shard_size) {
+             int64_t shard_begin, int64_t shard_size, int64_t prefetch) {
+    if (prefetch < 0) throw std::invalid_argument("prefetch must be >= 0 (0: each batch made by next())");
     pde::Equation eq;
     pde::GridBatch data = pde::load_split(path, split, &eq);
     pde::ViewLoaderOptions o;
@@ -102,6 +103,7 @@ class ViewLoader {
       throw std::invalid_argument("the shard [shard_begin, shard_begin + shard_size) must lie within the batch");
     o.shard_begin = shard_begin;
     o.shard_size = shard_size;
+    o.prefetch = prefetch;
     equation_ = pde::equation_name(eq);
     trajectories_ = data.u.size(0);
     loader_ = std::make_unique<pde::PdeViewLoader>(std::move(data), eq, o);
@@ -272,10 +274,10 @@ void bind_data(py::module_& m) {
       py::arg("equation"), py::arg("u"), py::arg("dx"), py::arg("dt"), py::arg("nu"), py::arg("periodic"));
   py::class_<ViewLoader>(m, "ViewLoader")
       .def(py::init<const std::string&, const std::string&, int64_t, uint64_t, const std::vector<std::string>&, int64_t,
-                    int64_t, bool, int64_t, int64_t>(),
+                    int64_t, bool, int64_t, int64_t, int64_t>(),
            py::arg("path"), py::arg("split"), py::arg("batch"), py::arg("seed"), py::arg("overrides"),
            py::arg("start_epoch") = 0, py::arg("start_step") = 0, py::arg("single_view") = false,
-           py::arg("shard_begin") = 0, py::arg("shard_size") = 0)
+           py::arg("shard_begin") = 0, py::arg("shard_size") = 0, py::arg("prefetch") = 0)
       .def("next",
            [](ViewLoader& l) {
              pde::ViewBatch v;

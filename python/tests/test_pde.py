@@ -82,8 +82,14 @@ def test_view_dataset_batches_equal_the_view_maker(burgers_file):
                                 crop_t=20, crop_x=32)
     first = next(iter(half))
     assert torch.equal(first["view1"], batches[0]["view1"][4:]) and torch.equal(first["index"], batches[0]["index"][4:])
-    # jess's loader thread does not survive a fork: DataLoader workers are refused with a clear message.
-    with pytest.raises(RuntimeError, match="background thread"):
+    # Made ahead by a background thread (prefetch > 0, for a GPU model): the same batches as made on demand.
+    ahead = list(jess.pde.ViewDataset(burgers_file, batch_size=8, seed=7, epochs=1, crop_t=20, crop_x=32, prefetch=2))
+    assert all(torch.equal(a["view1"], b["view1"]) and torch.equal(a["view2"], b["view2"]) and
+               torch.equal(a["index"], b["index"]) for a, b in zip(ahead, batches)) and len(ahead) == len(batches)
+    with pytest.raises(ValueError, match="prefetch must be >= 0"):
+        jess.pde.ViewDataset(burgers_file, batch_size=8, prefetch=-1)
+    # jess's loader threads do not survive a fork: DataLoader workers are refused with a clear message.
+    with pytest.raises(RuntimeError, match="jess's own threads"):
         list(torch.utils.data.DataLoader(half, batch_size=None, num_workers=1))
 
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -115,22 +116,52 @@ std::string describe_runtime() {
          " malloc=" + g_info.malloc_tuning;
 }
 
-bool wait_passively(double load_average, unsigned cores, bool policy_in_environment) {
+bool wait_passively(double load_average, double busy_cores_now, unsigned cores, bool policy_in_environment) {
   if (policy_in_environment) return false;
-  return load_average >= 0.5 * double(std::max(1u, cores));
+  const double half = 0.5 * double(std::max(1u, cores));
+  return load_average >= half && busy_cores_now >= half;
 }
+
+namespace {
+// Cores the rest of the machine keeps busy over `ms` milliseconds (/proc/stat; this process sleeps
+// meanwhile), or -1 when /proc/stat cannot be read.
+double busy_cores_over(int ms, unsigned cores) {
+  auto read = [](unsigned long long& busy, unsigned long long& total) {
+    std::FILE* f = std::fopen("/proc/stat", "r");
+    if (!f) return false;
+    unsigned long long v[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // user nice system idle iowait irq softirq steal
+    const int got = std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+                                &v[5], &v[6], &v[7]);
+    std::fclose(f);
+    if (got < 4) return false;
+    total = 0;
+    for (auto x : v) total += x;
+    busy = total - v[3] - v[4];
+    return true;
+  };
+  unsigned long long b0, t0, b1, t1;
+  if (!read(b0, t0)) return -1;
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  if (!read(b1, t1) || t1 <= t0) return -1;
+  return double(b1 - b0) / double(t1 - t0) * double(std::max(1u, cores));
+}
+}  // namespace
 
 void choose_openmp_wait_policy(char** argv) {
   const bool in_env = std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT") || std::getenv("JESS_WAIT_CHOSEN");
+  if (in_env) return;
+  const unsigned cores = std::thread::hardware_concurrency();
   double load = 0;
-  if (!in_env) {
-    std::FILE* f = std::fopen("/proc/loadavg", "r");
-    if (f) {
-      if (std::fscanf(f, "%lf", &load) != 1) load = 0;
-      std::fclose(f);
-    }
+  std::FILE* f = std::fopen("/proc/loadavg", "r");
+  if (f) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = 0;
+    std::fclose(f);
   }
-  if (!wait_passively(load, std::thread::hardware_concurrency(), in_env)) return;
+  // The 1-minute load is cheap but remembers the last minute: a run that just ended (a benchmark's previous
+  // row, the command before) still counts. So a busy-looking load is confirmed by what the other processes
+  // use now, over 100 ms (only then: an idle machine starts without the wait).
+  const double busy = load >= 0.5 * double(std::max(1u, cores)) ? busy_cores_over(100, cores) : 0;
+  if (!wait_passively(load, busy < 0 ? load : busy, cores, in_env)) return;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   setenv("JESS_WAIT_CHOSEN", "1", 1);  // never twice
   execv("/proc/self/exe", argv);

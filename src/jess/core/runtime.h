@@ -34,12 +34,15 @@ std::string describe_runtime();
 // processes hold the cores the spinning threads steal the time the working ones need. Measured on the
 // 2-core VM on 2026-12-06 (`jess train n_train=2048 width=8 train.epochs=2`, 2 threads):
 // with two other jess processes running, the default took 34.7 s, OMP_WAIT_POLICY=passive 14.5 s,
-// GOMP_SPINCOUNT=100000 19.2 s, active 98.8 s; idle, 8.5 / 9.7 / 8.8 / 7.7 s. So jess waits passively
-// when the machine is busy as it starts (1-minute load average >= half the cores) and keeps libgomp's
-// default otherwise. libgomp reads the policy once, when it is loaded, so the choice is made by
-// re-running the process with OMP_WAIT_POLICY=PASSIVE set (~0.4 s, only on a busy machine).
-// OMP_WAIT_POLICY or GOMP_SPINCOUNT in the environment are always respected.
-bool wait_passively(double load_average, unsigned cores, bool policy_in_environment);
+// GOMP_SPINCOUNT=100000 19.2 s, active 98.8 s; idle, 8.5 / 9.7 / 8.8 / 7.7 s. Passive waiting costs an
+// idle machine more for small steps: `jess pde pretrain` (ResNet1d-32, batch 64) 998-1,038 samples/s
+// passive against 1,184-1,248 with the default (2026-12-07). So jess waits passively only when the
+// machine is busy as it starts: the 1-minute load average and the cores the other processes use over
+// 100 ms now both at least half the cores (the load alone stays high for a minute after a run ends).
+// libgomp reads the policy once, when it is loaded, so the choice is made by re-running the process with
+// OMP_WAIT_POLICY=PASSIVE set (~0.4 s, only on a busy machine). OMP_WAIT_POLICY or GOMP_SPINCOUNT in the
+// environment are always respected.
+bool wait_passively(double load_average, double busy_cores_now, unsigned cores, bool policy_in_environment);
 // Called first by main(): re-executes argv with OMP_WAIT_POLICY=PASSIVE when wait_passively() says so
 // (returns otherwise; also when the re-execution fails).
 void choose_openmp_wait_policy(char** argv);

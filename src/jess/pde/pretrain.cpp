@@ -134,7 +134,7 @@ class SslTask : public train::TrainTask {
     loader_.reset();
     const auto shard = dist::shard_of(o_.batch);  // this rank's rows of every global batch
     loader_ = loader_at(data_, eq_, o_.augment, o_.batch, uint64_t(o_.seed), epoch, step, /*single_view=*/false,
-                        shard.begin, shard.size());
+                        shard.begin, shard.size(), prefetch_for(device_));
   }
   train::StepOutput step(int64_t epoch, int64_t step) override {
     ViewBatch v = loader_->next();

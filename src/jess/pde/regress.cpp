@@ -151,7 +151,8 @@ class SupervisedTask : public train::TrainTask {
     loader_.reset();
     const auto shard = dist::shard_of(batch_);  // data-parallel: this rank's rows of every global batch
     if (view_.kind != "start")
-      loader_ = loader_at(fit_, eq_, aug_, batch_, seed_, epoch, step, /*single_view=*/true, shard.begin, shard.size());
+      loader_ = loader_at(fit_, eq_, aug_, batch_, seed_, epoch, step, /*single_view=*/true, shard.begin, shard.size(),
+                          prefetch_for(device_));
   }
   train::StepOutput step(int64_t epoch, int64_t step) override {
     at::Tensor u, dx, dt, index;

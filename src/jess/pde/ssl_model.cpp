@@ -155,8 +155,9 @@ LoadedEncoder load_encoder(const std::string& path, at::Device device) {
 
 std::unique_ptr<PdeViewLoader> loader_at(const GridBatch& data, Equation eq, const AugmentOptions& augment,
                                          int64_t batch, uint64_t seed, int64_t epoch, int64_t step, bool single_view,
-                                         int64_t shard_begin, int64_t shard_size) {
+                                         int64_t shard_begin, int64_t shard_size, int64_t prefetch) {
   ViewLoaderOptions lo;
+  lo.prefetch = prefetch;
   lo.augment = augment;
   lo.batch = batch;
   lo.seed = seed;

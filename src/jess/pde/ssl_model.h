@@ -113,7 +113,7 @@ GridBatch rows_of(const GridBatch& b, int64_t first, int64_t n);
 // A view loader whose first batch is (epoch, step): how a task positions its data stream (resume).
 std::unique_ptr<PdeViewLoader> loader_at(const GridBatch& data, Equation eq, const AugmentOptions& augment,
                                          int64_t batch, uint64_t seed, int64_t epoch, int64_t step, bool single_view,
-                                         int64_t shard_begin = 0, int64_t shard_size = 0);
+                                         int64_t shard_begin = 0, int64_t shard_size = 0, int64_t prefetch = 2);
 
 // Frozen features: the encoder output (or a named block's output), averaged over the view's passes.
 at::Tensor features(nn::EncoderBase& enc, const std::string& arch, const InputStats& stats, const GridBatch& b,

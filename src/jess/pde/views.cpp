@@ -90,7 +90,10 @@ PdeViewLoader::PdeViewLoader(GridBatch data, Equation eq, ViewLoaderOptions opti
                                 std::to_string(data_.u.size(0)) + "] (trajectories in the split)");
   options_.augment.resolve();
   if (options_.augment.velocity_scale <= 0) options_.augment.velocity_scale = velocity_scale(data_);
-  worker_ = std::thread([this] { run(); });
+  if (options_.prefetch < 0) throw std::invalid_argument("prefetch must be >= 0 (0: batches made by next())");
+  next_epoch_ = options_.start_epoch;
+  next_step_ = options_.start_step;
+  if (options_.prefetch > 0) worker_ = std::thread([this] { run(); });
 }
 
 PdeViewLoader::~PdeViewLoader() {
@@ -149,6 +152,10 @@ void PdeViewLoader::run() {
 }
 
 ViewBatch PdeViewLoader::next() {
+  if (options_.prefetch == 0) {  // inline: made by the caller, with every thread, between its steps
+    if (next_step_ >= steps_per_epoch()) ++next_epoch_, next_step_ = 0;
+    return produce(next_epoch_, next_step_++);
+  }
   std::unique_lock<std::mutex> lock(mutex_);
   cv_.wait(lock, [&] { return !queue_.empty() || error_; });
   if (queue_.empty() && error_) std::rethrow_exception(error_);
