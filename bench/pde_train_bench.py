@@ -202,7 +202,7 @@ def main():
           f"AdamW; {a.threads} threads, OPENBLAS_CORETYPE={core}, torch {torch.__version__}\n")
     print("| implementation | samples/s | data pipeline share of a step | speed-up |")
     print("|---|---|---|---|")
-    print(f"| jess (C++ LibTorch, views in a background thread) | {jr:.0f} | {100 * js:.1f} % | {jr / pr:.2f}x |")
+    print(f"| jess (C++ LibTorch, views made by jess's loader between steps) | {jr:.0f} | {100 * js:.1f} % | {jr / pr:.2f}x |")
     print(f"| Python PyTorch peer (Dataset + DataLoader) | {pr:.0f} | {100 * ps:.1f} % | 1.00x |")
 
 

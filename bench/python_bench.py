@@ -6,8 +6,8 @@ pretrain` itself; then the cost of one call into the extension.
 All three training rows run the same model, loss, optimiser, batch and thread count (ResNet1d-32 on
 128 x 128 KdV views as 130 channels, projector 512-512-512, VICReg 25/25/1 in PyTorch, AdamW 3e-4 /
 1e-6); only the views' source differs:
-  jess pde pretrain            C++ loop, views in jess's background thread
-  Python loop + jess views     jess.pde.ViewDataset (the same background loader) feeding a Python loop
+  jess pde pretrain            C++ loop, views made by jess's loader between steps (prefetch 0 on the CPU)
+  Python loop + jess views     jess.pde.ViewDataset (the same loader, same default) feeding a Python loop
   Python loop + Python views   bench/pde_train_bench.py's Dataset + DataLoader (torch ops per sample)
 
 Each row runs in a fresh interpreter, the rows interleaved --repeat times (median per row, and the
@@ -135,7 +135,8 @@ def main():
              "python_jess_views": "Python loop + jess.pde.ViewDataset (import jess: glibc thresholds)",
              "python_views": "Python loop + Python views (Dataset + DataLoader), plain PyTorch",
              "python_views_tuned": "the same Python-views loop + the glibc thresholds jess sets"}
-    what = {"jess": "(overlapped)", "python_jess_views": "(waiting)", "python_views": "", "python_views_tuned": ""}
+    what = {"jess": "(views made between steps)", "python_jess_views": "(in next(ViewDataset))", "python_views": "",
+            "python_views_tuned": ""}
     for r in ROWS:
         print(f"| {names[r]} | {med[r]:.0f} | {100 * share[r]:.1f} % {what[r]} | {ratio(r, 'python_views'):.2f}x | "
               f"{ratio(r, 'python_views_tuned'):.2f}x | {ratio(r, 'jess'):.2f}x |")
