@@ -89,7 +89,6 @@ class ViewLoader {
   ViewLoader(const std::string& path, const std::string& split, int64_t batch, uint64_t seed,
              const std::vector<std::string>& overrides, int64_t start_epoch, int64_t start_step, bool single_view,
              int64_t shard_begin, int64_t shard_size, int64_t prefetch) {
-    if (prefetch < 0) throw std::invalid_argument("prefetch must be >= 0 (0: each batch made by next())");
     pde::Equation eq;
     pde::GridBatch data = pde::load_split(path, split, &eq);
     pde::ViewLoaderOptions o;

@@ -85,12 +85,12 @@ double velocity_scale(const GridBatch& t) { return std::max(1e-12, t.u.to(at::kD
 
 PdeViewLoader::PdeViewLoader(GridBatch data, Equation eq, ViewLoaderOptions options)
     : data_(std::move(data)), eq_(eq), options_(std::move(options)) {
+  if (options_.prefetch < 0) throw std::invalid_argument("prefetch must be >= 0 (0: batches made by next())");
   if (options_.batch < 1 || options_.batch > data_.u.size(0))
     throw std::invalid_argument("batch size " + std::to_string(options_.batch) + " must be in [1, " +
                                 std::to_string(data_.u.size(0)) + "] (trajectories in the split)");
   options_.augment.resolve();
   if (options_.augment.velocity_scale <= 0) options_.augment.velocity_scale = velocity_scale(data_);
-  if (options_.prefetch < 0) throw std::invalid_argument("prefetch must be >= 0 (0: batches made by next())");
   next_epoch_ = options_.start_epoch;
   next_step_ = options_.start_step;
   if (options_.prefetch > 0) worker_ = std::thread([this] { run(); });
