@@ -160,7 +160,8 @@ void choose_openmp_wait_policy(char** argv) {
   // The 1-minute load is cheap but remembers the last minute: a run that just ended (a benchmark's previous
   // row, the command before) still counts. So a busy-looking load is confirmed by what the other processes
   // use now, over 100 ms (only then: an idle machine starts without the wait).
-  const double busy = load >= 0.5 * double(std::max(1u, cores)) ? busy_cores_over(100, cores) : 0;
+  if (!wait_passively(load, load, cores, in_env)) return;  // a quiet minute: no need to look closer
+  const double busy = busy_cores_over(100, cores);
   if (!wait_passively(load, busy < 0 ? load : busy, cores, in_env)) return;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
   setenv("JESS_WAIT_CHOSEN", "1", 1);  // never twice
