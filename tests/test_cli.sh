@@ -255,9 +255,10 @@ for l in r['layers']:
     assert 0 <= l['linear_top1'] <= 1 and 0 <= l['knn_top1'] <= 1 and 1 <= l['rankme'] <= l['dim'] + 1e-6, l
     assert l['linear_top1'] > 0.2  # 10 classes: chance is 0.1
 \""
-check "vision eval of a random initialisation, and select judges RankMe against accuracy" bash -c "
+check "vision eval of a random initialisation (its --json array plots back), and select judges RankMe against accuracy" bash -c "
   printf 'width: 2\\nprojector: 16-16\\n' > '$DIR/ri.yaml' &&
   '$JESS' vision eval --random-init '$DIR/ri.yaml' --n-train 300 --n-test 200 --json '$DIR/ri.json' > /dev/null &&
+  '$JESS' vision eval '$DIR/ri.json' '$DIR/v/eval.json' --plot '$DIR/g2.png' | grep -q 'g2.png' && file '$DIR/g2.png' | grep -q PNG &&
   '$JESS' vision eval '$DIR/vb' --representation-only --n-train 300 --n-test 200 > /dev/null &&
   '$JESS' eval select --json '$DIR/v' '$DIR/vb' > '$DIR/sel.json' 2> /dev/null &&
   '$PY' -c \"

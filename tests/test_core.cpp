@@ -357,6 +357,11 @@ TEST(Plot, WritesPngAndSvgWithViridis) {
   EXPECT_EQ(hi, (std::array<uint8_t, 3>{253, 231, 37}));
   auto t = jess::plot::nice_ticks(0.03, 9.7, 5);
   EXPECT_EQ(t, (std::vector<double>{2, 4, 6, 8}));
+  EXPECT_EQ(jess::plot::tick_label(3, 1), "3");  // integer steps: no decimals (it was "3.0")
+  EXPECT_EQ(jess::plot::tick_label(3.5, 0.5), "3.5");
+  EXPECT_EQ(jess::plot::tick_label(0.75, 0.25), "0.75");
+  EXPECT_EQ(jess::plot::tick_label(7.5, 2.5), "7.5");
+  EXPECT_EQ(jess::plot::tick_label(40, 20), "40");
   std::system(("rm -rf " + dir).c_str());
 }
 

@@ -18,22 +18,28 @@
 namespace jess::app {
 
 namespace {
-// An eval.json written by `jess vision eval`, read back for plotting.
-vision::VisionEvalReport read_eval_report(const std::string& path) {
+// An eval.json written by `jess vision eval` (one report; --json writes an array of them), read back for
+// plotting.
+std::vector<vision::VisionEvalReport> read_eval_reports(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::invalid_argument("cannot read " + path);
   nlohmann::json j;
   try {
     in >> j;
-    vision::VisionEvalReport r;
-    r.source = j.at("source").get<std::string>();
-    r.method = j.at("method").get<std::string>();
-    r.n_train = j.at("n_train").get<int64_t>();
-    r.n_test = j.at("n_test").get<int64_t>();
-    for (const auto& l : j.at("layers"))
-      r.layers.push_back({l.at("layer").get<std::string>(), l.at("dim").get<int64_t>(), l.at("linear_top1").get<double>(),
-                          l.at("knn_top1").get<double>(), l.at("rankme").get<double>(), l.at("representation").get<bool>()});
-    return r;
+    std::vector<vision::VisionEvalReport> out;
+    for (const auto& one : j.is_array() ? j : nlohmann::json::array({j})) {
+      vision::VisionEvalReport r;
+      r.source = one.at("source").get<std::string>();
+      r.method = one.at("method").get<std::string>();
+      r.n_train = one.at("n_train").get<int64_t>();
+      r.n_test = one.at("n_test").get<int64_t>();
+      for (const auto& l : one.at("layers"))
+        r.layers.push_back({l.at("layer").get<std::string>(), l.at("dim").get<int64_t>(), l.at("linear_top1").get<double>(),
+                            l.at("knn_top1").get<double>(), l.at("rankme").get<double>(), l.at("representation").get<bool>()});
+      out.push_back(std::move(r));
+    }
+    if (out.empty()) throw std::invalid_argument("no reports in it");
+    return out;
   } catch (const std::exception& e) {
     throw std::invalid_argument(path + " is not an evaluation report of jess vision eval (" + e.what() + ")");
   }
@@ -126,7 +132,7 @@ void add_vision_commands(CLI::App& app, GlobalOptions& global) {
     }
     for (const auto& run : e->runs) {
       if (run.size() > 5 && run.substr(run.size() - 5) == ".json") {  // a stored report: plot it, no recomputation
-        reports.push_back(read_eval_report(run));
+        for (auto& r : read_eval_reports(run)) reports.push_back(std::move(r));
         continue;
       }
       reports.push_back(vision::evaluate_vision(run, o));

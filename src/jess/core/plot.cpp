@@ -63,16 +63,6 @@ void text(cairo_t* cr, double x, double y, const std::string& s, double size, do
   cairo_restore(cr);
 }
 
-std::string tick_label(double v, double step) {
-  char buf[32];
-  if (v != 0 && (std::fabs(v) >= 1e5 || std::fabs(v) < 1e-3)) {
-    std::snprintf(buf, sizeof buf, "%.2g", v);
-  } else {
-    int decimals = std::max(0, int(std::ceil(-std::log10(step) + 1e-9)));
-    std::snprintf(buf, sizeof buf, "%.*f", std::min(decimals, 6), v);
-  }
-  return buf;
-}
 
 struct Range {
   double lo, hi;
@@ -180,6 +170,21 @@ std::array<uint8_t, 3> viridis(double t) {
   std::array<uint8_t, 3> c;
   for (int k = 0; k < 3; ++k) c[k] = uint8_t(std::lround(anchors[i][k] * (1 - f) + anchors[i + 1][k] * f));
   return c;
+}
+
+std::string tick_label(double v, double step) {
+  char buf[32];
+  if (v != 0 && (std::fabs(v) >= 1e5 || std::fabs(v) < 1e-3)) {
+    std::snprintf(buf, sizeof buf, "%.2g", v);
+  } else {
+    // As many decimals as the step needs to be exact (1 -> "3", 0.5 -> "3.5", 0.25 -> "3.25", 2.5 -> "7.5").
+    int decimals = 0;
+    while (decimals < 6 && std::fabs(step * std::pow(10, decimals) - std::round(step * std::pow(10, decimals))) >
+                               1e-6 * step * std::pow(10, decimals))
+      ++decimals;
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  }
+  return buf;
 }
 
 std::vector<double> nice_ticks(double lo, double hi, int target) {
@@ -339,14 +344,38 @@ void lines(const std::vector<Series>& series, const LineOptions& opt, const std:
         }
     }
     cairo_restore(cr);
-    // Legend, top right.
-    double ly = top + 10;
+    // Legend: beside the plot for many curves; inside, in the corner the curves cross least (top right on a
+    // tie), on a translucent white box.
+    const double box_w = 152, box_h = 16.0 * double(labelled) + 2;
+    double box_x = left + w - box_w - 4, box_y = top + 2;
+    if (!legend_outside && labelled > 0) {
+      const double xs_[2] = {left + w - box_w - 4, left + 4}, ys_[2] = {top + 2, top + h - box_h - 2};
+      size_t best = std::numeric_limits<size_t>::max();
+      for (double cy : ys_)
+        for (double cx : xs_) {
+          size_t inside = 0;
+          for (const auto& s : series)
+            for (size_t i = 0; i + 1 < s.x.size(); ++i) {
+              const double a0 = tx(s.x[i]), b0 = ty(s.y[i]), a1 = tx(s.x[i + 1]), b1 = ty(s.y[i + 1]);
+              if (!std::isfinite(a0) || !std::isfinite(b0) || !std::isfinite(a1) || !std::isfinite(b1)) continue;
+              for (int k = 0; k <= 20; ++k) {  // points along the segment, as drawn
+                const double u = px(a0 + (a1 - a0) * k / 20.0), v = py(b0 + (b1 - b0) * k / 20.0);
+                inside += u >= cx && u <= cx + box_w && v >= cy && v <= cy + box_h;
+              }
+            }
+          if (inside < best) best = inside, box_x = cx, box_y = cy;
+        }
+      cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
+      cairo_rectangle(cr, box_x, box_y, box_w, box_h);
+      cairo_fill(cr);
+    }
+    double ly = legend_outside ? top + 10 : box_y + 9;
     for (size_t k = 0; k < series.size(); ++k) {
       if (series[k].label.empty()) continue;
       const auto& c = palette[k % 10];
       cairo_set_source_rgb(cr, c[0], c[1], c[2]);
       cairo_set_line_width(cr, 2.5);
-      const double lx = legend_outside ? left + w + 12 : left + w - 150;
+      const double lx = legend_outside ? left + w + 12 : box_x + 6;
       cairo_move_to(cr, lx, ly);
       cairo_line_to(cr, lx + 22, ly);
       cairo_stroke(cr);

@@ -80,5 +80,7 @@ void scatter(const Scatter& data, const ScatterOptions& options, const std::stri
 std::array<uint8_t, 3> viridis(double t);
 // Round tick positions covering [lo, hi].
 std::vector<double> nice_ticks(double lo, double hi, int target_count = 5);
+// A tick's label with as many decimals as the tick step needs (0.25 -> two); %.2g outside [1e-3, 1e5).
+std::string tick_label(double value, double step);
 
 }  // namespace jess::plot
