@@ -63,7 +63,6 @@ void text(cairo_t* cr, double x, double y, const std::string& s, double size, do
   cairo_restore(cr);
 }
 
-
 struct Range {
   double lo, hi;
 };
@@ -179,8 +178,7 @@ std::string tick_label(double v, double step) {
   } else {
     // As many decimals as the step needs to be exact (1 -> "3", 0.5 -> "3.5", 0.25 -> "3.25", 2.5 -> "7.5").
     int decimals = 0;
-    while (decimals < 6 && std::fabs(step * std::pow(10, decimals) - std::round(step * std::pow(10, decimals))) >
-                               1e-6 * step * std::pow(10, decimals))
+    for (double scaled = step; decimals < 6 && std::fabs(scaled - std::round(scaled)) > 1e-6 * scaled; scaled *= 10)
       ++decimals;
     std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   }
@@ -349,10 +347,10 @@ void lines(const std::vector<Series>& series, const LineOptions& opt, const std:
     const double box_w = 152, box_h = 16.0 * double(labelled) + 2;
     double box_x = left + w - box_w - 4, box_y = top + 2;
     if (!legend_outside && labelled > 0) {
-      const double xs_[2] = {left + w - box_w - 4, left + 4}, ys_[2] = {top + 2, top + h - box_h - 2};
+      const double corner_x[2] = {left + w - box_w - 4, left + 4}, corner_y[2] = {top + 2, top + h - box_h - 2};
       size_t best = std::numeric_limits<size_t>::max();
-      for (double cy : ys_)
-        for (double cx : xs_) {
+      for (double cy : corner_y)
+        for (double cx : corner_x) {
           size_t inside = 0;
           for (const auto& s : series)
             for (size_t i = 0; i + 1 < s.x.size(); ++i) {
