@@ -362,6 +362,16 @@ TEST(Plot, WritesPngAndSvgWithViridis) {
   EXPECT_EQ(jess::plot::tick_label(0.75, 0.25), "0.75");
   EXPECT_EQ(jess::plot::tick_label(7.5, 2.5), "7.5");
   EXPECT_EQ(jess::plot::tick_label(40, 20), "40");
+  // The legend avoids the curves: a line along the top -> bottom right; a line in the bottom right -> top
+  // right; a diagonal through bottom left and top right -> top left; no curves -> top right.
+  using Corner = std::array<double, 2>;
+  auto corner = [](std::vector<std::vector<Corner>> lines) {
+    return jess::plot::least_crowded_corner(lines, 0, 0, 400, 300, 150, 40);
+  };
+  EXPECT_EQ(corner({{{0, 10}, {400, 10}}}), (Corner{250, 260}));
+  EXPECT_EQ(corner({{{300, 280}, {390, 290}}}), (Corner{250, 0}));
+  EXPECT_EQ(corner({{{0, 290}, {400, 10}}}), (Corner{0, 0}));
+  EXPECT_EQ(corner({}), (Corner{250, 0}));
   std::system(("rm -rf " + dir).c_str());
 }
 

@@ -185,6 +185,29 @@ std::string tick_label(double v, double step) {
   return buf;
 }
 
+std::array<double, 2> least_crowded_corner(const std::vector<std::vector<std::array<double, 2>>>& polylines,
+                                           double left, double top, double width, double height, double box_w,
+                                           double box_h) {
+  const std::array<std::array<double, 2>, 4> corners = {{{left + width - box_w, top},
+                                                         {left, top},
+                                                         {left + width - box_w, top + height - box_h},
+                                                         {left, top + height - box_h}}};
+  std::array<double, 2> best = corners[0];
+  size_t fewest = std::numeric_limits<size_t>::max();
+  for (const auto& c : corners) {
+    size_t inside = 0;
+    for (const auto& line : polylines)
+      for (size_t i = 0; i + 1 < line.size(); ++i)
+        for (int k = 0; k <= 20; ++k) {  // points along the segment, as it is drawn
+          const double u = line[i][0] + (line[i + 1][0] - line[i][0]) * k / 20.0;
+          const double v = line[i][1] + (line[i + 1][1] - line[i][1]) * k / 20.0;
+          inside += u >= c[0] && u <= c[0] + box_w && v >= c[1] && v <= c[1] + box_h;
+        }
+    if (inside < fewest) fewest = inside, best = c;
+  }
+  return best;
+}
+
 std::vector<double> nice_ticks(double lo, double hi, int target) {
   if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi)) return {lo};
   double raw = (hi - lo) / std::max(1, target);
@@ -347,22 +370,17 @@ void lines(const std::vector<Series>& series, const LineOptions& opt, const std:
     const double box_w = 152, box_h = 16.0 * double(labelled) + 2;
     double box_x = left + w - box_w - 4, box_y = top + 2;
     if (!legend_outside && labelled > 0) {
-      const double corner_x[2] = {left + w - box_w - 4, left + 4}, corner_y[2] = {top + 2, top + h - box_h - 2};
-      size_t best = std::numeric_limits<size_t>::max();
-      for (double cy : corner_y)
-        for (double cx : corner_x) {
-          size_t inside = 0;
-          for (const auto& s : series)
-            for (size_t i = 0; i + 1 < s.x.size(); ++i) {
-              const double a0 = tx(s.x[i]), b0 = ty(s.y[i]), a1 = tx(s.x[i + 1]), b1 = ty(s.y[i + 1]);
-              if (!std::isfinite(a0) || !std::isfinite(b0) || !std::isfinite(a1) || !std::isfinite(b1)) continue;
-              for (int k = 0; k <= 20; ++k) {  // points along the segment, as drawn
-                const double u = px(a0 + (a1 - a0) * k / 20.0), v = py(b0 + (b1 - b0) * k / 20.0);
-                inside += u >= cx && u <= cx + box_w && v >= cy && v <= cy + box_h;
-              }
-            }
-          if (inside < best) best = inside, box_x = cx, box_y = cy;
+      std::vector<std::vector<std::array<double, 2>>> drawn;  // the curves in pixels, split where they break
+      for (const auto& s : series) {
+        drawn.emplace_back();
+        for (size_t i = 0; i < s.x.size(); ++i) {
+          const double a = tx(s.x[i]), b = ty(s.y[i]);
+          if (std::isfinite(a) && std::isfinite(b)) drawn.back().push_back({px(a), py(b)});
+          else if (!drawn.back().empty()) drawn.emplace_back();
         }
+      }
+      const auto corner = least_crowded_corner(drawn, left + 4, top + 2, w - 8, h - 4, box_w, box_h);
+      box_x = corner[0], box_y = corner[1];
       cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
       cairo_rectangle(cr, box_x, box_y, box_w, box_h);
       cairo_fill(cr);

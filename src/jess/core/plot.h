@@ -82,5 +82,11 @@ std::array<uint8_t, 3> viridis(double t);
 std::vector<double> nice_ticks(double lo, double hi, int target_count = 5);
 // A tick's label with as many decimals as the tick step needs (0.25 -> two); %.2g outside [1e-3, 1e5).
 std::string tick_label(double value, double step);
+// Where a legend box of box_w x box_h pixels covers the fewest points of the drawn curves (polylines in pixels,
+// y down) among the four corners of the area (left, top, width, height): the box's top-left position. Ties
+// go to top right, then top left, bottom right, bottom left.
+std::array<double, 2> least_crowded_corner(const std::vector<std::vector<std::array<double, 2>>>& polylines,
+                                           double left, double top, double width, double height, double box_w,
+                                           double box_h);
 
 }  // namespace jess::plot
