@@ -340,29 +340,38 @@ void lines(const std::vector<Series>& series, const LineOptions& opt, const std:
     cairo_save(cr);
     cairo_rectangle(cr, left, top, w, h);
     cairo_clip(cr);
+    // Each curve in pixels, split where a point is not finite: drawn below, and avoided by the legend.
+    std::vector<std::vector<std::array<double, 2>>> drawn;
+    std::vector<size_t> drawn_series;  // which series each piece belongs to
+    for (size_t k = 0; k < series.size(); ++k) {
+      bool open = false;
+      for (size_t i = 0; i < series[k].x.size(); ++i) {
+        const double a = tx(series[k].x[i]), b = ty(series[k].y[i]);
+        if (!std::isfinite(a) || !std::isfinite(b)) {
+          open = false;
+          continue;
+        }
+        if (!open) drawn.emplace_back(), drawn_series.push_back(k), open = true;
+        drawn.back().push_back({px(a), py(b)});
+      }
+    }
     for (size_t k = 0; k < series.size(); ++k) {
       const auto& c = palette[k % 10];
       cairo_set_source_rgb(cr, c[0], c[1], c[2]);
       cairo_set_line_width(cr, 1.8);
-      bool pen = false;
-      for (size_t i = 0; i < series[k].x.size(); ++i) {
-        double a = tx(series[k].x[i]), b = ty(series[k].y[i]);
-        if (!std::isfinite(a) || !std::isfinite(b)) {
-          pen = false;
-          continue;
-        }
-        if (pen) cairo_line_to(cr, px(a), py(b));
-        else cairo_move_to(cr, px(a), py(b));
-        pen = true;
+      for (size_t p = 0; p < drawn.size(); ++p) {
+        if (drawn_series[p] != k) continue;
+        cairo_move_to(cr, drawn[p][0][0], drawn[p][0][1]);
+        for (size_t i = 1; i < drawn[p].size(); ++i) cairo_line_to(cr, drawn[p][i][0], drawn[p][i][1]);
       }
       cairo_stroke(cr);
       if (series[k].markers)
-        for (size_t i = 0; i < series[k].x.size(); ++i) {
-          double a = tx(series[k].x[i]), b = ty(series[k].y[i]);
-          if (!std::isfinite(a) || !std::isfinite(b)) continue;
-          cairo_arc(cr, px(a), py(b), 3, 0, 2 * M_PI);
-          cairo_fill(cr);
-        }
+        for (size_t p = 0; p < drawn.size(); ++p)
+          if (drawn_series[p] == k)
+            for (const auto& q : drawn[p]) {
+              cairo_arc(cr, q[0], q[1], 3, 0, 2 * M_PI);
+              cairo_fill(cr);
+            }
     }
     cairo_restore(cr);
     // Legend: beside the plot for many curves; inside, in the corner the curves cross least (top right on a
@@ -370,15 +379,6 @@ void lines(const std::vector<Series>& series, const LineOptions& opt, const std:
     const double box_w = 152, box_h = 16.0 * double(labelled) + 2;
     double box_x = left + w - box_w - 4, box_y = top + 2;
     if (!legend_outside && labelled > 0) {
-      std::vector<std::vector<std::array<double, 2>>> drawn;  // the curves in pixels, split where they break
-      for (const auto& s : series) {
-        drawn.emplace_back();
-        for (size_t i = 0; i < s.x.size(); ++i) {
-          const double a = tx(s.x[i]), b = ty(s.y[i]);
-          if (std::isfinite(a) && std::isfinite(b)) drawn.back().push_back({px(a), py(b)});
-          else if (!drawn.back().empty()) drawn.emplace_back();
-        }
-      }
       const auto corner = least_crowded_corner(drawn, left + 4, top + 2, w - 8, h - 4, box_w, box_h);
       box_x = corner[0], box_y = corner[1];
       cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
