@@ -223,6 +223,7 @@ TEST(Modules, ChannelsLastGivesTheSameForwardBackwardAndCheckpoint) {
   for (auto& p : b->parameters())
     if (p.dim() == 4) {
       EXPECT_TRUE(p.is_contiguous(at::MemoryFormat::ChannelsLast));
+      EXPECT_EQ(p.suggest_memory_format(), at::MemoryFormat::ChannelsLast);  // the stem and 1x1 kernels too
       if (p.size(1) > 1 && p.size(2) > 1) EXPECT_FALSE(p.is_contiguous());  // (1-channel and 1x1 kernels are both)
       EXPECT_TRUE(p.requires_grad());
       ++converted;
@@ -247,6 +248,32 @@ TEST(Modules, ChannelsLastGivesTheSameForwardBackwardAndCheckpoint) {
     EXPECT_LE((va - vb).abs().max().item<double>(), 1e-6 * (1 + va.abs().max().item<double>())) << kv.first;
     if (kv.first.find("running") == std::string::npos) EXPECT_TRUE(kv.second.equal(sa.at(kv.first))) << kv.first;
   }
+}
+
+TEST(Modules, OneChannelInputTakesTheChannelsLastWeightLayout) {
+  // A one-channel NCHW batch is NHWC-contiguous too, so contiguous(ChannelsLast) leaves its NCHW strides and
+  // the stem convolution would write NCHW. in_weight_layout gives it NHWC strides (same values) when the
+  // weight is NHWC, and leaves it alone for an NCHW weight; the stem's output is then NHWC.
+  torch::manual_seed(5);
+  auto x = torch::randn({4, 1, 9, 7});
+  auto w = torch::randn({8, 1, 3, 3});
+  auto w_nhwc = at::empty(w.sizes(), w.options().memory_format(at::MemoryFormat::ChannelsLast)).copy_(w);
+  ASSERT_EQ(w_nhwc.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
+  EXPECT_EQ(x.contiguous(at::MemoryFormat::ChannelsLast).suggest_memory_format(), at::MemoryFormat::Contiguous);
+  auto y = nn::in_weight_layout(x, w_nhwc);
+  EXPECT_EQ(y.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
+  EXPECT_TRUE(y.equal(x));
+  EXPECT_EQ(nn::in_weight_layout(x, w).data_ptr(), x.data_ptr());  // NCHW weight: untouched
+  auto x3 = torch::randn({2, 3, 5, 5});
+  auto w3 = torch::randn({4, 3, 3, 3}).contiguous(at::MemoryFormat::ChannelsLast);
+  auto y3 = nn::in_weight_layout(x3, w3);
+  EXPECT_TRUE(y3.is_contiguous(at::MemoryFormat::ChannelsLast) && !y3.is_contiguous());
+  EXPECT_TRUE(y3.equal(x3));
+  EXPECT_EQ(nn::in_weight_layout(torch::randn({3, 5}), w3).dim(), 2);  // not an image batch: unchanged
+  // The convolution then keeps the layout: its output is NHWC, the values those of the NCHW computation.
+  auto out = torch::conv2d(y, w_nhwc, {}, 1, 1);
+  EXPECT_EQ(out.suggest_memory_format(), at::MemoryFormat::ChannelsLast);
+  EXPECT_TRUE(torch::allclose(out, torch::conv2d(x, w, {}, 1, 1), 1e-5, 1e-5));
 }
 
 TEST(Schedule, WarmupThenCosineToTheFloor) {

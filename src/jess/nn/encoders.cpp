@@ -127,7 +127,7 @@ ResNet18Impl::ResNet18Impl(const ResNet18Options& o) {
 }
 
 at::Tensor ResNet18Impl::stem(const at::Tensor& x) {
-  auto h = torch::relu(bn1(conv1(x)));
+  auto h = torch::relu(bn1(conv1(in_weight_layout(x, conv1->weight))));
   return cifar_stem_ ? h : F::max_pool2d(h, F::MaxPool2dFuncOptions(3).stride(2).padding(1));
 }
 
@@ -169,14 +169,14 @@ ConvNet2dImpl::ConvNet2dImpl(const ConvNet2dOptions& o) {
 }
 
 at::Tensor ConvNet2dImpl::forward(const at::Tensor& x) {
-  auto h = x;
+  auto h = in_weight_layout(x, stages_.front()->ptr<torch::nn::Conv2dImpl>(0)->weight);
   for (auto& s : stages_) h = s->forward(h);
   return h.mean({-2, -1});
 }
 
 NamedOutputs ConvNet2dImpl::forward_blocks(const at::Tensor& x) {
   NamedOutputs out;
-  auto h = x;
+  auto h = in_weight_layout(x, stages_.front()->ptr<torch::nn::Conv2dImpl>(0)->weight);
   for (size_t s = 0; s < stages_.size(); ++s) {
     h = stages_[s]->forward(h);
     out.emplace_back("stage" + std::to_string(s + 1), h.mean({-2, -1}));
@@ -267,10 +267,23 @@ std::pair<std::vector<at::Tensor>, std::vector<at::Tensor>> split_decay_paramete
   return out;
 }
 
+at::Tensor in_weight_layout(const at::Tensor& x, const at::Tensor& weight) {
+  constexpr auto nhwc = at::MemoryFormat::ChannelsLast;
+  if (x.dim() != 4 || weight.dim() != 4 || weight.suggest_memory_format() != nhwc || x.suggest_memory_format() == nhwc)
+    return x;
+  auto y = x.contiguous(nhwc);
+  if (y.suggest_memory_format() == nhwc) return y;
+  // Ambiguous strides (one channel): the same values in a tensor allocated NHWC.
+  return at::empty(x.sizes(), x.options().memory_format(nhwc)).copy_(x);
+}
+
 void to_channels_last(torch::nn::Module& m) {
   torch::NoGradGuard ng;
   for (auto& p : m.parameters(true))
-    if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+    // Allocated NHWC rather than contiguous(ChannelsLast), which keeps the NCHW strides of a one-channel or 1x1
+    // kernel (they are both layouts at once): their strides then say NHWC too, so the convolutions, and
+    // in_weight_layout, see every weight as channels-last.
+    if (p.dim() == 4) p.set_data(at::empty(p.sizes(), p.options().memory_format(at::MemoryFormat::ChannelsLast)).copy_(p.data()));
 }
 
 }  // namespace jess::nn
