@@ -271,9 +271,7 @@ at::Tensor in_weight_layout(const at::Tensor& x, const at::Tensor& weight) {
   constexpr auto nhwc = at::MemoryFormat::ChannelsLast;
   if (x.dim() != 4 || weight.dim() != 4 || weight.suggest_memory_format() != nhwc || x.suggest_memory_format() == nhwc)
     return x;
-  auto y = x.contiguous(nhwc);
-  if (y.suggest_memory_format() == nhwc) return y;
-  // Ambiguous strides (one channel): the same values in a tensor allocated NHWC.
+  // Not contiguous(nhwc): it returns a one-channel NCHW batch unchanged (that is NHWC-contiguous too), strides and all.
   return at::empty(x.sizes(), x.options().memory_format(nhwc)).copy_(x);
 }
 
