@@ -168,15 +168,22 @@ ConvNet2dImpl::ConvNet2dImpl(const ConvNet2dOptions& o) {
   output_dim_ = in;
 }
 
+namespace {
+// The input in the layout of the first stage's strided convolution (in_weight_layout).
+at::Tensor convnet_input(const at::Tensor& x, const std::vector<torch::nn::Sequential>& stages) {
+  return in_weight_layout(x, stages.front()->ptr<torch::nn::Conv2dImpl>(0)->weight);
+}
+}  // namespace
+
 at::Tensor ConvNet2dImpl::forward(const at::Tensor& x) {
-  auto h = in_weight_layout(x, stages_.front()->ptr<torch::nn::Conv2dImpl>(0)->weight);
+  auto h = convnet_input(x, stages_);
   for (auto& s : stages_) h = s->forward(h);
   return h.mean({-2, -1});
 }
 
 NamedOutputs ConvNet2dImpl::forward_blocks(const at::Tensor& x) {
   NamedOutputs out;
-  auto h = in_weight_layout(x, stages_.front()->ptr<torch::nn::Conv2dImpl>(0)->weight);
+  auto h = convnet_input(x, stages_);
   for (size_t s = 0; s < stages_.size(); ++s) {
     h = stages_[s]->forward(h);
     out.emplace_back("stage" + std::to_string(s + 1), h.mean({-2, -1}));
