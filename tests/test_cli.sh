@@ -260,7 +260,9 @@ check "vision eval of a random initialisation (its --json array plots back), and
   '$JESS' vision eval --random-init '$DIR/ri.yaml' --n-train 300 --n-test 200 --json '$DIR/ri.json' > /dev/null &&
   '$JESS' vision eval '$DIR/ri.json' '$DIR/v/eval.json' --plot '$DIR/g2.png' | grep -q 'g2.png' && file '$DIR/g2.png' | grep -q PNG &&
   '$JESS' vision eval '$DIR/vb' --representation-only --n-train 300 --n-test 200 > /dev/null &&
-  '$JESS' eval select --json '$DIR/v' '$DIR/vb' > '$DIR/sel.json' 2> /dev/null &&
+  '$JESS' eval select --json '$DIR/v' '$DIR/vb' --plot '$DIR/sel.png' > '$DIR/sel.json' 2> /dev/null && file '$DIR/sel.png' | grep -q PNG &&
+  '$JESS' eval select '$DIR/v' '$DIR/vb' --plot '$DIR/sel.svg' | tail -1 | grep -q 'wrote .*sel.svg' && grep -q '<svg' '$DIR/sel.svg' &&
+  ! '$JESS' eval select '$DIR/z.npy' '$DIR/xtr.npy' --plot '$DIR/none.png' 2> '$DIR/selerr' && grep -q 'needs accuracies' '$DIR/selerr' &&
   '$PY' -c \"
 import json
 s = json.load(open('$DIR/sel.json'))

@@ -229,6 +229,7 @@ void add_eval_commands(CLI::App& app, GlobalOptions& global) {
   struct SelectArgs {
     std::vector<std::string> runs;
     bool json = false;
+    std::string plot;
   };
   auto sa = std::make_shared<SelectArgs>();
   auto* se = ev->add_subcommand("select", "Rank runs by RankMe and choose the highest (and, given accuracies, judge the choice)");
@@ -236,10 +237,12 @@ void add_eval_commands(CLI::App& app, GlobalOptions& global) {
              "`jess vision eval`): then the representation's RankMe and probe accuracies are read from it, and the\n"
              "Spearman correlation between RankMe and accuracy and the accuracy lost by choosing with RankMe\n"
              "instead of labels are printed (RankMe paper: < 0.5 point on ImageNet). RankMe selects among runs\n"
-             "of the same method only: comparing different methods prints a warning.\n"
-             "\nExample:\n  jess eval select runs/sweep/cov_*\n");
+             "of the same method only: comparing different methods prints a warning. --plot draws linear and\n"
+             "k-NN accuracy against RankMe, one marker per run, to see whether a higher rank means a better run.\n"
+             "\nExample:\n  jess eval select runs/sweep/cov_* --plot rankme_selection.png\n");
   se->add_option("runs", sa->runs, "embedding files or run directories")->required();
   se->add_flag("--json", sa->json, "print JSON");
+  se->add_option("--plot", sa->plot, "PNG or SVG: accuracy against RankMe (run directories with eval.json only)");
   se->callback([sa] {
     struct Row {
       std::string method, path;
@@ -279,6 +282,8 @@ void add_eval_commands(CLI::App& app, GlobalOptions& global) {
       std::fprintf(stderr, "warning: runs of different methods are compared; RankMe ranks runs of one method\n");
     std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.score > b.score; });
     const bool judged = std::all_of(rows.begin(), rows.end(), [](const Row& r) { return !std::isnan(r.linear); });
+    if (!sa->plot.empty() && !judged)
+      throw std::invalid_argument("--plot needs accuracies: give run directories holding eval.json (`jess vision eval RUN`)");
     nlohmann::json j = nlohmann::json::array();
     for (const auto& r : rows) {
       nlohmann::json row = {{"run", r.path}, {"method", r.method}, {"rankme", r.score}};
@@ -296,6 +301,32 @@ void add_eval_commands(CLI::App& app, GlobalOptions& global) {
                  {"linear_lost_points", 100 * (best_lin - rows[0].linear)},
                  {"knn_lost_points", 100 * (best_knn - rows[0].knn)}};
     }
+    if (!sa->plot.empty()) {
+      // One marker per run and probe: a cloud rising to the right is RankMe ranking the runs as labels would.
+      plot::Scatter points;
+      for (const auto& r : rows)
+        for (const auto& [probe, accuracy] : {std::pair<const char*, double>{"linear probe", r.linear}, {"k-NN", r.knn}})
+          points.x.push_back(r.score), points.y.push_back(100 * accuracy), points.categories.push_back(probe);
+      plot::ScatterOptions so;
+      std::string chosen = rows[0].path;
+      while (chosen.size() > 1 && chosen.back() == '/') chosen.pop_back();
+      chosen = chosen.substr(chosen.find_last_of('/') + 1);
+      char title[256];
+      if (summary.is_null())
+        std::snprintf(title, sizeof title, "RankMe picks %s", chosen.c_str());
+      else
+        std::snprintf(title, sizeof title, "RankMe picks %s: it loses %.2f linear, %.2f k-NN points to labels", chosen.c_str(),
+                      std::abs(summary["linear_lost_points"].get<double>()), std::abs(summary["knn_lost_points"].get<double>()));
+      so.title = title;
+      so.x_label = "RankMe of the representation";
+      so.y_label = "accuracy (%)";
+      so.equal_aspect = false;
+      so.point_radius = 4.5;
+      so.width = 760;
+      so.height = 460;
+      plot::scatter(points, so, sa->plot);
+      if (sa->json) std::fprintf(stderr, "wrote %s\n", sa->plot.c_str());
+    }
     if (sa->json) {
       std::printf("%s\n", (summary.is_null() ? j : nlohmann::json{{"runs", j}, {"summary", summary}}).dump(2).c_str());
       return;
@@ -310,6 +341,7 @@ void add_eval_commands(CLI::App& app, GlobalOptions& global) {
                   "loses %.2f points (linear) and %.2f points (k-NN)\n",
                   summary["spearman_rankme_linear"].get<double>(), summary["spearman_rankme_knn"].get<double>(),
                   summary["linear_lost_points"].get<double>(), summary["knn_lost_points"].get<double>());
+    if (!sa->plot.empty()) std::printf("wrote %s\n", sa->plot.c_str());
   });
 
   // ---- training curves of several runs in one plot
