@@ -2,7 +2,8 @@
 # Kill -9 soak (issue 20): trains a small PDE VICReg run, kills it with SIGKILL at KILLS random moments
 # (during steps, checkpoint writes, log writes: wherever it happens to be), resumes it each time with the
 # same command, and checks that the final weights and the logged losses equal an uninterrupted run's,
-# and that no temporary or truncated file is left with a checkpoint's name.
+# that no temporary or truncated file is left with a checkpoint's name, and that the resumed run removes
+# the temporaries a kill left.
 #   scripts/soak.sh [KILLS=20] [JESS=build/jess]
 set -uo pipefail
 kills=${1:-20}
@@ -22,13 +23,15 @@ for ((k = 0; k < kills; ++k)); do
   sleep "$($py -c "import random; random.seed($k); print(round(random.uniform(0.6, 2.5), 2))")"
   if kill -9 "$pid" 2> /dev/null; then done_kills=$((done_kills + 1)); fi
   wait "$pid" 2> /dev/null
-  # Whatever the moment, only complete files carry a final name.
-  if ls "$dir/soak" 2> /dev/null | grep -v -E '^(checkpoint\.pt|metrics\.jsonl|steps\.csv|epochs\.csv|training_.*\.png|\.jess\.lock)$' | grep -q .; then
+  # Whatever the moment, only complete files carry a final name (a write the kill interrupted may leave
+  # its NAME.tmp.PID, which the next run removes).
+  if ls -A "$dir/soak" 2> /dev/null | grep -v -E '^(checkpoint\.pt|metrics\.jsonl|steps\.csv|epochs\.csv|training_.*\.png|\.jess\.lock|.*\.tmp\.[0-9]+)$' | grep -q .; then
     echo "soak: unexpected files after kill $k: $(ls "$dir/soak")"; exit 1
   fi
 done
 # Finish (resumes from the last checkpoint, whichever kill left it).
 "$jess" --threads 1 "${run[@]}" --out "$dir/soak" > "$dir/soak.log" 2>&1 || { echo "soak: the final resume failed"; cat "$dir/soak.log"; exit 1; }
+if ls -A "$dir/soak" | grep -q -E '\.tmp\.[0-9]+$'; then echo "soak: temporaries left after the final run: $(ls -A "$dir/soak")"; exit 1; fi
 $py - "$dir" <<'PY' || exit 1
 import csv, sys, torch
 d = sys.argv[1]

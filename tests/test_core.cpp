@@ -241,6 +241,19 @@ TEST(Readers, DeclaredSizesBeyondTheFileAreRefusedBeforeAllocating) {
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("more than"), std::string::npos) << e.what();
   }
+  // A progressive JPEG of 149 bytes declaring 48559 x 43194 (fuzz/fuzz_image timed out on it, 12 s under
+  // ASan): libjpeg's jpeg_start_decompress allocates a progressive image's whole coefficient buffer (4 GB
+  // here) and reads every scan, so the size is judged from the header, before decompression starts.
+  std::ifstream g(corpus + "image/regression_progressive_jpeg_claims_2_gigapixels.jpg", std::ios::binary);
+  const std::vector<uint8_t> progressive((std::istreambuf_iterator<char>(g)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(progressive.size(), 149u);
+  try {
+    (void)jess::decode_image(progressive);
+    ADD_FAILURE() << "decoded";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("header claims a 48559x43194 image, more than 149 bytes"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Npy, RoundTripAndForeignLayouts) {

@@ -1,5 +1,6 @@
 // Core learning components: encoders/projector, the VICReg criterion (hand values, finite-difference
 // gradients), the learning-rate schedule, and the trainer's checkpoint, exact-resume and NaN guards.
+#include <sys/wait.h>
 #include <algorithm>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -581,6 +582,30 @@ TEST(Trainer, ASecondWriterOfTheSameRunDirectoryIsRefused) {
   }
   ToyTask t2;  // released: the run goes ahead
   EXPECT_TRUE(train::train(t2, o, dir, "cfg: 1\n").completed);
+}
+
+TEST(Trainer, ClaimingARunDirectoryRemovesTheTemporariesOfKilledWriters) {
+  const std::string dir = temp_dir("stale_tmp");
+  jess::make_directories(dir);
+  const pid_t child = ::fork();  // a process that has exited: the writer a kill -9 interrupted
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ::waitpid(child, nullptr, 0);
+  const std::string dead = dir + "/steps.csv.tmp." + std::to_string(child);
+  const std::string mine = dir + "/eval.json.tmp." + std::to_string(::getpid());     // a live writer's
+  const std::string parent = dir + "/epochs.csv.tmp." + std::to_string(::getppid());  // another live process's
+  const std::string not_ours = dir + "/notes.tmp.draft";
+  for (const auto& f : {dead, mine, parent, not_ours}) jess::write_text_atomic(f, "x");
+  jess::write_text_atomic(dir + "/steps.csv", "kept\n");
+  {
+    jess::DirectoryLock claim(dir);
+    EXPECT_FALSE(jess::file_exists(dead));
+    EXPECT_TRUE(jess::file_exists(mine));
+    EXPECT_TRUE(jess::file_exists(parent));
+    EXPECT_TRUE(jess::file_exists(not_ours));
+    EXPECT_TRUE(jess::file_exists(dir + "/steps.csv"));
+  }
+  EXPECT_EQ(jess::remove_stale_temporaries(dir), 0);  // nothing stale is left
 }
 
 TEST(Trainer, NanLossStopsAndKeepsTheLastGoodCheckpoint) {

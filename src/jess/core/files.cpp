@@ -1,6 +1,8 @@
 #include "jess/core/files.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -86,6 +88,28 @@ DirectoryLock::DirectoryLock(const std::string& dir) {
     const ssize_t w = ::pwrite(fd_, pid.data(), pid.size(), 0);
     (void)w;
   }
+  remove_stale_temporaries(dir);
+}
+
+int remove_stale_temporaries(const std::string& dir) {
+  // write_file_atomic names its temporary `<final name>.tmp.<pid>`; a writer killed between open and
+  // rename (kill -9, power loss) leaves it behind. Only files of processes that no longer exist go:
+  // a live writer's temporary (e.g. `jess vision eval` writing eval.json beside a run) is never touched.
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return 0;
+  int removed = 0;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    const size_t at = name.rfind(".tmp.");
+    if (at == std::string::npos || at == 0 || at + 5 >= name.size()) continue;
+    const std::string digits = name.substr(at + 5);
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = pid_t(std::stol(digits));
+    if (pid <= 0 || pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    if (::unlink((dir + "/" + name).c_str()) == 0) ++removed;
+  }
+  ::closedir(d);
+  return removed;
 }
 
 DirectoryLock::~DirectoryLock() {

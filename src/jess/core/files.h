@@ -16,10 +16,14 @@ void make_directories(const std::string& dir);
 void write_file_atomic(const std::string& path, const char* data, size_t size);
 void write_text_atomic(const std::string& path, const std::string& text);
 
+// Removes the temporaries of write_file_atomic (`NAME.tmp.PID`) in `dir` whose writing process no
+// longer exists (killed mid-write); returns how many went. Temporaries of live processes stay.
+int remove_stale_temporaries(const std::string& dir);
+
 // An exclusive claim on a run directory for as long as the object lives: `dir/.jess.lock`, locked with
 // flock(2), so the kernel releases it when the holder exits or is killed (a stale file never blocks).
 // A second writer (another process, or another claim in this one) gets std::runtime_error naming the
-// holder's pid.
+// holder's pid. Taking the claim removes the temporaries a killed writer left (remove_stale_temporaries).
 class DirectoryLock {
  public:
   explicit DirectoryLock(const std::string& dir);

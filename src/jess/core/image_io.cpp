@@ -218,26 +218,29 @@ bool jpeg_decode_guarded(const uint8_t* data, size_t size, JpegErrorManager* err
     case JCS_YCCK: cinfo.out_color_space = JCS_CMYK; break;  // converted to RGB by the caller
     default: cinfo.out_color_space = JCS_RGB;
   }
+  // Output against input, judged from the header before jpeg_start_decompress: that call allocates a
+  // progressive image's whole coefficient buffer and reads every scan (fuzz/fuzz_image found a 109-byte
+  // file declaring a 2 GB image "decoded" from nothing, and a 149-byte progressive one declaring 2
+  // gigapixels that took seconds to refuse): at most 64 MiB, or 4096 bytes per byte of file.
+  const uint64_t channels_out = cinfo.out_color_space == JCS_GRAYSCALE ? 1 : cinfo.out_color_space == JCS_CMYK ? 4 : 3;
+  const uint64_t plausible = std::max<uint64_t>(uint64_t(64) << 20, uint64_t(4096) * uint64_t(size));
+  if (uint64_t(cinfo.image_width) * cinfo.image_height * channels_out > plausible) {
+    std::snprintf(err->message, sizeof err->message,
+                  "header claims a %ux%u image, more than %lu bytes of JPEG data can hold (corrupt or truncated)",
+                  cinfo.image_width, cinfo.image_height, static_cast<unsigned long>(size));
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  if (uint64_t(cinfo.image_width) * cinfo.image_height * channels_out > kMaxImageBytes) {
+    std::snprintf(err->message, sizeof err->message, "image is too large (%ux%u)", cinfo.image_width,
+                  cinfo.image_height);
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
   jpeg_start_decompress(&cinfo);
   const int channels = cinfo.output_components;
   if (channels != 1 && channels != 3 && channels != 4) {
     std::snprintf(err->message, sizeof err->message, "unsupported number of components %d", channels);
-    jpeg_destroy_decompress(&cinfo);
-    return false;
-  }
-  // Output against input (found by fuzz/fuzz_image: a 109-byte file declaring a 2 GB image was allocated
-  // and "decoded" from nothing): at most 64 MiB, or 4096 bytes per byte of file.
-  const uint64_t plausible = std::max<uint64_t>(uint64_t(64) << 20, uint64_t(4096) * uint64_t(size));
-  if (uint64_t(cinfo.output_width) * cinfo.output_height * uint64_t(channels) > plausible) {
-    std::snprintf(err->message, sizeof err->message,
-                  "header claims a %ux%u image, more than %lu bytes of JPEG data can hold (corrupt or truncated)",
-                  cinfo.output_width, cinfo.output_height, static_cast<unsigned long>(size));
-    jpeg_destroy_decompress(&cinfo);
-    return false;
-  }
-  if (uint64_t(cinfo.output_width) * cinfo.output_height * uint64_t(channels) > kMaxImageBytes) {
-    std::snprintf(err->message, sizeof err->message, "image is too large (%ux%u)", cinfo.output_width,
-                  cinfo.output_height);
     jpeg_destroy_decompress(&cinfo);
     return false;
   }
