@@ -19,6 +19,15 @@
 #include <ATen/ATen.h>
 
 namespace jess::app {
+namespace {
+
+// A run directory's name for titles and legends: its last path component ("runs/sweep/cov_1/" -> "cov_1").
+std::string run_name(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path.substr(path.find_last_of('/') + 1);
+}
+
+}  // namespace
 
 void add_eval_commands(CLI::App& app, GlobalOptions& global) {
   auto* ev = app.add_subcommand("eval", "Judge embeddings: RankMe, run selection, linear/MLP/ridge probes, k-NN, Guillotine layer sweep");
@@ -308,9 +317,7 @@ void add_eval_commands(CLI::App& app, GlobalOptions& global) {
         for (const auto& [probe, accuracy] : {std::pair<const char*, double>{"linear probe", r.linear}, {"k-NN", r.knn}})
           points.x.push_back(r.score), points.y.push_back(100 * accuracy), points.categories.push_back(probe);
       plot::ScatterOptions so;
-      std::string chosen = rows[0].path;
-      while (chosen.size() > 1 && chosen.back() == '/') chosen.pop_back();
-      chosen = chosen.substr(chosen.find_last_of('/') + 1);
+      const std::string chosen = run_name(rows[0].path);
       char title[256];
       if (summary.is_null())
         std::snprintf(title, sizeof title, "RankMe picks %s", chosen.c_str());
@@ -362,12 +369,8 @@ void add_eval_commands(CLI::App& app, GlobalOptions& global) {
     const bool percent = ca->metric.find("top") != std::string::npos;
     for (const auto& spec : ca->runs) {
       auto eq = spec.find('=');
-      std::string name = eq == std::string::npos ? spec : spec.substr(0, eq);
+      const std::string name = eq == std::string::npos ? run_name(spec) : spec.substr(0, eq);
       const std::string dir = eq == std::string::npos ? spec : spec.substr(eq + 1);
-      if (eq == std::string::npos) {
-        while (name.size() > 1 && name.back() == '/') name.pop_back();
-        name = name.substr(name.find_last_of('/') + 1);
-      }
       if (!is_directory(dir)) continue;  // e.g. the logs beside run directories in a glob
       std::ifstream in(dir + "/epochs.csv");
       if (!in) throw std::invalid_argument(dir + " has no epochs.csv (not a training run?)");
